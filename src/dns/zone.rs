@@ -1,0 +1,401 @@
+//! In-memory resolver: built in code (or loaded from an RFC 1035 master
+//! file), with fault injection for tests.
+//!
+//! Semantics follow an authoritative server for the data it holds:
+//!
+//! * a name with no records and no descendants is NXDOMAIN;
+//! * a name that has records of other types, or descendants (an empty
+//!   non-terminal, RFC 8020), is NODATA for a missing type;
+//! * CNAMEs are followed inside the zone (at most [`MAX_CNAME_CHAIN`] hops;
+//!   a longer chain or a loop answers SERVFAIL);
+//! * `*.parent` wildcards answer for names below `parent` that do not exist
+//!   (the closest-encloser rule of RFC 4592, simplified);
+//! * [`ZoneResolver::set_fault`] makes a name/type answer SERVFAIL, time
+//!   out, or never answer.
+//!
+//! Every query is recorded ([`ZoneResolver::queries`]) so tests can count the
+//! lookups a check made.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
+
+use super::{
+    Answer, DnsError, DnsResult, Mx, RecordType, Resolver, Txt, check_name, normalize_name,
+    reverse_name,
+};
+
+/// Longest CNAME chain followed before answering SERVFAIL.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// TTL given to records added without one.
+pub const DEFAULT_TTL: u32 = 3600;
+
+/// A failure injected for one name and record type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer SERVFAIL.
+    ServFail,
+    /// Answer [`DnsError::Timeout`] at once (as a resolver would after its
+    /// timeout expired).
+    Timeout,
+    /// Never answer: the future stays pending. Tests use it to exercise
+    /// overall time budgets.
+    Hang,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Node {
+    a: Vec<Ipv4Addr>,
+    aaaa: Vec<Ipv6Addr>,
+    mx: Vec<Mx>,
+    txt: Vec<Txt>,
+    ptr: Vec<String>,
+    cname: Option<String>,
+    ttl: Option<u32>,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        self.a.is_empty()
+            && self.aaaa.is_empty()
+            && self.mx.is_empty()
+            && self.txt.is_empty()
+            && self.ptr.is_empty()
+            && self.cname.is_none()
+    }
+}
+
+/// An in-memory authoritative view of some DNS data.
+#[derive(Debug, Default)]
+pub struct ZoneResolver {
+    nodes: HashMap<String, Node>,
+    /// Every proper ancestor of a stored name (for empty non-terminals).
+    ancestors: HashSet<String>,
+    faults: HashMap<(String, RecordType), Fault>,
+    log: Mutex<Vec<(RecordType, String)>>,
+}
+
+impl ZoneResolver {
+    /// An empty zone: every name is NXDOMAIN.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn node_mut(&mut self, name: &str) -> &mut Node {
+        let key = normalize_name(name);
+        let mut rest = key.as_str();
+        while let Some((_, parent)) = rest.split_once('.') {
+            self.ancestors.insert(parent.to_string());
+            rest = parent;
+        }
+        self.nodes.entry(key).or_default()
+    }
+
+    /// Sets the TTL answered for every RRset at `name`.
+    pub fn set_ttl(&mut self, name: &str, ttl: u32) -> &mut Self {
+        self.node_mut(name).ttl = Some(ttl);
+        self
+    }
+
+    /// Adds an A record.
+    pub fn add_a(&mut self, name: &str, ip: Ipv4Addr) -> &mut Self {
+        self.node_mut(name).a.push(ip);
+        self
+    }
+
+    /// Adds an AAAA record.
+    pub fn add_aaaa(&mut self, name: &str, ip: Ipv6Addr) -> &mut Self {
+        self.node_mut(name).aaaa.push(ip);
+        self
+    }
+
+    /// Adds an A or AAAA record, by the address family.
+    pub fn add_ip(&mut self, name: &str, ip: IpAddr) -> &mut Self {
+        match ip {
+            IpAddr::V4(v4) => self.add_a(name, v4),
+            IpAddr::V6(v6) => self.add_aaaa(name, v6),
+        }
+    }
+
+    /// Adds an MX record (`exchange` without trailing dot is absolute).
+    pub fn add_mx(&mut self, name: &str, preference: u16, exchange: &str) -> &mut Self {
+        let exchange = exchange.strip_suffix('.').unwrap_or(exchange).to_string();
+        self.node_mut(name).mx.push(Mx {
+            preference,
+            exchange,
+        });
+        self
+    }
+
+    /// Adds a TXT record made of these character-strings.
+    pub fn add_txt<I, S>(&mut self, name: &str, strings: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Vec<u8>>,
+    {
+        self.node_mut(name).txt.push(Txt::new(strings));
+        self
+    }
+
+    /// Adds a TXT record holding `text`, split into character-strings of at
+    /// most 255 octets as a real server would store it.
+    pub fn add_txt_str(&mut self, name: &str, text: &str) -> &mut Self {
+        let bytes = text.as_bytes();
+        let strings: Vec<Vec<u8>> = if bytes.is_empty() {
+            vec![Vec::new()]
+        } else {
+            bytes.chunks(255).map(<[u8]>::to_vec).collect()
+        };
+        self.node_mut(name).txt.push(Txt::new(strings));
+        self
+    }
+
+    /// Adds a PTR record at `owner` (a reverse name such as
+    /// `1.2.0.192.in-addr.arpa`, or any other name).
+    pub fn add_ptr_name(&mut self, owner: &str, target: &str) -> &mut Self {
+        let target = target.strip_suffix('.').unwrap_or(target).to_string();
+        self.node_mut(owner).ptr.push(target);
+        self
+    }
+
+    /// Adds a PTR record for `ip` pointing at `target`.
+    pub fn add_ptr(&mut self, ip: IpAddr, target: &str) -> &mut Self {
+        let owner = reverse_name(ip);
+        self.add_ptr_name(&owner, target)
+    }
+
+    /// Makes `name` a CNAME for `target` (replacing an earlier CNAME).
+    pub fn add_cname(&mut self, name: &str, target: &str) -> &mut Self {
+        let target = normalize_name(target);
+        self.node_mut(name).cname = Some(target);
+        self
+    }
+
+    /// Makes `name` exist with no records (an empty node answers NODATA for
+    /// every type).
+    pub fn add_empty(&mut self, name: &str) -> &mut Self {
+        self.node_mut(name);
+        self
+    }
+
+    /// Makes queries for `name`/`rtype` fail with `fault`.
+    pub fn set_fault(&mut self, name: &str, rtype: RecordType, fault: Fault) -> &mut Self {
+        self.faults.insert((normalize_name(name), rtype), fault);
+        self
+    }
+
+    /// Makes PTR queries for `ip` fail with `fault`.
+    pub fn set_ptr_fault(&mut self, ip: IpAddr, fault: Fault) -> &mut Self {
+        let owner = reverse_name(ip);
+        self.set_fault(&owner, RecordType::Ptr, fault)
+    }
+
+    /// Every query received so far, in order: (type, normalized name).
+    /// Queries refused for a malformed name are not recorded.
+    pub fn queries(&self) -> Vec<(RecordType, String)> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Number of queries received so far.
+    pub fn query_count(&self) -> usize {
+        self.log.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// Forgets the recorded queries.
+    pub fn clear_queries(&self) {
+        if let Ok(mut l) = self.log.lock() {
+            l.clear();
+        }
+    }
+
+    /// Number of names holding records.
+    pub fn len(&self) -> usize {
+        self.nodes.values().filter(|n| !n.is_empty()).count()
+    }
+
+    /// True when the zone holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn exists(&self, key: &str) -> bool {
+        self.nodes.contains_key(key) || self.ancestors.contains(key)
+    }
+
+    /// The node answering for `key`: itself, or a wildcard under its closest
+    /// encloser (RFC 4592 §3.3.1, simplified).
+    fn find(&self, key: &str) -> Option<&Node> {
+        if let Some(n) = self.nodes.get(key) {
+            return Some(n);
+        }
+        if self.ancestors.contains(key) {
+            return None;
+        }
+        let mut rest = key;
+        while let Some((_, parent)) = rest.split_once('.') {
+            if self.exists(parent) {
+                return self.nodes.get(&format!("*.{parent}"));
+            }
+            rest = parent;
+        }
+        self.nodes.get("*")
+    }
+
+    /// Resolves `name` for `rtype`, following CNAMEs, and extracts the
+    /// records with `pick`.
+    fn resolve<T: Clone>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: impl Fn(&Node) -> &Vec<T>,
+    ) -> Result<DnsResult<T>, Fault> {
+        if let Err(e) = check_name(name) {
+            return Ok(Err(DnsError::InvalidName(e)));
+        }
+        let mut key = normalize_name(name);
+        if let Ok(mut l) = self.log.lock() {
+            l.push((rtype, key.clone()));
+        }
+        for _ in 0..=MAX_CNAME_CHAIN {
+            if let Some(f) = self.faults.get(&(key.clone(), rtype)) {
+                return Err(*f);
+            }
+            let Some(node) = self.find(&key) else {
+                return Ok(Err(if self.exists(&key) {
+                    DnsError::NoData
+                } else {
+                    DnsError::NxDomain
+                }));
+            };
+            let recs = pick(node);
+            if !recs.is_empty() {
+                let ttl = node.ttl.unwrap_or(DEFAULT_TTL);
+                return Ok(Ok(Answer::new(recs.clone(), ttl)));
+            }
+            match &node.cname {
+                Some(target) => key = target.clone(),
+                None => return Ok(Err(DnsError::NoData)),
+            }
+        }
+        Ok(Err(DnsError::ServFail))
+    }
+
+    fn lookup<T: Clone + Send + Sync>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: fn(&Node) -> &Vec<T>,
+    ) -> impl Future<Output = DnsResult<T>> + Send + use<T> {
+        finish(self.resolve(name, rtype, pick))
+    }
+}
+
+fn finish<T: Send + Sync>(
+    outcome: Result<DnsResult<T>, Fault>,
+) -> impl Future<Output = DnsResult<T>> + Send + use<T> {
+    {
+        async move {
+            match outcome {
+                Ok(r) => r,
+                Err(Fault::ServFail) => Err(DnsError::ServFail),
+                Err(Fault::Timeout) => Err(DnsError::Timeout),
+                Err(Fault::Hang) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+impl Resolver for ZoneResolver {
+    fn txt(&self, name: &str) -> impl Future<Output = DnsResult<Txt>> + Send {
+        self.lookup(name, RecordType::Txt, |n| &n.txt)
+    }
+    fn a(&self, name: &str) -> impl Future<Output = DnsResult<Ipv4Addr>> + Send {
+        self.lookup(name, RecordType::A, |n| &n.a)
+    }
+    fn aaaa(&self, name: &str) -> impl Future<Output = DnsResult<Ipv6Addr>> + Send {
+        self.lookup(name, RecordType::Aaaa, |n| &n.aaaa)
+    }
+    fn mx(&self, name: &str) -> impl Future<Output = DnsResult<Mx>> + Send {
+        self.lookup(name, RecordType::Mx, |n| &n.mx)
+    }
+    fn ptr(&self, ip: IpAddr) -> impl Future<Output = DnsResult<String>> + Send {
+        let owner = reverse_name(ip);
+        self.lookup(&owner, RecordType::Ptr, |n| &n.ptr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn nxdomain_nodata_and_records() {
+        let mut z = ZoneResolver::new();
+        z.add_a("Mail.Example.COM.", "192.0.2.1".parse().unwrap())
+            .add_txt("example.com", ["v=spf1 ", "-all"]);
+        let a = block(z.a("mail.example.com")).unwrap();
+        assert_eq!(&a.records[..], &["192.0.2.1".parse::<Ipv4Addr>().unwrap()]);
+        assert_eq!(block(z.aaaa("mail.example.com")), Err(DnsError::NoData));
+        assert_eq!(block(z.a("nope.example.com")), Err(DnsError::NxDomain));
+        // empty non-terminal: example.com has records, but "com" only descendants
+        assert_eq!(block(z.a("com")), Err(DnsError::NoData));
+        let t = block(z.txt("EXAMPLE.com")).unwrap();
+        assert_eq!(t.records[0].concat(), b"v=spf1 -all");
+        assert_eq!(z.query_count(), 5);
+    }
+
+    #[test]
+    fn cname_follow_and_loop() {
+        let mut z = ZoneResolver::new();
+        z.add_cname("alias.example", "host.example")
+            .add_a("host.example", Ipv4Addr::LOCALHOST)
+            .add_cname("loop1.example", "loop2.example")
+            .add_cname("loop2.example", "loop1.example");
+        assert!(block(z.a("alias.example")).is_ok());
+        assert_eq!(block(z.a("loop1.example")), Err(DnsError::ServFail));
+    }
+
+    #[test]
+    fn wildcard_and_faults() {
+        let mut z = ZoneResolver::new();
+        z.add_txt_str("*.w.example", "hello")
+            .add_a("exists.w.example", Ipv4Addr::LOCALHOST)
+            .set_fault("bad.example", RecordType::Txt, Fault::ServFail)
+            .set_fault("slow.example", RecordType::Txt, Fault::Timeout);
+        assert!(block(z.txt("x.y.w.example")).is_ok());
+        assert_eq!(block(z.txt("exists.w.example")), Err(DnsError::NoData));
+        assert_eq!(block(z.txt("bad.example")), Err(DnsError::ServFail));
+        assert_eq!(block(z.txt("slow.example")), Err(DnsError::Timeout));
+        assert!(matches!(
+            block(z.txt("a..example")),
+            Err(DnsError::InvalidName(_))
+        ));
+    }
+
+    #[test]
+    fn long_txt_is_split() {
+        let mut z = ZoneResolver::new();
+        let text = "x".repeat(600);
+        z.add_txt_str("k.example", &text);
+        let t = block(z.txt("k.example")).unwrap();
+        assert_eq!(t.records[0].strings().len(), 3);
+        assert_eq!(t.records[0].concat(), text.as_bytes());
+    }
+
+    #[test]
+    fn ptr_by_ip() {
+        let mut z = ZoneResolver::new();
+        z.add_ptr("::ffff:192.0.2.7".parse().unwrap(), "mail.example.");
+        let p = block(z.ptr("192.0.2.7".parse().unwrap())).unwrap();
+        assert_eq!(&p.records[..], &["mail.example".to_string()]);
+    }
+}
