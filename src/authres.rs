@@ -19,7 +19,7 @@
 //! );
 //! assert_eq!(
 //!     ar.value(),
-//!     "mx.example.net; iprev=pass policy.iprev=\"2001:db8::25\" (mail.example.com)"
+//!     "mx.example.net; iprev=pass (mail.example.com) policy.iprev=\"2001:db8::25\""
 //! );
 //! ```
 
