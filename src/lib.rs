@@ -17,3 +17,4 @@ pub mod dns;
 pub mod iprev;
 pub mod message;
 pub mod spf;
+pub mod taglist;
