@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authenticator;
 pub mod authres;
 pub mod dkim;
 pub mod dmarc;

@@ -1,0 +1,132 @@
+//! The [`Authenticator`]: runs every check for one SMTP transaction and
+//! message, concurrently where the checks are independent, and renders one
+//! `Authentication-Results` header.
+//!
+//! Each verifier stays usable alone ([`crate::iprev::check`], ...); the
+//! Authenticator only composes them.
+
+use std::net::IpAddr;
+
+use crate::authres::AuthenticationResults;
+use crate::dns::Resolver;
+use crate::iprev::{self, IprevConfig, IprevOutput};
+
+/// Which checks to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// iprev / FCrDNS of the client IP.
+    pub iprev: bool,
+    /// SPF for the HELO identity.
+    pub spf_helo: bool,
+    /// SPF for the MAIL FROM identity.
+    pub spf: bool,
+    /// DKIM signatures of the message.
+    pub dkim: bool,
+    /// DMARC for the message's author domain (needs SPF and DKIM).
+    pub dmarc: bool,
+}
+
+impl Checks {
+    /// Every check.
+    pub const ALL: Checks = Checks {
+        iprev: true,
+        spf_helo: true,
+        spf: true,
+        dkim: true,
+        dmarc: true,
+    };
+    /// No check.
+    pub const NONE: Checks = Checks {
+        iprev: false,
+        spf_helo: false,
+        spf: false,
+        dkim: false,
+        dmarc: false,
+    };
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks::ALL
+    }
+}
+
+/// The SMTP facts of one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transaction {
+    /// The client's IP address.
+    pub client_ip: Option<IpAddr>,
+    /// The HELO/EHLO name.
+    pub helo: Option<String>,
+    /// The MAIL FROM address; `Some("")` is the null reverse-path.
+    pub mail_from: Option<String>,
+}
+
+/// Configuration of every check.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// The authserv-id written into Authentication-Results.
+    pub authserv_id: String,
+    /// Which checks run (a check also needs its inputs).
+    pub checks: Checks,
+    /// iprev limits.
+    pub iprev: IprevConfig,
+}
+
+/// Everything the checks found. A field is `None` when its check did not
+/// run (not selected, or its inputs were not given).
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// The iprev result.
+    pub iprev: Option<IprevOutput>,
+}
+
+impl Report {
+    /// The RFC 8601 header for this report.
+    pub fn authentication_results(&self, authserv_id: &str) -> AuthenticationResults {
+        let mut ar = AuthenticationResults::new(authserv_id);
+        if let Some(o) = &self.iprev {
+            ar.push(iprev::resinfo(o));
+        }
+        ar
+    }
+}
+
+/// Runs the configured checks through one resolver.
+#[derive(Debug, Clone)]
+pub struct Authenticator<R> {
+    resolver: R,
+    config: AuthConfig,
+}
+
+impl<R: Resolver> Authenticator<R> {
+    /// An authenticator querying `resolver`.
+    pub fn new(resolver: R, config: AuthConfig) -> Self {
+        Authenticator { resolver, config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// The resolver.
+    pub fn resolver(&self) -> &R {
+        &self.resolver
+    }
+
+    /// Runs every selected check whose inputs are present.
+    pub async fn authenticate(&self, tx: &Transaction, _message: Option<&[u8]>) -> Report {
+        let c = &self.config;
+        let iprev = async {
+            match tx.client_ip {
+                Some(ip) if c.checks.iprev => {
+                    Some(iprev::check(&self.resolver, ip, &c.iprev).await)
+                }
+                _ => None,
+            }
+        };
+        let iprev = iprev.await;
+        Report { iprev }
+    }
+}
