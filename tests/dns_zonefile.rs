@@ -190,6 +190,19 @@ fn origin_argument_and_case() {
 }
 
 #[test]
+fn null_mx() {
+    let z = load("nomail.example. MX 0 .\n");
+    let mx = block(z.mx("nomail.example")).unwrap();
+    assert_eq!(
+        &mx.records[..],
+        &[Mx {
+            preference: 0,
+            exchange: String::new()
+        }]
+    );
+}
+
+#[test]
 fn wildcards_load() {
     let z = load("$ORIGIN w.example.\n*.sub TXT \"wild\"\nsub A 192.0.2.1\n");
     assert!(block(z.txt("x.sub.w.example")).is_ok());

@@ -6,7 +6,8 @@
 //! (`1h30m`, `2d`, `1w`, as BIND writes them), quoted and unquoted
 //! character-strings with `\"`, `\\`, `\X` and `\DDD` (decimal, RFC 1035 §5.1)
 //! escapes, several character-strings per TXT record, parentheses spanning
-//! lines, `;` comments, and the record types A, AAAA, MX, TXT, PTR and CNAME.
+//! lines, `;` comments, and the record types A, AAAA, MX (`MX 0 .` is a null
+//! MX, RFC 7505, with an empty exchange), TXT, PTR and CNAME.
 //! SOA and NS records are checked for shape and otherwise ignored (the
 //! in-memory zone has no delegations). Anything else is an error naming the
 //! line: an unknown type, `$INCLUDE` (a zone file never makes us read other
@@ -14,7 +15,7 @@
 //!
 //! TTLs: a record's own TTL, else the `$TTL` default, else the last TTL
 //! stated explicitly in the file (RFC 1035 §5.1), else
-//! [`DEFAULT_TTL`](super::zone::DEFAULT_TTL).
+//! [`DEFAULT_TTL`].
 //!
 //! # Why not hickory-proto's parser
 //!
@@ -633,7 +634,17 @@ impl Loader {
                         format!("preference {:?} is not 0..=65535", t.text()),
                     )
                 })?;
-                let exchange = parse_name(&rdata[1], origin)?;
+                let t = &rdata[1];
+                // "." is a null MX (RFC 7505): the domain accepts no mail.
+                let exchange = if !t.quoted
+                    && t.chars.len() == 1
+                    && t.chars[0].b == b'.'
+                    && !t.chars[0].escaped
+                {
+                    String::new()
+                } else {
+                    parse_name(t, origin)?
+                };
                 ZoneRecord::Mx(Mx {
                     preference,
                     exchange,
