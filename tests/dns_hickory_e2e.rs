@@ -62,7 +62,7 @@ fn rec(owner: &str, data: RData) -> Record {
     Record::from_rdata(name(owner), TTL, data)
 }
 
-fn zone(origin: &str, records: Vec<Record>) -> Arc<dyn ZoneHandler> {
+fn zone(origin: &str, records: Vec<Record>) -> Arc<InMemoryZoneHandler> {
     let mut z: InMemoryZoneHandler =
         InMemoryZoneHandler::empty(name(origin), ZoneType::Primary, AxfrPolicy::Deny);
     let soa = SOA::new(
@@ -83,7 +83,8 @@ fn zone(origin: &str, records: Vec<Record>) -> Arc<dyn ZoneHandler> {
     Arc::new(z)
 }
 
-fn catalog() -> Catalog {
+/// The served zones, and a handle on `example.com.` to change it live.
+fn catalog() -> (Catalog, Arc<InMemoryZoneHandler>) {
     let dkim = dkim_4096_text();
     let big = big_strings();
     let example = zone(
@@ -158,20 +159,24 @@ fn catalog() -> Catalog {
         )],
     );
     let mut catalog = Catalog::new();
+    let handle = example.clone();
     for (origin, z) in [
         ("example.com.", example),
         ("2.0.192.in-addr.arpa.", reverse4),
         ("8.b.d.0.1.0.0.2.ip6.arpa.", reverse6),
     ] {
+        let z: Arc<dyn ZoneHandler> = z;
         catalog.upsert(LowerName::new(&name(origin)), vec![z]);
     }
-    catalog
+    (catalog, handle)
 }
 
 /// Starts the server on 127.0.0.1: UDP always, TCP on the same port when
-/// `tcp` is set. Returns the address and the server (dropping it stops it).
-async fn start_server(tcp: bool) -> (SocketAddr, Server<Catalog>) {
-    let mut server = Server::new(catalog());
+/// `tcp` is set. Returns the address, the server (dropping it stops it) and
+/// a handle on the `example.com.` zone.
+async fn start_server(tcp: bool) -> (SocketAddr, Server<Catalog>, Arc<InMemoryZoneHandler>) {
+    let (catalog, handle) = catalog();
+    let mut server = Server::new(catalog);
     // Bind TCP first on an ephemeral port, then UDP on the same port.
     let (addr, listener) = loop {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -186,7 +191,7 @@ async fn start_server(tcp: bool) -> (SocketAddr, Server<Catalog>) {
     } else {
         drop(listener);
     }
-    (addr, server)
+    (addr, server, handle)
 }
 
 fn config() -> HickoryConfig {
@@ -231,7 +236,7 @@ async fn raw_udp_query(server: SocketAddr, qname: &str, qtype: RecordType) -> (b
 #[test]
 fn answers_over_udp_and_tcp_fallback() {
     rt().block_on(async {
-        let (addr, _server) = start_server(true).await;
+        let (addr, _server, _zone) = start_server(true).await;
         let r = HickoryResolver::with_nameservers(&[addr], config()).unwrap();
 
         // A (two records), with the TTL the server sent; names absolute or not.
@@ -365,13 +370,43 @@ fn answers_over_udp_and_tcp_fallback() {
     });
 }
 
+/// hickory's own response cache is off: a change on the server is seen by
+/// the very next query, and TTLs are exactly what the server sent.
+#[test]
+fn no_resolver_side_caching() {
+    rt().block_on(async {
+        let (addr, _server, zone) = start_server(true).await;
+        let r = HickoryResolver::with_nameservers(&[addr], config()).unwrap();
+        assert_eq!(r.a("new.example.com").await, Err(DnsError::NxDomain));
+        assert_eq!(r.txt("example.com").await.unwrap().len(), 1);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let added = Record::from_rdata(
+            name("new.example.com."),
+            42,
+            RData::A(A(Ipv4Addr::new(192, 0, 2, 42))),
+        );
+        assert!(zone.upsert(added, 2).await);
+        let extra = rec(
+            "example.com.",
+            RData::TXT(TXT::from_bytes(vec![b"google-site-verification=x"])),
+        );
+        assert!(zone.upsert(extra, 3).await);
+        let a = r.a("new.example.com").await.unwrap();
+        assert_eq!(&a.records[..], &[Ipv4Addr::new(192, 0, 2, 42)]);
+        assert_eq!(a.ttl, 42);
+        let txt = r.txt("example.com").await.unwrap();
+        assert_eq!(txt.len(), 2);
+        assert_eq!(txt.ttl, TTL, "not decremented by a resolver-side cache");
+    });
+}
+
 /// Proof that the large answer needs TCP: against the same server without
 /// a TCP listener, small answers still work over UDP but the large TXT
 /// record fails instead of arriving truncated or empty.
 #[test]
 fn large_answer_fails_without_tcp() {
     rt().block_on(async {
-        let (addr, _server) = start_server(false).await;
+        let (addr, _server, _zone) = start_server(false).await;
         let r = HickoryResolver::with_nameservers(&[addr], config()).unwrap();
         assert_eq!(r.a("mail.example.com").await.unwrap().len(), 2);
         let dkim = r.txt("sel._domainkey.example.com").await.unwrap();

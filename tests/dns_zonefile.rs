@@ -443,3 +443,55 @@ fn hostile_input_never_panics() {
         }
     }
 }
+
+/// Renders character-strings as a master-file TXT RDATA: printable ASCII
+/// as is, `"` and `\` escaped, everything else as `\DDD`.
+fn render_txt(strings: &[Vec<u8>]) -> String {
+    let mut out = String::new();
+    for s in strings {
+        out.push_str(" \"");
+        for &b in s {
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                0x20..=0x7e => out.push(char::from(b)),
+                _ => out.push_str(&format!("\\{b:03}")),
+            }
+        }
+        out.push('"');
+    }
+    out
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any character-strings survive a trip through the master-file
+        /// syntax byte for byte.
+        #[test]
+        fn txt_round_trip(strings in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>(), 0..=255), 1..5)
+        ) {
+            let text = format!("$ORIGIN example.\nk (TXT{} )\n", render_txt(&strings));
+            let z = ZoneResolver::from_master_file(&text, None).unwrap();
+            let t = block(z.txt("k.example")).unwrap();
+            prop_assert_eq!(t.records[0].strings(), &strings[..]);
+        }
+
+        /// Arbitrary text never panics, and errors name a line of the input.
+        #[test]
+        fn arbitrary_text_never_panics(text in "[ -~\t\n\"\\\\();@$.]{0,200}") {
+            if let Err(e) = ZoneResolver::from_master_file(&text, Some("example")) {
+                prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1) + 1, "{}", e);
+            }
+        }
+
+        /// Arbitrary Unicode never panics.
+        #[test]
+        fn arbitrary_unicode_never_panics(text in "\\PC{0,100}") {
+            let _ = ZoneResolver::from_master_file(&text, None);
+        }
+    }
+}

@@ -28,8 +28,10 @@
 //!
 //! CNAME chains are followed (by the recursive server, or by hickory when
 //! the server gives only the first link); only records of the asked type
-//! are returned. The answer TTL is the minimum TTL of those records and of
-//! the CNAMEs leading to them (RFC 2181 §5.2, §10.1.1).
+//! owned by the query name or a name of its CNAME chain are returned
+//! (anything else a server slips into the answer section is ignored). The
+//! answer TTL is the minimum TTL of those records and of the CNAMEs leading
+//! to them (RFC 2181 §5.2, §10.1.1).
 //!
 //! hickory follows RFC 6761 for special-use names and answers some
 //! locally without sending a query: `localhost.` and the loopback reverse
@@ -191,11 +193,11 @@ impl HickoryResolver {
         pick: impl Fn(&RData) -> Option<T>,
     ) -> DnsResult<T> {
         let qname = absolute(name)?;
-        let lookup = tokio::time::timeout(self.deadline, self.inner.lookup(qname, rtype))
+        let lookup = tokio::time::timeout(self.deadline, self.inner.lookup(qname.clone(), rtype))
             .await
             .map_err(|_| DnsError::Timeout)?
             .map_err(map_error)?;
-        extract(&lookup, rtype, pick)
+        extract(&lookup, &qname, rtype, pick)
     }
 }
 
@@ -210,30 +212,53 @@ fn absolute(name: &str) -> Result<Name, DnsError> {
     Ok(n)
 }
 
-/// Records of `rtype` from the answer, and the TTL: the minimum over those
-/// records and the CNAMEs of the chain.
+/// Longest CNAME chain followed inside one answer.
+const MAX_CNAME_CHAIN: usize = 16;
+
+/// Records of `rtype` owned by `qname` or by the CNAME chain starting at it
+/// (records for other owners, which a misbehaving server may add, are
+/// ignored), and the TTL: the minimum over those records and the CNAMEs of
+/// the chain.
 fn extract<T>(
     lookup: &Lookup,
+    qname: &Name,
     rtype: HRecordType,
     pick: impl Fn(&RData) -> Option<T>,
 ) -> DnsResult<T> {
-    let mut out = Vec::new();
+    let answers = lookup.answers();
+    let mut chain: Vec<&Name> = vec![qname];
     let mut ttl = u32::MAX;
-    for record in lookup.answers() {
-        let this = record.record_type();
-        if this == rtype {
-            if let Some(v) = pick(&record.data) {
-                out.push(v);
-                ttl = ttl.min(record.ttl);
-            }
-        } else if this == HRecordType::CNAME {
-            ttl = ttl.min(record.ttl);
+    let mut current = qname;
+    for _ in 0..MAX_CNAME_CHAIN {
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == *current => Some((&c.0, r.ttl)),
+            _ => None,
+        });
+        let Some((target, cname_ttl)) = next else {
+            break;
+        };
+        if chain.contains(&target) {
+            break; // a loop: no further names
+        }
+        ttl = ttl.min(cname_ttl);
+        chain.push(target);
+        current = target;
+    }
+    let mut out = Vec::new();
+    let mut found_ttl = u32::MAX;
+    for record in answers {
+        if record.record_type() == rtype
+            && chain.contains(&&record.name)
+            && let Some(v) = pick(&record.data)
+        {
+            out.push(v);
+            found_ttl = found_ttl.min(record.ttl);
         }
     }
     if out.is_empty() {
         return Err(DnsError::NoData);
     }
-    Ok(Answer::new(out, ttl))
+    Ok(Answer::new(out, ttl.min(found_ttl)))
 }
 
 /// A name from an answer, in text form without trailing dot (non-printable
@@ -380,6 +405,48 @@ mod tests {
             map_error(NetError::NoConnections),
             DnsError::Other(_)
         ));
+    }
+
+    #[test]
+    fn extract_follows_chain_and_ignores_strangers() {
+        use hickory_resolver::proto::op::Query;
+        use hickory_resolver::proto::rr::Record;
+        use hickory_resolver::proto::rr::rdata::{A, CNAME};
+        let n = |s: &str| Name::from_ascii(s).unwrap();
+        let q = n("www.example.");
+        let a = |owner: &str, ttl, ip: [u8; 4]| {
+            Record::from_rdata(n(owner), ttl, RData::A(A(Ipv4Addr::from(ip))))
+        };
+        let cname = |owner: &str, ttl, target: &str| {
+            Record::from_rdata(n(owner), ttl, RData::CNAME(CNAME(n(target))))
+        };
+        let pick = |d: &RData| match d {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        };
+        let lookup = Lookup::new_with_max_ttl(
+            Query::query(q.clone(), HRecordType::A),
+            [
+                cname("WWW.example.", 50, "host.example."),
+                a("host.example.", 300, [192, 0, 2, 1]),
+                a("evil.example.", 1, [203, 0, 113, 66]),
+            ],
+        );
+        let ans = extract(&lookup, &q, HRecordType::A, pick).unwrap();
+        assert_eq!(&ans.records[..], &[Ipv4Addr::new(192, 0, 2, 1)]);
+        assert_eq!(ans.ttl, 50);
+
+        let looped = Lookup::new_with_max_ttl(
+            Query::query(q.clone(), HRecordType::A),
+            [
+                cname("www.example.", 50, "b.example."),
+                cname("b.example.", 50, "www.example."),
+            ],
+        );
+        assert_eq!(
+            extract(&looped, &q, HRecordType::A, pick),
+            Err(DnsError::NoData)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! In-memory resolver: built in code (or loaded from an RFC 1035 master
-//! file), with fault injection for tests.
+//! In-memory resolver: built in code or loaded from an RFC 1035 master file
+//! ([`ZoneResolver::from_master_file`], [`ZoneResolver::load_file`]; see
+//! [`zonefile`](super::zonefile)), with fault injection for tests.
 //!
 //! Semantics follow an authoritative server for the data it holds:
 //!
@@ -8,6 +9,8 @@
 //!   non-terminal, RFC 8020), is NODATA for a missing type;
 //! * CNAMEs are followed inside the zone (at most [`MAX_CNAME_CHAIN`] hops;
 //!   a longer chain or a loop answers SERVFAIL);
+//! * every record has its own TTL; an answer's TTL is the smallest of its
+//!   RRset and of the CNAMEs followed to reach it;
 //! * `*.parent` wildcards answer for names below `parent` that do not exist
 //!   (the closest-encloser rule of RFC 4592, simplified);
 //! * [`ZoneResolver::set_fault`] makes a name/type answer SERVFAIL, time
@@ -514,5 +517,50 @@ mod tests {
         z.add_ptr("::ffff:192.0.2.7".parse().unwrap(), "mail.example.");
         let p = block(z.ptr("192.0.2.7".parse().unwrap())).unwrap();
         assert_eq!(&p.records[..], &["mail.example".to_string()]);
+    }
+
+    #[test]
+    fn per_record_ttls() {
+        let mut z = ZoneResolver::new();
+        z.add_record(
+            "h.example",
+            Some(600),
+            ZoneRecord::A(Ipv4Addr::new(192, 0, 2, 1)),
+        )
+        .add_record(
+            "h.example",
+            Some(60),
+            ZoneRecord::A(Ipv4Addr::new(192, 0, 2, 2)),
+        )
+        .add_record("h.example", None, ZoneRecord::Txt(Txt::new(["x"])))
+        .add_record(
+            "alias.example",
+            Some(30),
+            ZoneRecord::Cname("h.example.".into()),
+        )
+        .add_record(
+            "m.example",
+            Some(5),
+            ZoneRecord::Mx(Mx {
+                preference: 0,
+                exchange: ".".into(),
+            }),
+        );
+        assert_eq!(block(z.a("h.example")).unwrap().ttl, 60);
+        assert_eq!(block(z.txt("h.example")).unwrap().ttl, DEFAULT_TTL);
+        assert_eq!(block(z.a("alias.example")).unwrap().ttl, 30);
+        let mx = block(z.mx("m.example")).unwrap();
+        assert_eq!((mx.ttl, mx.records[0].exchange.as_str()), (5, ""));
+        assert_eq!(
+            ZoneRecord::A(Ipv4Addr::LOCALHOST).record_type(),
+            RecordType::A
+        );
+        // set_ttl overrides every record at the name, and applies to later
+        // records added without a TTL.
+        z.set_ttl("h.example", 7);
+        assert_eq!(block(z.a("h.example")).unwrap().ttl, 7);
+        z.add_a("h.example", Ipv4Addr::new(192, 0, 2, 3));
+        assert_eq!(block(z.a("h.example")).unwrap().ttl, 7);
+        assert_eq!(block(z.txt("h.example")).unwrap().ttl, 7);
     }
 }
