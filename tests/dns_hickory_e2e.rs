@@ -139,6 +139,10 @@ fn catalog() -> (Catalog, Arc<InMemoryZoneHandler>) {
                 RData::CNAME(CNAME(name("mail.example.com."))),
             ),
             rec(
+                "dangling.example.com.",
+                RData::CNAME(CNAME(name("gone.example.com."))),
+            ),
+            rec(
                 "x.ent.example.com.",
                 RData::A(A(Ipv4Addr::new(192, 0, 2, 99))),
             ),
@@ -313,6 +317,9 @@ fn answers_over_udp_and_tcp_fallback() {
             Err(DnsError::NoData),
             "CNAME to a name without TXT is NODATA"
         );
+
+        // A CNAME to a name that does not exist is NXDOMAIN (RFC 6604).
+        assert_eq!(r.a("dangling.example.com").await, Err(DnsError::NxDomain));
 
         // NXDOMAIN vs NODATA.
         assert_eq!(r.a("nope.example.com").await, Err(DnsError::NxDomain));

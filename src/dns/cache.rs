@@ -222,21 +222,22 @@ impl State {
     }
 
     /// Evicts one entry: an expired one if any, else the oldest. Returns
-    /// whether a live entry was evicted.
-    fn evict_one(&mut self, now: Instant) -> bool {
-        if let Some((&(expires, _), key)) = self.by_expiry.first_key_value()
-            && expires <= now
+    /// whether a live entry was evicted, or `None` when there was nothing to
+    /// evict.
+    fn evict_one(&mut self, now: Instant) -> Option<bool> {
+        if let Some(entry) = self.by_expiry.first_entry()
+            && entry.key().0 <= now
         {
-            let key = key.clone();
-            self.remove(&key);
-            return false;
+            let ((_, seq), key) = entry.remove_entry();
+            self.by_age.remove(&seq);
+            self.map.remove(&key);
+            return Some(false);
         }
-        if let Some((_, key)) = self.by_age.first_key_value() {
-            let key = key.clone();
-            self.remove(&key);
-            return true;
+        let (_, key) = self.by_age.pop_first()?;
+        if let Some(e) = self.map.remove(&key) {
+            self.by_expiry.remove(&(e.expires, e.seq));
         }
-        false
+        Some(true)
     }
 }
 
@@ -381,12 +382,13 @@ impl<R> CachingResolver<R> {
         let mut st = self.lock();
         st.remove(&key);
         let mut evicted = 0;
+        // Each round removes an index entry, so this ends even if the maps
+        // were ever inconsistent.
         while st.map.len() >= self.config.max_entries {
-            if st.map.is_empty() {
-                break;
-            }
-            if st.evict_one(now) {
-                evicted += 1;
+            match st.evict_one(now) {
+                Some(true) => evicted += 1,
+                Some(false) => {}
+                None => break,
             }
         }
         let seq = st.next_seq;

@@ -256,7 +256,15 @@ fn extract<T>(
         }
     }
     if out.is_empty() {
-        return Err(DnsError::NoData);
+        // A CNAME chain ending at a name that does not exist: the RCODE
+        // describes the last name of the chain (RFC 6604 §2).
+        return Err(
+            if lookup.message().metadata.response_code == ResponseCode::NXDomain {
+                DnsError::NxDomain
+            } else {
+                DnsError::NoData
+            },
+        );
     }
     Ok(Answer::new(out, ttl.min(found_ttl)))
 }
