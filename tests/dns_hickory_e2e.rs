@@ -291,6 +291,13 @@ fn answers_over_udp_and_tcp_fallback() {
             r.ptr("192.0.2.55".parse().unwrap()).await,
             Err(DnsError::NxDomain)
         );
+        // The data path iprev (FCrDNS) takes: PTR, then A of each name.
+        let mut confirmed = false;
+        for host in p.iter() {
+            let fwd = r.a(host).await.unwrap();
+            confirmed |= fwd.iter().any(|a| IpAddr::V4(*a) == ip);
+        }
+        assert!(confirmed, "192.0.2.1 is forward-confirmed");
 
         // TXT: character-strings kept, one Txt per RR, raw bytes.
         let spf = r.txt("example.com").await.unwrap();

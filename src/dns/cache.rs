@@ -175,7 +175,7 @@ enum Cached {
 /// Record types the cache can hold.
 trait Cacheable: Sized {
     fn wrap(records: Arc<[Self]>) -> Cached;
-    fn unwrap(c: &Cached) -> Option<Arc<[Self]>>;
+    fn extract(c: &Cached) -> Option<Arc<[Self]>>;
 }
 
 macro_rules! cacheable {
@@ -184,7 +184,7 @@ macro_rules! cacheable {
             fn wrap(records: Arc<[Self]>) -> Cached {
                 Cached::$v(records)
             }
-            fn unwrap(c: &Cached) -> Option<Arc<[Self]>> {
+            fn extract(c: &Cached) -> Option<Arc<[Self]>> {
                 match c {
                     Cached::$v(r) => Some(r.clone()),
                     _ => None,
@@ -354,7 +354,7 @@ impl<R> CachingResolver<R> {
         match &entry.value {
             Cached::NxDomain => Some(Err(DnsError::NxDomain)),
             Cached::NoData => Some(Err(DnsError::NoData)),
-            v => T::unwrap(v).map(|records| Ok(Answer { records, ttl })),
+            v => T::extract(v).map(|records| Ok(Answer { records, ttl })),
         }
     }
 
