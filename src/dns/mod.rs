@@ -30,6 +30,7 @@ pub mod cache;
 #[cfg(feature = "hickory")]
 pub mod hickory;
 pub mod zone;
+pub mod zonefile;
 
 /// Why a DNS query produced no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

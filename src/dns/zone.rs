@@ -1,5 +1,6 @@
-//! In-memory resolver: built in code (or loaded from an RFC 1035 master
-//! file), with fault injection for tests.
+//! In-memory resolver: built in code or loaded from an RFC 1035 master file
+//! ([`ZoneResolver::from_master_file`], [`ZoneResolver::load_file`]; see
+//! [`zonefile`](super::zonefile)), with fault injection for tests.
 //!
 //! Semantics follow an authoritative server for the data it holds:
 //!
@@ -8,6 +9,8 @@
 //!   non-terminal, RFC 8020), is NODATA for a missing type;
 //! * CNAMEs are followed inside the zone (at most [`MAX_CNAME_CHAIN`] hops;
 //!   a longer chain or a loop answers SERVFAIL);
+//! * every record has its own TTL; an answer's TTL is the smallest of its
+//!   RRset and of the CNAMEs followed to reach it;
 //! * `*.parent` wildcards answer for names below `parent` that do not exist
 //!   (the closest-encloser rule of RFC 4592, simplified);
 //! * [`ZoneResolver::set_fault`] makes a name/type answer SERVFAIL, time
@@ -45,14 +48,22 @@ pub enum Fault {
     Hang,
 }
 
+/// One resource record with its own TTL (`None`: the node's TTL set by
+/// [`ZoneResolver::set_ttl`], else [`DEFAULT_TTL`]).
+#[derive(Debug, Clone)]
+struct Rr<T> {
+    data: T,
+    ttl: Option<u32>,
+}
+
 #[derive(Debug, Default, Clone)]
 struct Node {
-    a: Vec<Ipv4Addr>,
-    aaaa: Vec<Ipv6Addr>,
-    mx: Vec<Mx>,
-    txt: Vec<Txt>,
-    ptr: Vec<String>,
-    cname: Option<String>,
+    a: Vec<Rr<Ipv4Addr>>,
+    aaaa: Vec<Rr<Ipv6Addr>>,
+    mx: Vec<Rr<Mx>>,
+    txt: Vec<Rr<Txt>>,
+    ptr: Vec<Rr<String>>,
+    cname: Option<Rr<String>>,
     ttl: Option<u32>,
 }
 
@@ -64,6 +75,68 @@ impl Node {
             && self.txt.is_empty()
             && self.ptr.is_empty()
             && self.cname.is_none()
+    }
+
+    fn has_non_cname_data(&self) -> bool {
+        !(self.a.is_empty()
+            && self.aaaa.is_empty()
+            && self.mx.is_empty()
+            && self.txt.is_empty()
+            && self.ptr.is_empty())
+    }
+
+    /// The TTL a record answers with.
+    fn ttl_of<T>(&self, rr: &Rr<T>) -> u32 {
+        rr.ttl.or(self.ttl).unwrap_or(DEFAULT_TTL)
+    }
+
+    /// Forgets every per-record TTL (so the node TTL applies to all).
+    fn clear_record_ttls(&mut self) {
+        fn clear<T>(v: &mut [Rr<T>]) {
+            for rr in v {
+                rr.ttl = None;
+            }
+        }
+        clear(&mut self.a);
+        clear(&mut self.aaaa);
+        clear(&mut self.mx);
+        clear(&mut self.txt);
+        clear(&mut self.ptr);
+        if let Some(c) = &mut self.cname {
+            c.ttl = None;
+        }
+    }
+}
+
+/// The data of one resource record, for [`ZoneResolver::add_record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZoneRecord {
+    /// An IPv4 address.
+    A(Ipv4Addr),
+    /// An IPv6 address.
+    Aaaa(Ipv6Addr),
+    /// A mail exchange (the exchange name is absolute; a trailing dot is
+    /// optional).
+    Mx(Mx),
+    /// A text record, its character-strings kept as given.
+    Txt(Txt),
+    /// A pointer to a name (absolute; trailing dot optional).
+    Ptr(String),
+    /// An alias for another name (absolute; trailing dot optional).
+    Cname(String),
+}
+
+impl ZoneRecord {
+    /// The record type of this data.
+    pub fn record_type(&self) -> RecordType {
+        match self {
+            ZoneRecord::A(_) => RecordType::A,
+            ZoneRecord::Aaaa(_) => RecordType::Aaaa,
+            ZoneRecord::Mx(_) => RecordType::Mx,
+            ZoneRecord::Txt(_) => RecordType::Txt,
+            ZoneRecord::Ptr(_) => RecordType::Ptr,
+            ZoneRecord::Cname(_) => RecordType::Cname,
+        }
     }
 }
 
@@ -93,22 +166,65 @@ impl ZoneResolver {
         self.nodes.entry(key).or_default()
     }
 
-    /// Sets the TTL answered for every RRset at `name`.
+    /// Sets the TTL answered for every RRset at `name`: records already
+    /// there lose their own TTLs, and later records added without a TTL get
+    /// this one.
     pub fn set_ttl(&mut self, name: &str, ttl: u32) -> &mut Self {
-        self.node_mut(name).ttl = Some(ttl);
+        let node = self.node_mut(name);
+        node.ttl = Some(ttl);
+        node.clear_record_ttls();
         self
+    }
+
+    /// Adds one record at `name`, with its own TTL (`None`: the name's TTL
+    /// from [`set_ttl`](Self::set_ttl), else [`DEFAULT_TTL`]).
+    ///
+    /// An RRset answers with the smallest TTL of its records (RFC 2181 §5.2
+    /// says they should all be equal; a cache must not keep any of them
+    /// longer than the smallest). A CNAME replaces an earlier CNAME at the
+    /// same name.
+    pub fn add_record(&mut self, name: &str, ttl: Option<u32>, record: ZoneRecord) -> &mut Self {
+        let node = self.node_mut(name);
+        match record {
+            ZoneRecord::A(ip) => node.a.push(Rr { data: ip, ttl }),
+            ZoneRecord::Aaaa(ip) => node.aaaa.push(Rr { data: ip, ttl }),
+            ZoneRecord::Mx(mx) => {
+                let exchange = mx.exchange.strip_suffix('.').unwrap_or(&mx.exchange);
+                let data = Mx {
+                    preference: mx.preference,
+                    exchange: exchange.to_string(),
+                };
+                node.mx.push(Rr { data, ttl });
+            }
+            ZoneRecord::Txt(txt) => node.txt.push(Rr { data: txt, ttl }),
+            ZoneRecord::Ptr(target) => {
+                let data = target.strip_suffix('.').unwrap_or(&target).to_string();
+                node.ptr.push(Rr { data, ttl });
+            }
+            ZoneRecord::Cname(target) => {
+                let data = normalize_name(&target);
+                node.cname = Some(Rr { data, ttl });
+            }
+        }
+        self
+    }
+
+    /// True when `name` holds a CNAME and other data at the same time
+    /// (which RFC 1034 §3.6.2 forbids; the master-file loader refuses it).
+    pub(crate) fn has_cname_conflict(&self, name: &str) -> bool {
+        self.nodes
+            .get(&normalize_name(name))
+            .is_some_and(|n| n.cname.is_some() && n.has_non_cname_data())
     }
 
     /// Adds an A record.
     pub fn add_a(&mut self, name: &str, ip: Ipv4Addr) -> &mut Self {
-        self.node_mut(name).a.push(ip);
-        self
+        self.add_record(name, None, ZoneRecord::A(ip))
     }
 
     /// Adds an AAAA record.
     pub fn add_aaaa(&mut self, name: &str, ip: Ipv6Addr) -> &mut Self {
-        self.node_mut(name).aaaa.push(ip);
-        self
+        self.add_record(name, None, ZoneRecord::Aaaa(ip))
     }
 
     /// Adds an A or AAAA record, by the address family.
@@ -121,12 +237,11 @@ impl ZoneResolver {
 
     /// Adds an MX record (`exchange` without trailing dot is absolute).
     pub fn add_mx(&mut self, name: &str, preference: u16, exchange: &str) -> &mut Self {
-        let exchange = exchange.strip_suffix('.').unwrap_or(exchange).to_string();
-        self.node_mut(name).mx.push(Mx {
+        let mx = Mx {
             preference,
-            exchange,
-        });
-        self
+            exchange: exchange.to_string(),
+        };
+        self.add_record(name, None, ZoneRecord::Mx(mx))
     }
 
     /// Adds a TXT record made of these character-strings.
@@ -135,8 +250,7 @@ impl ZoneResolver {
         I: IntoIterator<Item = S>,
         S: Into<Vec<u8>>,
     {
-        self.node_mut(name).txt.push(Txt::new(strings));
-        self
+        self.add_record(name, None, ZoneRecord::Txt(Txt::new(strings)))
     }
 
     /// Adds a TXT record holding `text`, split into character-strings of at
@@ -148,16 +262,13 @@ impl ZoneResolver {
         } else {
             bytes.chunks(255).map(<[u8]>::to_vec).collect()
         };
-        self.node_mut(name).txt.push(Txt::new(strings));
-        self
+        self.add_record(name, None, ZoneRecord::Txt(Txt::new(strings)))
     }
 
     /// Adds a PTR record at `owner` (a reverse name such as
     /// `1.2.0.192.in-addr.arpa`, or any other name).
     pub fn add_ptr_name(&mut self, owner: &str, target: &str) -> &mut Self {
-        let target = target.strip_suffix('.').unwrap_or(target).to_string();
-        self.node_mut(owner).ptr.push(target);
-        self
+        self.add_record(owner, None, ZoneRecord::Ptr(target.to_string()))
     }
 
     /// Adds a PTR record for `ip` pointing at `target`.
@@ -168,9 +279,7 @@ impl ZoneResolver {
 
     /// Makes `name` a CNAME for `target` (replacing an earlier CNAME).
     pub fn add_cname(&mut self, name: &str, target: &str) -> &mut Self {
-        let target = normalize_name(target);
-        self.node_mut(name).cname = Some(target);
-        self
+        self.add_record(name, None, ZoneRecord::Cname(target.to_string()))
     }
 
     /// Makes `name` exist with no records (an empty node answers NODATA for
@@ -244,12 +353,13 @@ impl ZoneResolver {
     }
 
     /// Resolves `name` for `rtype`, following CNAMEs, and extracts the
-    /// records with `pick`.
+    /// records with `pick`. The answer's TTL is the smallest TTL of the
+    /// RRset and of every CNAME followed to reach it.
     fn resolve<T: Clone>(
         &self,
         name: &str,
         rtype: RecordType,
-        pick: impl Fn(&Node) -> &Vec<T>,
+        pick: impl Fn(&Node) -> &Vec<Rr<T>>,
     ) -> Result<DnsResult<T>, Fault> {
         if let Err(e) = check_name(name) {
             return Ok(Err(DnsError::InvalidName(e)));
@@ -258,6 +368,7 @@ impl ZoneResolver {
         if let Ok(mut l) = self.log.lock() {
             l.push((rtype, key.clone()));
         }
+        let mut chain_ttl = u32::MAX;
         for _ in 0..=MAX_CNAME_CHAIN {
             if let Some(f) = self.faults.get(&(key.clone(), rtype)) {
                 return Err(*f);
@@ -271,11 +382,20 @@ impl ZoneResolver {
             };
             let recs = pick(node);
             if !recs.is_empty() {
-                let ttl = node.ttl.unwrap_or(DEFAULT_TTL);
-                return Ok(Ok(Answer::new(recs.clone(), ttl)));
+                let ttl = recs
+                    .iter()
+                    .map(|rr| node.ttl_of(rr))
+                    .min()
+                    .unwrap_or(DEFAULT_TTL)
+                    .min(chain_ttl);
+                let data: Vec<T> = recs.iter().map(|rr| rr.data.clone()).collect();
+                return Ok(Ok(Answer::new(data, ttl)));
             }
             match &node.cname {
-                Some(target) => key = target.clone(),
+                Some(target) => {
+                    chain_ttl = chain_ttl.min(node.ttl_of(target));
+                    key = target.data.clone();
+                }
                 None => return Ok(Err(DnsError::NoData)),
             }
         }
@@ -286,7 +406,7 @@ impl ZoneResolver {
         &self,
         name: &str,
         rtype: RecordType,
-        pick: fn(&Node) -> &Vec<T>,
+        pick: fn(&Node) -> &Vec<Rr<T>>,
     ) -> impl Future<Output = DnsResult<T>> + Send + use<T> {
         finish(self.resolve(name, rtype, pick))
     }
@@ -397,5 +517,50 @@ mod tests {
         z.add_ptr("::ffff:192.0.2.7".parse().unwrap(), "mail.example.");
         let p = block(z.ptr("192.0.2.7".parse().unwrap())).unwrap();
         assert_eq!(&p.records[..], &["mail.example".to_string()]);
+    }
+
+    #[test]
+    fn per_record_ttls() {
+        let mut z = ZoneResolver::new();
+        z.add_record(
+            "h.example",
+            Some(600),
+            ZoneRecord::A(Ipv4Addr::new(192, 0, 2, 1)),
+        )
+        .add_record(
+            "h.example",
+            Some(60),
+            ZoneRecord::A(Ipv4Addr::new(192, 0, 2, 2)),
+        )
+        .add_record("h.example", None, ZoneRecord::Txt(Txt::new(["x"])))
+        .add_record(
+            "alias.example",
+            Some(30),
+            ZoneRecord::Cname("h.example.".into()),
+        )
+        .add_record(
+            "m.example",
+            Some(5),
+            ZoneRecord::Mx(Mx {
+                preference: 0,
+                exchange: ".".into(),
+            }),
+        );
+        assert_eq!(block(z.a("h.example")).unwrap().ttl, 60);
+        assert_eq!(block(z.txt("h.example")).unwrap().ttl, DEFAULT_TTL);
+        assert_eq!(block(z.a("alias.example")).unwrap().ttl, 30);
+        let mx = block(z.mx("m.example")).unwrap();
+        assert_eq!((mx.ttl, mx.records[0].exchange.as_str()), (5, ""));
+        assert_eq!(
+            ZoneRecord::A(Ipv4Addr::LOCALHOST).record_type(),
+            RecordType::A
+        );
+        // set_ttl overrides every record at the name, and applies to later
+        // records added without a TTL.
+        z.set_ttl("h.example", 7);
+        assert_eq!(block(z.a("h.example")).unwrap().ttl, 7);
+        z.add_a("h.example", Ipv4Addr::new(192, 0, 2, 3));
+        assert_eq!(block(z.a("h.example")).unwrap().ttl, 7);
+        assert_eq!(block(z.txt("h.example")).unwrap().ttl, 7);
     }
 }

@@ -1,0 +1,293 @@
+//! `CachingResolver`: TTL expiry, negative caching, what is not cached,
+//! bounded size and eviction order, concurrent use.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sender_auth::dns::cache::{
+    CacheConfig, CachingResolver, DEFAULT_NEGATIVE_TTL, MAX_NEGATIVE_TTL, ManualClock,
+};
+use sender_auth::dns::zone::{Fault, ZoneResolver};
+use sender_auth::dns::{DnsError, DynResolver, RecordType, Resolver};
+
+fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn cache_with_clock(
+    zone: ZoneResolver,
+    config: CacheConfig,
+) -> (CachingResolver<ZoneResolver>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new());
+    let c = CachingResolver::with_clock(zone, config, clock.clone());
+    (c, clock)
+}
+
+#[test]
+fn positive_answers_live_for_their_ttl() {
+    let mut z = ZoneResolver::new();
+    z.add_txt_str("t.example", "v=spf1 -all")
+        .set_ttl("t.example", 60);
+    let (c, clock) = cache_with_clock(z, CacheConfig::default());
+
+    let first = block(c.txt("t.example")).unwrap();
+    assert_eq!(first.ttl, 60);
+    clock.advance(Duration::from_secs(20));
+    let hit = block(c.txt("T.EXAMPLE.")).unwrap();
+    assert_eq!(hit.ttl, 40, "a hit answers with the remaining TTL");
+    assert_eq!(hit.records, first.records);
+    assert_eq!(c.inner().query_count(), 1);
+
+    clock.advance(Duration::from_secs(40));
+    let again = block(c.txt("t.example")).unwrap();
+    assert_eq!(again.ttl, 60, "expired: fetched again");
+    assert_eq!(c.inner().query_count(), 2);
+
+    let s = c.stats();
+    assert_eq!((s.hits, s.misses, s.entries), (1, 2, 1));
+}
+
+#[test]
+fn negative_answers_cached_for_negative_ttl() {
+    let mut z = ZoneResolver::new();
+    z.add_a("exists.example", Ipv4Addr::LOCALHOST);
+    let (c, clock) = cache_with_clock(z, CacheConfig::default());
+
+    assert_eq!(block(c.a("nx.example")), Err(DnsError::NxDomain));
+    assert_eq!(block(c.aaaa("exists.example")), Err(DnsError::NoData));
+    assert_eq!(block(c.a("nx.example")), Err(DnsError::NxDomain));
+    assert_eq!(block(c.aaaa("exists.example")), Err(DnsError::NoData));
+    assert_eq!(c.inner().query_count(), 2);
+
+    clock.advance(Duration::from_secs(u64::from(DEFAULT_NEGATIVE_TTL) - 1));
+    assert_eq!(block(c.a("nx.example")), Err(DnsError::NxDomain));
+    assert_eq!(c.inner().query_count(), 2);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(block(c.a("nx.example")), Err(DnsError::NxDomain));
+    assert_eq!(c.inner().query_count(), 3);
+}
+
+#[test]
+fn negative_ttl_is_configurable_and_capped() {
+    let (c, clock) = cache_with_clock(
+        ZoneResolver::new(),
+        CacheConfig {
+            negative_ttl: u32::MAX,
+            ..CacheConfig::default()
+        },
+    );
+    block(c.a("nx.example")).unwrap_err();
+    clock.advance(Duration::from_secs(u64::from(MAX_NEGATIVE_TTL) - 1));
+    block(c.a("nx.example")).unwrap_err();
+    assert_eq!(c.inner().query_count(), 1);
+    clock.advance(Duration::from_secs(1));
+    block(c.a("nx.example")).unwrap_err();
+    assert_eq!(c.inner().query_count(), 2);
+
+    // negative_ttl 0: negative answers are not cached at all.
+    let c = CachingResolver::with_config(
+        ZoneResolver::new(),
+        CacheConfig {
+            negative_ttl: 0,
+            ..CacheConfig::default()
+        },
+    );
+    block(c.a("nx.example")).unwrap_err();
+    block(c.a("nx.example")).unwrap_err();
+    assert_eq!(c.inner().query_count(), 2);
+}
+
+#[test]
+fn failures_and_bad_names_are_not_cached() {
+    let mut z = ZoneResolver::new();
+    z.set_fault("sf.example", RecordType::Txt, Fault::ServFail)
+        .set_fault("to.example", RecordType::Txt, Fault::Timeout);
+    let c = CachingResolver::new(z);
+    for _ in 0..2 {
+        assert_eq!(block(c.txt("sf.example")), Err(DnsError::ServFail));
+        assert_eq!(block(c.txt("to.example")), Err(DnsError::Timeout));
+        assert!(matches!(
+            block(c.txt("bad..example")),
+            Err(DnsError::InvalidName(_))
+        ));
+    }
+    assert_eq!(c.inner().query_count(), 4);
+    assert!(c.is_empty());
+    assert_eq!(c.stats().misses, 4, "malformed names are not misses");
+}
+
+#[test]
+fn types_and_ptr_are_keyed_separately() {
+    let mut z = ZoneResolver::new();
+    let ip: IpAddr = "192.0.2.9".parse().unwrap();
+    z.add_a("h.example", Ipv4Addr::LOCALHOST)
+        .add_txt_str("h.example", "x")
+        .add_ptr(ip, "h.example");
+    let c = CachingResolver::new(z);
+    block(c.a("h.example")).unwrap();
+    block(c.txt("h.example")).unwrap();
+    assert_eq!(block(c.mx("h.example")), Err(DnsError::NoData));
+    block(c.ptr(ip)).unwrap();
+    // IPv4-mapped IPv6 shares the IPv4 reverse name.
+    let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
+    let p = block(c.ptr(mapped)).unwrap();
+    assert_eq!(&p.records[..], &["h.example".to_string()]);
+    assert_eq!(c.inner().query_count(), 4);
+    assert_eq!(c.len(), 4);
+}
+
+#[test]
+fn bounded_size_evicts_expired_first_then_oldest() {
+    let mut z = ZoneResolver::new();
+    for i in 0..10 {
+        let name = format!("h{i}.example");
+        z.add_a(&name, Ipv4Addr::LOCALHOST);
+    }
+    z.set_ttl("h0.example", 10); // expires early
+    let (c, clock) = cache_with_clock(
+        z,
+        CacheConfig {
+            max_entries: 3,
+            ..CacheConfig::default()
+        },
+    );
+    block(c.a("h0.example")).unwrap(); // ttl 10
+    block(c.a("h1.example")).unwrap(); // ttl 3600
+    block(c.a("h2.example")).unwrap();
+    assert_eq!(c.len(), 3);
+
+    // h0 has expired: dropping it makes room (not counted as an eviction).
+    // `expired_entry_made_room_over_older_live_one` covers an expired entry
+    // that is not also the oldest.
+    clock.advance(Duration::from_secs(11));
+    block(c.a("h3.example")).unwrap();
+    assert_eq!(c.len(), 3);
+    assert_eq!(c.stats().evictions, 0, "an expired entry made room");
+    c.inner().clear_queries();
+    block(c.a("h1.example")).unwrap();
+    block(c.a("h2.example")).unwrap();
+    block(c.a("h3.example")).unwrap();
+    assert_eq!(c.inner().query_count(), 0, "h1..h3 kept");
+
+    // Full of live entries: the oldest (h1) goes.
+    block(c.a("h4.example")).unwrap();
+    assert_eq!(c.stats().evictions, 1);
+    c.inner().clear_queries();
+    block(c.a("h2.example")).unwrap();
+    block(c.a("h3.example")).unwrap();
+    block(c.a("h4.example")).unwrap();
+    assert_eq!(c.inner().query_count(), 0);
+    block(c.a("h1.example")).unwrap();
+    assert_eq!(c.inner().query_count(), 1, "h1 was evicted");
+    assert_eq!(c.len(), 3);
+}
+
+#[test]
+fn expired_entry_made_room_over_older_live_one() {
+    let mut z = ZoneResolver::new();
+    for i in 0..3 {
+        z.add_a(&format!("h{i}.example"), Ipv4Addr::LOCALHOST);
+    }
+    z.set_ttl("h1.example", 5);
+    let (c, clock) = cache_with_clock(
+        z,
+        CacheConfig {
+            max_entries: 2,
+            ..CacheConfig::default()
+        },
+    );
+    block(c.a("h0.example")).unwrap(); // oldest, long-lived
+    block(c.a("h1.example")).unwrap(); // newer, short-lived
+    clock.advance(Duration::from_secs(6));
+    block(c.a("h2.example")).unwrap();
+    c.inner().clear_queries();
+    block(c.a("h0.example")).unwrap();
+    assert_eq!(c.inner().query_count(), 0, "h0 (older but live) kept");
+    assert_eq!(c.stats().evictions, 0);
+}
+
+#[test]
+fn purge_and_clear() {
+    let mut z = ZoneResolver::new();
+    z.add_a("a.example", Ipv4Addr::LOCALHOST)
+        .set_ttl("a.example", 5)
+        .add_a("b.example", Ipv4Addr::LOCALHOST);
+    let (c, clock) = cache_with_clock(z, CacheConfig::default());
+    block(c.a("a.example")).unwrap();
+    block(c.a("b.example")).unwrap();
+    clock.advance(Duration::from_secs(5));
+    c.purge_expired();
+    assert_eq!(c.len(), 1);
+    c.clear();
+    assert!(c.is_empty());
+}
+
+#[test]
+fn usable_behind_arc_and_dyn() {
+    let mut z = ZoneResolver::new();
+    z.add_a("a.example", Ipv4Addr::LOCALHOST);
+    let dynr: Arc<dyn DynResolver> = Arc::new(CachingResolver::new(z));
+    block(async {
+        dynr.a("a.example").await.unwrap();
+        dynr.a("a.example").await.unwrap();
+    });
+}
+
+/// Many tasks on a multi-threaded runtime share one cache: answers stay
+/// correct, the lock is never held across an await, and each name reaches
+/// the inner resolver a bounded number of times.
+#[test]
+fn concurrent_use() {
+    let mut z = ZoneResolver::new();
+    for i in 0..50 {
+        let name = format!("h{i}.example");
+        z.add_a(&name, Ipv4Addr::new(192, 0, 2, i as u8));
+        z.add_txt_str(&name, &format!("text {i}"));
+    }
+    let cache = Arc::new(CachingResolver::with_config(
+        z,
+        CacheConfig {
+            max_entries: 60, // smaller than the 100 keys: evictions under load
+            ..CacheConfig::default()
+        },
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..16u32 {
+            let cache = cache.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..200u32 {
+                    let i = ((t * 7 + round * 13) % 50) as u8;
+                    let name = format!("h{i}.example");
+                    let a = cache.a(&name).await.unwrap();
+                    assert_eq!(&a.records[..], &[Ipv4Addr::new(192, 0, 2, i)]);
+                    let txt = cache.txt(&name).await.unwrap();
+                    assert_eq!(txt.records[0].concat(), format!("text {i}").as_bytes());
+                    assert_eq!(
+                        cache.a(&format!("nx{i}.example")).await,
+                        Err(DnsError::NxDomain)
+                    );
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let s = cache.stats();
+    assert_eq!(s.hits + s.misses, 16 * 200 * 3);
+    assert!(s.entries <= 60);
+    assert!(s.hits > 0 && s.misses > 0 && s.evictions > 0, "{s:?}");
+    assert_eq!(cache.inner().query_count() as u64, s.misses);
+}
