@@ -91,6 +91,13 @@ impl SpfResult {
     }
 }
 
+impl serde::Serialize for SpfResult {
+    /// Serializes as the result word (`"pass"`, ...).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for SpfResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -134,6 +141,13 @@ pub enum Identity {
     MailFrom,
     /// The HELO/EHLO identity.
     Helo,
+}
+
+impl serde::Serialize for Identity {
+    /// Serializes as `"mailfrom"` or `"helo"`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl Identity {
@@ -193,7 +207,10 @@ impl Default for SpfConfig {
 }
 
 /// The outcome of an SPF check, with everything needed to explain it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes (serde) with the field names below; `result` and `identity`
+/// as their RFC words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SpfOutput {
     /// The result.
     pub result: SpfResult,
