@@ -561,3 +561,43 @@ fn hostile_records_are_bounded() {
     assert_eq!(out.result, SpfResult::Fail);
     assert_eq!(out.explanation, None);
 }
+
+// ------------------------------------------------------------ API shapes
+
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn futures_are_send_and_dyn_resolvers_work() {
+    use sender_auth::dns::DynResolver;
+    use std::sync::Arc;
+    let mut z = ZoneResolver::new();
+    z.add_txt("example.com", ["v=spf1 ip4:192.0.2.1 -all"]);
+    let cfg = SpfConfig::default();
+    {
+        let f = check_mail_from(&z, ip("192.0.2.1"), "u@example.com", "h.example", &cfg);
+        assert_send(&f);
+    }
+    let dynr: Arc<dyn DynResolver> = Arc::new(z);
+    let out = rt().block_on(async {
+        let handle = tokio::spawn({
+            let r = dynr.clone();
+            async move {
+                check_helo(
+                    &*r,
+                    "192.0.2.1".parse().unwrap(),
+                    "example.com",
+                    &SpfConfig::default(),
+                )
+                .await
+            }
+        });
+        handle.await.unwrap()
+    });
+    assert_eq!(out.result, SpfResult::Pass);
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["result"], "pass");
+    assert_eq!(json["identity"], "helo");
+    assert_eq!(json["domain"], "example.com");
+    assert_eq!(json["mechanism"], "ip4:192.0.2.1");
+    assert!(json["explanation"].is_null());
+}

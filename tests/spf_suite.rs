@@ -362,6 +362,35 @@ fn rfc4408_suite() {
     assert_eq!(c.passed + c.excluded, 191);
 }
 
+/// pyspf's ad hoc regression tests (not RFC conformance), minus the
+/// pyspf-specific ones. Their `header` (pyspf's own Received-SPF wording)
+/// is not compared.
+const PYSPF_ADHOC_EXCLUDED: &[(&str, &str)] = &[
+    (
+        "default-modifier",
+        "pyspf lax mode honours the obsolete default= modifier; RFC 7208 §6 ignores unknown modifiers (neutral)",
+    ),
+    (
+        "default-modifier-harsh",
+        "expects the pyspf-only result \"ambiguous\"",
+    ),
+];
+
+#[test]
+fn pyspf_adhoc_suite() {
+    let Some(c) = run_suite("pyspf-adhoc-tests.yml", PYSPF_ADHOC_EXCLUDED, None) else {
+        return;
+    };
+    assert_eq!(c.total, 16);
+    assert!(
+        c.failures.is_empty(),
+        "{} pyspf ad hoc tests failed:\n{}",
+        c.failures.len(),
+        c.failures.join("\n")
+    );
+    assert_eq!(c.passed, 14);
+}
+
 /// Absent data must fail with a message naming the path, not pass.
 #[test]
 fn missing_data_fails_naming_the_path() {

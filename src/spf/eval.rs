@@ -646,7 +646,26 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
 }
 
 /// Runs a whole check and builds the output.
-pub(super) async fn run<R: Resolver + ?Sized>(
+///
+/// Boxed on purpose: the boxed future is proven `Send` once, generically,
+/// so callers that spawn a check (even over `dyn DynResolver`) do not make
+/// the compiler re-prove it through every inner future, which trips a
+/// known rustc limitation with higher-ranked lifetimes.
+pub(super) fn run<'a, R: Resolver + ?Sized>(
+    resolver: &'a R,
+    ip: IpAddr,
+    domain: &'a str,
+    sender: &'a str,
+    helo: &'a str,
+    identity: Identity,
+    config: &'a SpfConfig,
+) -> BoxFuture<'a, SpfOutput> {
+    Box::pin(run_inner(
+        resolver, ip, domain, sender, helo, identity, config,
+    ))
+}
+
+async fn run_inner<R: Resolver + ?Sized>(
     resolver: &R,
     ip: IpAddr,
     domain: &str,
