@@ -612,9 +612,9 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
         if let Some((spec, domain)) = &v.exp {
             let name = self.expand_domain(spec, domain).await;
             if let Ok(ans) = self.dns.txt(&name).await
-                && ans.len() == 1
+                && let [only] = &ans.records[..]
             {
-                let text = ans.records[0].concat();
+                let text = only.concat();
                 if let Ok(text) = String::from_utf8(text)
                     && text.is_ascii()
                     && let Ok(ms) = MacroString::parse(&text, MacroContext::Explanation)

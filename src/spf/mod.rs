@@ -17,6 +17,43 @@
 //! there, the explanation (`exp=`, fetched only on `fail`), a reason
 //! sentence, and how many DNS-querying terms and void lookups were used.
 //!
+//! # Choices where RFC 7208 leaves room
+//!
+//! * Records are looked up as TXT only (§3.1, §4.4); the record set must
+//!   hold exactly one `v=spf1` record (§4.5). Character-strings of one TXT
+//!   record are joined without separator (§3.3).
+//! * A target name that cannot be queried (an empty or over-long label,
+//!   possibly after macro expansion) is treated as non-existent: the
+//!   mechanism does not match and no void lookup is counted (the OpenSPF
+//!   suite accepts `fail` or `permerror` and prefers `fail`). A null MX
+//!   (RFC 7505) is skipped the same way.
+//! * Void lookups are counted per DNS-querying term whose own query
+//!   answers NXDOMAIN or NODATA (`a`, `mx`, `ptr`, `exists`); the address
+//!   lookups of MX and PTR names and the `exp=` lookup are not counted.
+//! * `mx`: a DNS error other than NXDOMAIN/NODATA on an MX name's address
+//!   lookup is a temperror (§5: "the mechanism stops"); `ptr`: any DNS error
+//!   means "no match" or "skip this name" (§5.5).
+//! * `%{p}` queries the PTR names once per check and validates at most
+//!   `max_ptr_names`, preferring `<domain>`, then its subdomains (§7.3); it
+//!   does not count as a DNS-querying term (the term that uses it does).
+//! * `%{i}` for IPv6 gives upper-case nibbles (`...E.B.A.B.E.F.A.C`), as the
+//!   OpenSPF suite's `v-macro-ip6` explanation expects; RFC 7208 §7.4 prints
+//!   them lower-case. DNS names compare case-insensitively, so only
+//!   explanation text can differ.
+//! * The explanation is fetched once, after the result is known, only for
+//!   `fail`, from the record that decided it (an `include`d record's `exp=`
+//!   is never used, a `redirect` target's is, §6.2). A `fail` without usable
+//!   `exp=` gets [`SpfConfig::default_explanation`], if set.
+//!
+//! # Structure for later performance work
+//!
+//! Parsing ([`record`], [`macros`]) is pure, so parsed records can be
+//! cached. Inside the evaluator all DNS goes through one small layer that
+//! counts terms, void lookups and queries and calls the resolver, and one
+//! function turns a domain into a parsed record; a speculative prefetch or
+//! a parsed-record cache plugs in there without changing results, as long
+//! as every term is still counted as if it had sent its query.
+//!
 //! ```
 //! use sender_auth::dns::zone::ZoneResolver;
 //! use sender_auth::spf::{check_mail_from, SpfConfig, SpfResult};
