@@ -1,3 +1,378 @@
 //! SPF (RFC 7208): record parser, macro expander, `check_host`, Received-SPF.
 //!
-//! (Filled in by the SPF issue.)
+//! * [`record`]: the pure record parser ([`record::Record::parse`]).
+//! * [`macros`]: macro strings (§7), parsed once and expanded without I/O.
+//! * [`check_host`], [`check_mail_from`], [`check_helo`]: the evaluator
+//!   (§4–§6), talking to DNS only through [`crate::dns::Resolver`].
+//! * [`received_spf`] and [`resinfo`]: the `Received-SPF` header field
+//!   (§9.1) and the `spf=` entry of `Authentication-Results` (RFC 8601).
+//!
+//! Every limit of §4.6.4 is in [`SpfConfig`] with the RFC default: 10
+//! DNS-querying terms, 2 void lookups, 10 MX names (more is a permerror),
+//! 10 PTR names (the rest are ignored), and an overall time budget (20 s)
+//! that yields `temperror`.
+//!
+//! The result says why ([`SpfOutput`]): the matched mechanism as written,
+//! the domain whose record held it, the include/redirect chain that led
+//! there, the explanation (`exp=`, fetched only on `fail`), a reason
+//! sentence, and how many DNS-querying terms and void lookups were used.
+//!
+//! # Choices where RFC 7208 leaves room
+//!
+//! * Records are looked up as TXT only (§3.1, §4.4); the record set must
+//!   hold exactly one `v=spf1` record (§4.5). Character-strings of one TXT
+//!   record are joined without separator (§3.3).
+//! * A target name that cannot be queried (an empty or over-long label,
+//!   possibly after macro expansion) is treated as non-existent: the
+//!   mechanism does not match and no void lookup is counted (the OpenSPF
+//!   suite accepts `fail` or `permerror` and prefers `fail`). A null MX
+//!   (RFC 7505) is skipped the same way.
+//! * Void lookups are counted per DNS-querying term whose own query
+//!   answers NXDOMAIN or NODATA (`a`, `mx`, `ptr`, `exists`); the address
+//!   lookups of MX and PTR names and the `exp=` lookup are not counted.
+//! * `mx`: a DNS error other than NXDOMAIN/NODATA on an MX name's address
+//!   lookup is a temperror (§5: "the mechanism stops"); `ptr`: any DNS error
+//!   means "no match" or "skip this name" (§5.5).
+//! * `%{p}` queries the PTR names once per check and validates at most
+//!   `max_ptr_names`, preferring `<domain>`, then its subdomains (§7.3); it
+//!   does not count as a DNS-querying term (the term that uses it does).
+//! * `%{i}` for IPv6 gives upper-case nibbles (`...E.B.A.B.E.F.A.C`), as the
+//!   OpenSPF suite's `v-macro-ip6` explanation expects; RFC 7208 §7.4 prints
+//!   them lower-case. DNS names compare case-insensitively, so only
+//!   explanation text can differ.
+//! * The explanation is fetched once, after the result is known, only for
+//!   `fail`, from the record that decided it (an `include`d record's `exp=`
+//!   is never used, a `redirect` target's is, §6.2). A `fail` without usable
+//!   `exp=` gets [`SpfConfig::default_explanation`], if set.
+//!
+//! # Structure for later performance work
+//!
+//! Parsing ([`record`], [`macros`]) is pure, so parsed records can be
+//! cached. Inside the evaluator all DNS goes through one small layer that
+//! counts terms, void lookups and queries and calls the resolver, and one
+//! function turns a domain into a parsed record; a speculative prefetch or
+//! a parsed-record cache plugs in there without changing results, as long
+//! as every term is still counted as if it had sent its query.
+//!
+//! ```
+//! use sender_auth::dns::zone::ZoneResolver;
+//! use sender_auth::spf::{check_mail_from, SpfConfig, SpfResult};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let mut zone = ZoneResolver::new();
+//! zone.add_txt("example.com", ["v=spf1 ip4:192.0.2.0/24 include:_spf.example.net -all"])
+//!     .add_txt("_spf.example.net", ["v=spf1 a:mail.example.net -all"])
+//!     .add_a("mail.example.net", "198.51.100.7".parse().unwrap());
+//!
+//! let out = check_mail_from(
+//!     &zone,
+//!     "198.51.100.7".parse().unwrap(),
+//!     "alice@example.com",
+//!     "mail.example.net",
+//!     &SpfConfig::default(),
+//! )
+//! .await;
+//! assert_eq!(out.result, SpfResult::Pass);
+//! assert_eq!(out.mechanism.as_deref(), Some("a:mail.example.net"));
+//! assert_eq!(out.chain, ["include:_spf.example.net"]);
+//! assert_eq!(out.dns_lookups, 2);
+//! # });
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::dns::Resolver;
+
+mod eval;
+pub mod macros;
+mod received;
+pub mod record;
+
+pub use received::{received_spf, resinfo};
+
+/// An SPF result (RFC 7208 §2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpfResult {
+    /// No SPF record, or the domain is not a usable name (§2.6.1).
+    None,
+    /// The domain makes no assertion about the client (§2.6.2).
+    Neutral,
+    /// The client is authorized (§2.6.3).
+    Pass,
+    /// The client is not authorized (§2.6.4).
+    Fail,
+    /// Probably not authorized; weak statement (§2.6.5).
+    SoftFail,
+    /// A transient (DNS) error; retrying later may succeed (§2.6.6).
+    TempError,
+    /// The published records could not be interpreted (§2.6.7).
+    PermError,
+}
+
+impl SpfResult {
+    /// The RFC result word: `none`, `neutral`, `pass`, `fail`, `softfail`,
+    /// `temperror` or `permerror`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpfResult::None => "none",
+            SpfResult::Neutral => "neutral",
+            SpfResult::Pass => "pass",
+            SpfResult::Fail => "fail",
+            SpfResult::SoftFail => "softfail",
+            SpfResult::TempError => "temperror",
+            SpfResult::PermError => "permerror",
+        }
+    }
+}
+
+impl serde::Serialize for SpfResult {
+    /// Serializes as the result word (`"pass"`, ...).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for SpfResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error returned when parsing an unknown result word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownResult(pub String);
+
+impl fmt::Display for UnknownResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown SPF result {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownResult {}
+
+impl FromStr for SpfResult {
+    type Err = UnknownResult;
+    /// Parses a result word (ASCII case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "none" => SpfResult::None,
+            "neutral" => SpfResult::Neutral,
+            "pass" => SpfResult::Pass,
+            "fail" => SpfResult::Fail,
+            "softfail" => SpfResult::SoftFail,
+            "temperror" => SpfResult::TempError,
+            "permerror" => SpfResult::PermError,
+            _ => return Err(UnknownResult(s.to_string())),
+        })
+    }
+}
+
+/// Which identity was checked (RFC 7208 §2.3, §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// The MAIL FROM (reverse-path) identity; a null reverse-path is checked
+    /// as `postmaster@<helo>`.
+    MailFrom,
+    /// The HELO/EHLO identity.
+    Helo,
+}
+
+impl serde::Serialize for Identity {
+    /// Serializes as `"mailfrom"` or `"helo"`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Identity {
+    /// `mailfrom` or `helo`, as in `Received-SPF: ... identity=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identity::MailFrom => "mailfrom",
+            Identity::Helo => "helo",
+        }
+    }
+}
+
+/// Limits and local settings of the evaluator. `Default` gives the RFC
+/// 7208 values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpfConfig {
+    /// Most terms that cause DNS queries (`include`, `a`, `mx`, `ptr`,
+    /// `exists`, `redirect`) per check, across includes and redirects;
+    /// one more is a permerror (§4.6.4). Default 10.
+    pub max_dns_mechanisms: usize,
+    /// Most "void lookups" (NXDOMAIN or NODATA answers to the query of an
+    /// `a`, `mx`, `ptr` or `exists` term) per check; one more is a permerror
+    /// (§4.6.4). Default 2.
+    pub max_void_lookups: usize,
+    /// Most MX names one `mx` term may look up; an MX RRset with more is a
+    /// permerror (§4.6.4). Default 10.
+    pub max_mx_names: usize,
+    /// Most PTR names one `ptr` term or `%{p}` macro looks at; the rest are
+    /// ignored (§4.6.4). Default 10.
+    pub max_ptr_names: usize,
+    /// Overall time budget for one check; when it runs out the result is
+    /// `temperror` (§4.6.4 suggests at least 20 s). Enforced with
+    /// `tokio::time::timeout`, so only when called inside a Tokio runtime
+    /// (with its time driver enabled). Default 20 s.
+    pub timeout: Duration,
+    /// The receiving host's name, for the `%{r}` macro in explanations
+    /// (§7.3). Default `unknown`.
+    pub receiver: String,
+    /// Explanation used for a `fail` when the domain gives none (no `exp=`
+    /// or it cannot be used). It is a macro string like an explanation
+    /// record (§6.2); `None` (the default) leaves the explanation empty.
+    pub default_explanation: Option<String>,
+}
+
+impl Default for SpfConfig {
+    fn default() -> Self {
+        SpfConfig {
+            max_dns_mechanisms: 10,
+            max_void_lookups: 2,
+            max_mx_names: 10,
+            max_ptr_names: 10,
+            timeout: Duration::from_secs(20),
+            receiver: "unknown".to_string(),
+            default_explanation: None,
+        }
+    }
+}
+
+/// The outcome of an SPF check, with everything needed to explain it.
+///
+/// Serializes (serde) with the field names below; `result` and `identity`
+/// as their RFC words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SpfOutput {
+    /// The result.
+    pub result: SpfResult,
+    /// The identity checked.
+    pub identity: Identity,
+    /// The client IP as given (an IPv4-mapped IPv6 address is evaluated as
+    /// IPv4, §5).
+    pub ip: IpAddr,
+    /// The `<sender>` used, always `local-part@domain` (`postmaster@...`
+    /// when there was no local-part or a null reverse-path).
+    pub sender: String,
+    /// The HELO/EHLO name given.
+    pub helo: String,
+    /// The domain checked (`<domain>` of the top-level `check_host()`).
+    pub domain: String,
+    /// The directive that decided the result, as written (for example
+    /// `-all` or `ip4:192.0.2.0/24`); `None` when no mechanism matched or
+    /// the check ended in an error.
+    pub mechanism: Option<String>,
+    /// The domain whose record contains [`SpfOutput::mechanism`] (differs
+    /// from [`SpfOutput::domain`] after an include or redirect).
+    pub mechanism_domain: Option<String>,
+    /// The explanation (§6.2), only for `fail`: the text of the domain's
+    /// `exp=` record, or the configured default explanation.
+    pub explanation: Option<String>,
+    /// A sentence saying why: what matched, or what went wrong and where.
+    pub reason: String,
+    /// The `include:`/`redirect=` terms (with their expanded targets) that
+    /// led from [`SpfOutput::domain`] to the deciding record, outermost
+    /// first.
+    pub chain: Vec<String>,
+    /// DNS-querying terms evaluated (counted against
+    /// [`SpfConfig::max_dns_mechanisms`]).
+    pub dns_lookups: usize,
+    /// Void lookups seen (counted against [`SpfConfig::max_void_lookups`]).
+    pub void_lookups: usize,
+    /// DNS queries actually sent to the resolver, including the record
+    /// lookups, MX/PTR follow-up address lookups and the `exp=` lookup.
+    pub queries: usize,
+}
+
+/// The `check_host()` function of RFC 7208 §4: is `ip` allowed to send mail
+/// for `domain`?
+///
+/// `sender` is the `<sender>` (`local-part@domain`; a missing local-part
+/// becomes `postmaster`, §4.3), `helo` the HELO/EHLO name (used by `%{h}`).
+/// The output's [`SpfOutput::identity`] is [`Identity::MailFrom`]; use
+/// [`check_helo`] or [`check_mail_from`] to check the SMTP identities.
+///
+/// Never fails and never panics: DNS problems become `temperror`, bad
+/// records `permerror`, and the whole check is bounded by the limits and the
+/// time budget of `config`.
+pub async fn check_host<R: Resolver + ?Sized>(
+    resolver: &R,
+    ip: IpAddr,
+    domain: &str,
+    sender: &str,
+    helo: &str,
+    config: &SpfConfig,
+) -> SpfOutput {
+    eval::run(
+        resolver,
+        ip,
+        domain,
+        sender,
+        helo,
+        Identity::MailFrom,
+        config,
+    )
+    .await
+}
+
+/// Checks the MAIL FROM identity (RFC 7208 §2.4): `check_host()` with the
+/// domain of `mail_from`. An empty `mail_from` (or `<>`), the null
+/// reverse-path, is checked as `postmaster@<helo>` with `<helo>` as the
+/// domain. A HELO result never stands in for a non-null MAIL FROM.
+pub async fn check_mail_from<R: Resolver + ?Sized>(
+    resolver: &R,
+    ip: IpAddr,
+    mail_from: &str,
+    helo: &str,
+    config: &SpfConfig,
+) -> SpfOutput {
+    let mf = mail_from.trim();
+    let mf = mf
+        .strip_prefix('<')
+        .and_then(|m| m.strip_suffix('>'))
+        .unwrap_or(mf);
+    let (sender, domain) = if mf.is_empty() {
+        (format!("postmaster@{helo}"), helo.to_string())
+    } else {
+        let (local, domain) = split_sender(mf);
+        (format!("{local}@{domain}"), domain.to_string())
+    };
+    eval::run(
+        resolver,
+        ip,
+        &domain,
+        &sender,
+        helo,
+        Identity::MailFrom,
+        config,
+    )
+    .await
+}
+
+/// Checks the HELO identity (RFC 7208 §2.3): `check_host()` with `<domain>`
+/// = `helo` and `<sender>` = `postmaster@<helo>`. A HELO name that is not a
+/// multi-label domain name (an address literal, a bare word) gives `none`.
+pub async fn check_helo<R: Resolver + ?Sized>(
+    resolver: &R,
+    ip: IpAddr,
+    helo: &str,
+    config: &SpfConfig,
+) -> SpfOutput {
+    let sender = format!("postmaster@{helo}");
+    eval::run(resolver, ip, helo, &sender, helo, Identity::Helo, config).await
+}
+
+/// Splits a sender into (local-part, domain) at the last `@`; a missing or
+/// empty local-part is `postmaster` (§4.3).
+pub(crate) fn split_sender(sender: &str) -> (&str, &str) {
+    match sender.rsplit_once('@') {
+        Some(("", d)) => ("postmaster", d),
+        Some((l, d)) => (l, d),
+        None => ("postmaster", sender),
+    }
+}

@@ -1,0 +1,745 @@
+//! The evaluator: `check_host()` (RFC 7208 §4–§6).
+//!
+//! Structure, kept simple on purpose so later performance work can slot in:
+//!
+//! * [`Lookups`] is the one place that talks to the resolver. It counts the
+//!   queries sent, the DNS-querying terms (§4.6.4, 10 by default) and the
+//!   void lookups (2 by default). A speculative prefetcher or an answer
+//!   cache belongs here: as long as every *term* still calls `count_term`
+//!   and `count_void` as if it had sent its query, results stay identical.
+//! * [`Eval::fetch_record`] is the one place that turns a domain into a
+//!   parsed [`Record`] (lookup, selection per §4.5, parse); a cache of
+//!   parsed records belongs there.
+//! * Evaluation proceeds strictly left to right; include and redirect
+//!   recurse through [`Eval::check`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use super::macros::{MacroContext, MacroString, MacroVars};
+use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
+use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
+use crate::dns::{self, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
+
+/// Hard cap on include/redirect nesting, whatever the configured term
+/// limit (each level is a boxed future; keep the poll stack shallow).
+const MAX_DEPTH: usize = 32;
+
+/// The internal DNS layer: every query of an evaluation goes through here.
+pub(crate) struct Lookups<'r, R: ?Sized> {
+    resolver: &'r R,
+    /// DNS-querying terms evaluated.
+    pub(crate) terms: usize,
+    /// Void lookups counted.
+    pub(crate) voids: usize,
+    /// Queries sent to the resolver.
+    pub(crate) queries: usize,
+    max_terms: usize,
+    max_voids: usize,
+}
+
+impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
+    fn new(resolver: &'r R, config: &SpfConfig) -> Self {
+        Lookups {
+            resolver,
+            terms: 0,
+            voids: 0,
+            queries: 0,
+            max_terms: config.max_dns_mechanisms,
+            max_voids: config.max_void_lookups,
+        }
+    }
+
+    /// Counts one DNS-querying term (§4.6.4); over the limit is a permerror.
+    fn count_term(&mut self, term: &str, domain: &str) -> Step<()> {
+        self.terms += 1;
+        if self.terms > self.max_terms {
+            return Err(Box::new(Verdict::error(
+                SpfResult::PermError,
+                format!(
+                    "too many DNS-querying terms: \"{term}\" in the record of {domain} would be number {} (limit {}, RFC 7208 §4.6.4)",
+                    self.terms, self.max_terms
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts one void lookup (§4.6.4); over the limit is a permerror.
+    fn count_void(&mut self, name: &str, domain: &str) -> Step<()> {
+        self.voids += 1;
+        if self.voids > self.max_voids {
+            return Err(Box::new(Verdict::error(
+                SpfResult::PermError,
+                format!(
+                    "too many void lookups: {name} (from the record of {domain}) is number {} (limit {}, RFC 7208 §4.6.4)",
+                    self.voids, self.max_voids
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    fn checked(&mut self, name: &str) -> Result<(), DnsError> {
+        dns::check_name(name).map_err(DnsError::InvalidName)?;
+        self.queries += 1;
+        Ok(())
+    }
+
+    async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
+        self.checked(name)?;
+        self.resolver.txt(name).await
+    }
+
+    async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
+        self.checked(name)?;
+        self.resolver.mx(name).await
+    }
+
+    async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
+        self.queries += 1;
+        self.resolver.ptr(ip).await
+    }
+
+    /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
+    /// for IPv6).
+    async fn host_matches(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        cidr: DualCidr,
+    ) -> Result<bool, DnsError> {
+        self.checked(name)?;
+        match ip {
+            IpAddr::V4(ip) => {
+                let ans = self.resolver.a(name).await?;
+                Ok(ans
+                    .iter()
+                    .any(|a| Ipv4Net::new(*a, cidr.v4).is_ok_and(|n| n.trunc().contains(&ip))))
+            }
+            IpAddr::V6(ip) => {
+                let ans = self.resolver.aaaa(name).await?;
+                Ok(ans
+                    .iter()
+                    .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))))
+            }
+        }
+    }
+
+    /// Whether `name` has any A record (the `exists` mechanism, §5.7).
+    async fn a_exists(&mut self, name: &str) -> Result<bool, DnsError> {
+        self.checked(name)?;
+        Ok(!self.resolver.a(name).await?.is_empty())
+    }
+}
+
+/// The outcome of one `check_host()` level.
+#[derive(Debug, Clone)]
+struct Verdict {
+    result: SpfResult,
+    mechanism: Option<String>,
+    mechanism_domain: Option<String>,
+    chain: Vec<String>,
+    /// Set for errors, `none` and the default result; matches get their
+    /// sentence when the output is built.
+    reason: Option<String>,
+    /// `exp=` of the record that decided a `fail`, with that record's domain.
+    exp: Option<(MacroString, String)>,
+}
+
+/// An evaluation step: `Err` ends the evaluation of the current record with
+/// that verdict.
+type Step<T> = Result<T, Box<Verdict>>;
+
+impl Verdict {
+    fn error(result: SpfResult, reason: String) -> Self {
+        Verdict {
+            result,
+            mechanism: None,
+            mechanism_domain: None,
+            chain: Vec::new(),
+            reason: Some(reason),
+            exp: None,
+        }
+    }
+
+    fn via(mut self, step: String) -> Self {
+        self.chain.insert(0, step);
+        self
+    }
+}
+
+fn temp(reason: String) -> Box<Verdict> {
+    Box::new(Verdict::error(SpfResult::TempError, reason))
+}
+
+fn perm(reason: String) -> Box<Verdict> {
+    Box::new(Verdict::error(SpfResult::PermError, reason))
+}
+
+fn qualifier_result(q: Qualifier) -> SpfResult {
+    match q {
+        Qualifier::Pass => SpfResult::Pass,
+        Qualifier::Fail => SpfResult::Fail,
+        Qualifier::SoftFail => SpfResult::SoftFail,
+        Qualifier::Neutral => SpfResult::Neutral,
+    }
+}
+
+/// §4.3: a `<domain>` that is malformed or not multi-label gives `none`.
+/// Returns the name to use (one trailing dot removed, IDNs in A-label form)
+/// or why it is unusable.
+fn usable_domain(domain: &str) -> Result<String, String> {
+    let d = domain.strip_suffix('.').unwrap_or(domain);
+    if d.starts_with('[') {
+        return Err(format!(
+            "{domain:?} is an address literal, not a domain name"
+        ));
+    }
+    let d = if d.is_ascii() {
+        d.to_string()
+    } else {
+        idna::domain_to_ascii(d)
+            .map_err(|_| format!("{domain:?} is not a valid internationalized domain name"))?
+    };
+    if let Err(e) = dns::check_name(&d) {
+        return Err(format!("{domain:?} is not a valid domain name: {e}"));
+    }
+    if !d.contains('.') {
+        return Err(format!(
+            "{domain:?} is not a fully qualified (multi-label) domain name"
+        ));
+    }
+    Ok(d)
+}
+
+/// `name` equals `target` or is a subdomain of it (case-insensitive).
+fn is_within(name: &str, target: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let target = target.strip_suffix('.').unwrap_or(target);
+    if name.len() == target.len() {
+        return name.eq_ignore_ascii_case(target);
+    }
+    name.len() > target.len()
+        && name.as_bytes()[name.len() - target.len() - 1] == b'.'
+        && name.as_bytes()[name.len() - target.len()..].eq_ignore_ascii_case(target.as_bytes())
+}
+
+struct Eval<'a, R: ?Sized> {
+    dns: Lookups<'a, R>,
+    config: &'a SpfConfig,
+    ip: IpAddr,
+    sender: &'a str,
+    local: &'a str,
+    sender_domain: &'a str,
+    helo: &'a str,
+    timestamp: u64,
+    /// PTR answer for `ip` (first `max_ptr_names` names), queried once.
+    ptr_names: Option<Result<Arc<[String]>, DnsError>>,
+    /// Validation results of PTR names (forward lookup contains `ip`).
+    validated: HashMap<String, bool>,
+}
+
+impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
+    fn vars<'v>(&'v self, domain: &'v str, ptr: Option<&'v str>) -> MacroVars<'v> {
+        MacroVars {
+            sender: self.sender,
+            local: self.local,
+            sender_domain: self.sender_domain,
+            domain,
+            ip: self.ip,
+            helo: self.helo,
+            ptr,
+            receiver: &self.config.receiver,
+            timestamp: self.timestamp,
+        }
+    }
+
+    /// Expands a domain-spec (resolving `%{p}` first when used).
+    async fn expand_domain(&mut self, ms: &MacroString, domain: &str) -> String {
+        let ptr = if ms.uses_ptr() {
+            self.ptr_macro(domain).await
+        } else {
+            None
+        };
+        ms.expand_domain(&self.vars(domain, ptr.as_deref()))
+    }
+
+    async fn expand_text(&mut self, ms: &MacroString, domain: &str) -> String {
+        let ptr = if ms.uses_ptr() {
+            self.ptr_macro(domain).await
+        } else {
+            None
+        };
+        ms.expand(&self.vars(domain, ptr.as_deref()))
+    }
+
+    /// The PTR names of the client (first `max_ptr_names`), memoized.
+    async fn ptr_names(&mut self) -> Result<Arc<[String]>, DnsError> {
+        if let Some(r) = &self.ptr_names {
+            return r.clone();
+        }
+        let r = self.dns.ptr(self.ip).await.map(|ans| {
+            ans.iter()
+                .take(self.config.max_ptr_names)
+                .map(|n| n.strip_suffix('.').unwrap_or(n).to_string())
+                .collect::<Arc<[String]>>()
+        });
+        self.ptr_names = Some(r.clone());
+        r
+    }
+
+    /// Whether `name`'s addresses include the client IP (§5.5); DNS errors
+    /// mean "not validated". Memoized.
+    async fn validate(&mut self, name: &str) -> bool {
+        let key = name.to_ascii_lowercase();
+        if let Some(v) = self.validated.get(&key) {
+            return *v;
+        }
+        let ok = matches!(
+            self.dns
+                .host_matches(name, self.ip, DualCidr::default())
+                .await,
+            Ok(true)
+        );
+        self.validated.insert(key, ok);
+        ok
+    }
+
+    /// `%{p}` (§7.3): a validated name of the client, preferring `domain`
+    /// itself, then its subdomains, then any other; `None` = "unknown".
+    async fn ptr_macro(&mut self, domain: &str) -> Option<String> {
+        let names = self.ptr_names().await.ok()?;
+        let mut ordered: Vec<&String> = names.iter().collect();
+        ordered.sort_by_key(|n| {
+            if n.eq_ignore_ascii_case(domain) {
+                0
+            } else if is_within(n, domain) {
+                1
+            } else {
+                2
+            }
+        });
+        for n in ordered {
+            if self.validate(n).await {
+                return Some(n.clone());
+            }
+        }
+        None
+    }
+
+    /// Looks up and selects the SPF record of `domain` (§4.4, §4.5) and
+    /// parses it. `Ok(None)`: no SPF record.
+    async fn fetch_record(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
+        let ans = match self.dns.txt(domain).await {
+            Ok(a) => a,
+            Err(e) if e.is_void() => return Ok(None),
+            Err(DnsError::InvalidName(_)) => return Ok(None),
+            Err(e) => {
+                return Err(temp(format!(
+                    "DNS error looking up the SPF record of {domain}: {e}"
+                )));
+            }
+        };
+        let mut found: Option<Vec<u8>> = None;
+        let mut count = 0usize;
+        for txt in ans.iter() {
+            let text = txt.concat();
+            if is_spf_record(&text) {
+                count += 1;
+                found = Some(text);
+            }
+        }
+        if count > 1 {
+            return Err(perm(format!(
+                "{domain} publishes {count} SPF records; exactly one is allowed (RFC 7208 §4.5)"
+            )));
+        }
+        match found {
+            None => Ok(None),
+            Some(text) => match Record::parse(&text) {
+                Ok(r) => Ok(Some(Arc::new(r))),
+                Err(e) => Err(perm(format!("invalid SPF record at {domain}: {e}"))),
+            },
+        }
+    }
+
+    /// One `check_host()` level (recursion for include and redirect).
+    fn check(&mut self, domain: String, depth: usize) -> BoxFuture<'_, Verdict> {
+        Box::pin(async move {
+            let domain = match usable_domain(&domain) {
+                Ok(d) => d,
+                Err(why) => {
+                    return Verdict::error(SpfResult::None, why);
+                }
+            };
+            let record = match self.fetch_record(&domain).await {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    return Verdict::error(SpfResult::None, format!("no SPF record at {domain}"));
+                }
+                Err(v) => return *v,
+            };
+            self.evaluate(&record, &domain, depth)
+                .await
+                .unwrap_or_else(|v| *v)
+        })
+    }
+
+    async fn evaluate(&mut self, record: &Record, domain: &str, depth: usize) -> Step<Verdict> {
+        let exp = record.exp.as_ref().map(|e| (e.clone(), domain.to_string()));
+        for d in &record.directives {
+            let matched = match &d.mechanism {
+                Mechanism::All => true,
+                Mechanism::Ip4 { net } => match self.ip {
+                    IpAddr::V4(ip) => net.contains(&ip),
+                    IpAddr::V6(_) => false,
+                },
+                Mechanism::Ip6 { net } => match self.ip {
+                    IpAddr::V6(ip) => net.contains(&ip),
+                    IpAddr::V4(_) => false,
+                },
+                Mechanism::A { domain: spec, cidr } => {
+                    self.dns.count_term(&d.text, domain)?;
+                    let target = match spec {
+                        Some(s) => self.expand_domain(s, domain).await,
+                        None => domain.to_string(),
+                    };
+                    self.match_a(&target, *cidr, domain).await?
+                }
+                Mechanism::Mx { domain: spec, cidr } => {
+                    self.dns.count_term(&d.text, domain)?;
+                    let target = match spec {
+                        Some(s) => self.expand_domain(s, domain).await,
+                        None => domain.to_string(),
+                    };
+                    self.match_mx(&target, *cidr, domain).await?
+                }
+                Mechanism::Ptr { domain: spec } => {
+                    self.dns.count_term(&d.text, domain)?;
+                    let target = match spec {
+                        Some(s) => self.expand_domain(s, domain).await,
+                        None => domain.to_string(),
+                    };
+                    self.match_ptr(&target, domain).await?
+                }
+                Mechanism::Exists { domain: spec } => {
+                    self.dns.count_term(&d.text, domain)?;
+                    let target = self.expand_domain(spec, domain).await;
+                    match self.dns.a_exists(&target).await {
+                        Ok(b) => b,
+                        Err(e) if e.is_void() => {
+                            self.dns.count_void(&target, domain)?;
+                            false
+                        }
+                        Err(DnsError::InvalidName(_)) => false,
+                        Err(e) => {
+                            return Err(temp(format!(
+                                "DNS error looking up A {target} for \"{}\" in the record of {domain}: {e}",
+                                d.text
+                            )));
+                        }
+                    }
+                }
+                Mechanism::Include { domain: spec } => {
+                    self.dns.count_term(&d.text, domain)?;
+                    let target = self.expand_domain(spec, domain).await;
+                    let step = format!("include:{target}");
+                    if depth >= MAX_DEPTH {
+                        return Err(perm(format!("include nesting deeper than {MAX_DEPTH}")));
+                    }
+                    let inner = self.check(target.clone(), depth + 1).await;
+                    match inner.result {
+                        SpfResult::Pass => {
+                            let result = qualifier_result(d.qualifier);
+                            let mut v = inner.via(step);
+                            v.result = result;
+                            v.exp = if result == SpfResult::Fail { exp } else { None };
+                            v.reason = None;
+                            if v.mechanism.is_none() {
+                                v.mechanism = Some(d.text.clone());
+                                v.mechanism_domain = Some(domain.to_string());
+                            }
+                            return Ok(v);
+                        }
+                        SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => false,
+                        SpfResult::TempError | SpfResult::PermError => {
+                            return Err(Box::new(inner.via(step)));
+                        }
+                        SpfResult::None => {
+                            let why = inner.reason.unwrap_or_default();
+                            return Err(perm(format!(
+                                "\"{}\" in the record of {domain}: {why} (an include target without SPF record is a permerror, RFC 7208 §5.2)",
+                                d.text
+                            )));
+                        }
+                    }
+                }
+            };
+            if matched {
+                let result = qualifier_result(d.qualifier);
+                return Ok(Verdict {
+                    result,
+                    mechanism: Some(d.text.clone()),
+                    mechanism_domain: Some(domain.to_string()),
+                    chain: Vec::new(),
+                    reason: None,
+                    exp: if result == SpfResult::Fail { exp } else { None },
+                });
+            }
+        }
+        if let Some(spec) = &record.redirect {
+            let text = format!("redirect={}", spec.as_str());
+            self.dns.count_term(&text, domain)?;
+            let target = self.expand_domain(spec, domain).await;
+            if depth >= MAX_DEPTH {
+                return Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
+            }
+            let inner = self.check(target.clone(), depth + 1).await;
+            if inner.result == SpfResult::None {
+                let why = inner.reason.unwrap_or_default();
+                return Err(perm(format!(
+                    "\"{text}\" in the record of {domain}: {why} (a redirect target without SPF record is a permerror, RFC 7208 §6.1)"
+                )));
+            }
+            return Ok(inner.via(format!("redirect={target}")));
+        }
+        Ok(Verdict {
+            result: SpfResult::Neutral,
+            mechanism: None,
+            mechanism_domain: Some(domain.to_string()),
+            chain: Vec::new(),
+            reason: Some(format!(
+                "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
+            )),
+            exp: None,
+        })
+    }
+
+    /// The `a` mechanism (§5.3).
+    async fn match_a(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
+        match self.dns.host_matches(target, self.ip, cidr).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.is_void() => {
+                self.dns.count_void(target, domain)?;
+                Ok(false)
+            }
+            Err(DnsError::InvalidName(_)) => Ok(false),
+            Err(e) => Err(temp(format!(
+                "DNS error looking up {} {target} (record of {domain}): {e}",
+                self.addr_type()
+            ))),
+        }
+    }
+
+    fn addr_type(&self) -> &'static str {
+        match self.ip {
+            IpAddr::V4(_) => "A",
+            IpAddr::V6(_) => "AAAA",
+        }
+    }
+
+    /// The `mx` mechanism (§5.4, limits §4.6.4).
+    async fn match_mx(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
+        let mxs = match self.dns.mx(target).await {
+            Ok(a) => a,
+            Err(e) if e.is_void() => {
+                self.dns.count_void(target, domain)?;
+                return Ok(false);
+            }
+            Err(DnsError::InvalidName(_)) => return Ok(false),
+            Err(e) => {
+                return Err(temp(format!(
+                    "DNS error looking up MX {target} (record of {domain}): {e}"
+                )));
+            }
+        };
+        if mxs.len() > self.config.max_mx_names {
+            return Err(perm(format!(
+                "{target} has {} MX records; at most {} may be looked up (RFC 7208 §4.6.4)",
+                mxs.len(),
+                self.config.max_mx_names
+            )));
+        }
+        let mut hosts: Vec<&Mx> = mxs.iter().collect();
+        hosts.sort_by_key(|m| m.preference);
+        for mx in hosts {
+            match self.dns.host_matches(&mx.exchange, self.ip, cidr).await {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(e) if e.is_void() => {}
+                // A null MX (RFC 7505, exchange ".") or a malformed name.
+                Err(DnsError::InvalidName(_)) => {}
+                Err(e) => {
+                    return Err(temp(format!(
+                        "DNS error looking up {} {} (MX of {target}): {e}",
+                        self.addr_type(),
+                        mx.exchange
+                    )));
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// The `ptr` mechanism (§5.5): any DNS error on the PTR query means no
+    /// match; names beyond `max_ptr_names` are ignored; only names within
+    /// `target` are validated.
+    async fn match_ptr(&mut self, target: &str, domain: &str) -> Step<bool> {
+        let names = match self.ptr_names().await {
+            Ok(n) => n,
+            Err(e) if e.is_void() => {
+                self.dns.count_void(&dns::reverse_name(self.ip), domain)?;
+                return Ok(false);
+            }
+            Err(_) => return Ok(false),
+        };
+        for name in names.iter().filter(|n| is_within(n, target)) {
+            if self.validate(name).await {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The explanation for a `fail` (§6.2): errors of any kind mean "no
+    /// explanation"; the lookup counts against no limit.
+    async fn explanation(&mut self, v: &Verdict, top_domain: &str) -> Option<String> {
+        if let Some((spec, domain)) = &v.exp {
+            let name = self.expand_domain(spec, domain).await;
+            if let Ok(ans) = self.dns.txt(&name).await
+                && let [only] = &ans.records[..]
+            {
+                let text = only.concat();
+                if let Ok(text) = String::from_utf8(text)
+                    && text.is_ascii()
+                    && let Ok(ms) = MacroString::parse(&text, MacroContext::Explanation)
+                {
+                    return Some(self.expand_text(&ms, domain).await);
+                }
+            }
+        }
+        let default = self.config.default_explanation.as_deref()?;
+        let ms = MacroString::parse(default, MacroContext::Explanation).ok()?;
+        let domain = v
+            .mechanism_domain
+            .as_deref()
+            .unwrap_or(top_domain)
+            .to_string();
+        Some(self.expand_text(&ms, &domain).await)
+    }
+
+    /// The top-level check: `check_host()` plus the explanation.
+    async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
+        let v = self.check(domain.to_string(), 0).await;
+        let exp = if v.result == SpfResult::Fail {
+            self.explanation(&v, domain).await
+        } else {
+            None
+        };
+        (v, exp)
+    }
+}
+
+/// Runs a whole check and builds the output.
+///
+/// Boxed on purpose: the boxed future is proven `Send` once, generically,
+/// so callers that spawn a check (even over `dyn DynResolver`) do not make
+/// the compiler re-prove it through every inner future, which trips a
+/// known rustc limitation with higher-ranked lifetimes.
+pub(super) fn run<'a, R: Resolver + ?Sized>(
+    resolver: &'a R,
+    ip: IpAddr,
+    domain: &'a str,
+    sender: &'a str,
+    helo: &'a str,
+    identity: Identity,
+    config: &'a SpfConfig,
+) -> BoxFuture<'a, SpfOutput> {
+    Box::pin(run_inner(
+        resolver, ip, domain, sender, helo, identity, config,
+    ))
+}
+
+async fn run_inner<R: Resolver + ?Sized>(
+    resolver: &R,
+    ip: IpAddr,
+    domain: &str,
+    sender: &str,
+    helo: &str,
+    identity: Identity,
+    config: &SpfConfig,
+) -> SpfOutput {
+    let (local, sender_domain) = split_sender(sender);
+    let full_sender = format!("{local}@{sender_domain}");
+    let top_domain = domain.strip_suffix('.').unwrap_or(domain).to_string();
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut ev = Eval {
+        dns: Lookups::new(resolver, config),
+        config,
+        ip: dns::canonical_ip(ip),
+        sender: &full_sender,
+        local,
+        sender_domain,
+        helo,
+        timestamp,
+        ptr_names: None,
+        validated: HashMap::new(),
+    };
+    let outcome = {
+        let fut = ev.top(&top_domain);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::time::timeout(config.timeout, fut).await.ok()
+        } else {
+            Some(fut.await)
+        }
+    };
+    let (verdict, explanation) = outcome.unwrap_or_else(|| {
+        (
+            *temp(format!(
+                "the SPF check did not finish within the time budget of {:?} (RFC 7208 §4.6.4)",
+                config.timeout
+            )),
+            None,
+        )
+    });
+    let reason = match &verdict.reason {
+        Some(r) => r.clone(),
+        None => {
+            let mech = verdict.mechanism.as_deref().unwrap_or("?");
+            let mdom = verdict.mechanism_domain.as_deref().unwrap_or(&top_domain);
+            let mut r = format!(
+                "{} matched \"{mech}\" in the record of {mdom}",
+                dns::canonical_ip(ip)
+            );
+            if !verdict.chain.is_empty() {
+                r.push_str(" via ");
+                r.push_str(&verdict.chain.join(" > "));
+            }
+            r
+        }
+    };
+    SpfOutput {
+        result: verdict.result,
+        identity,
+        ip,
+        sender: full_sender.clone(),
+        helo: helo.to_string(),
+        domain: top_domain,
+        mechanism: verdict.mechanism,
+        mechanism_domain: verdict.mechanism_domain,
+        explanation,
+        reason,
+        chain: verdict.chain,
+        dns_lookups: ev.dns.terms,
+        void_lookups: ev.dns.voids,
+        queries: ev.dns.queries,
+    }
+}
