@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use crate::authres::AuthenticationResults;
 use crate::dns::Resolver;
 use crate::iprev::{self, IprevConfig, IprevOutput};
+use crate::spf::{self, Identity, SpfConfig, SpfOutput};
 
 /// Which checks to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,8 @@ pub struct AuthConfig {
     pub checks: Checks,
     /// iprev limits.
     pub iprev: IprevConfig,
+    /// SPF limits (shared by the HELO and MAIL FROM checks).
+    pub spf: SpfConfig,
 }
 
 /// Everything the checks found. A field is `None` when its check did not
@@ -79,6 +82,11 @@ pub struct AuthConfig {
 pub struct Report {
     /// The iprev result.
     pub iprev: Option<IprevOutput>,
+    /// SPF for the HELO identity.
+    pub spf_helo: Option<SpfOutput>,
+    /// SPF for the MAIL FROM identity (for a null reverse-path, the
+    /// `postmaster@<helo>` identity of RFC 7208 §2.4).
+    pub spf: Option<SpfOutput>,
 }
 
 impl Report {
@@ -87,6 +95,12 @@ impl Report {
         let mut ar = AuthenticationResults::new(authserv_id);
         if let Some(o) = &self.iprev {
             ar.push(iprev::resinfo(o));
+        }
+        if let Some(o) = &self.spf {
+            ar.push(spf::resinfo(o, Identity::MailFrom));
+        }
+        if let Some(o) = &self.spf_helo {
+            ar.push(spf::resinfo(o, Identity::Helo));
         }
         ar
     }
@@ -126,7 +140,29 @@ impl<R: Resolver> Authenticator<R> {
                 _ => None,
             }
         };
-        let iprev = iprev.await;
-        Report { iprev }
+        let helo = tx.helo.as_deref();
+        let spf_helo = async {
+            match (tx.client_ip, helo) {
+                (Some(ip), Some(h)) if c.checks.spf_helo => {
+                    Some(spf::check_helo(&self.resolver, ip, h, &c.spf).await)
+                }
+                _ => None,
+            }
+        };
+        let spf_mail = async {
+            match (tx.client_ip, tx.mail_from.as_deref()) {
+                // A null reverse-path needs the HELO name (RFC 7208 §2.4).
+                (Some(ip), Some(mf)) if c.checks.spf && (!mf.is_empty() || helo.is_some()) => Some(
+                    spf::check_mail_from(&self.resolver, ip, mf, helo.unwrap_or(""), &c.spf).await,
+                ),
+                _ => None,
+            }
+        };
+        let (iprev, spf_helo, spf) = tokio::join!(iprev, spf_helo, spf_mail);
+        Report {
+            iprev,
+            spf_helo,
+            spf,
+        }
     }
 }

@@ -302,6 +302,20 @@ fn to_json(report: &Report, header: &str) -> Value {
             }),
         );
     }
+    for (key, out) in [("spf_helo", &report.spf_helo), ("spf", &report.spf)] {
+        if let Some(o) = out {
+            obj.insert(
+                key.into(),
+                json!({
+                    "result": o.result.as_str(),
+                    "domain": o.domain,
+                    "mechanism": o.mechanism,
+                    "explanation": o.explanation,
+                    "reason": o.reason,
+                }),
+            );
+        }
+    }
     obj.insert("authentication_results".into(), Value::from(header));
     Value::Object(obj)
 }

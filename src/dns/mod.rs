@@ -407,7 +407,7 @@ impl<R: Resolver> DynResolver for R {
     }
 }
 
-impl Resolver for dyn DynResolver {
+impl Resolver for dyn DynResolver + '_ {
     async fn txt(&self, name: &str) -> DnsResult<Txt> {
         self.dyn_txt(name).await
     }
