@@ -147,6 +147,16 @@ pub const DEFAULT_HEADERS: &[&str] = &[
     "Content-Transfer-Encoding",
 ];
 
+/// Fields added by later hops: signing them is possible, oversigning them
+/// would break this signature as soon as the next hop adds its own.
+fn is_trace(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    matches!(
+        l.as_str(),
+        "dkim-signature" | "received" | "authentication-results" | "return-path"
+    ) || l.starts_with("arc-")
+}
+
 /// Signs messages. Built with [`Signer::new`] and the builder methods.
 #[derive(Debug, Clone)]
 pub struct Signer {
@@ -161,6 +171,8 @@ pub struct Signer {
     body_length: bool,
     timestamp: Option<u64>,
     expiration: Option<u64>,
+    /// Test-only: sign RSA with the historic rsa-sha1.
+    sha1: bool,
 }
 
 impl Signer {
@@ -179,6 +191,7 @@ impl Signer {
             body_length: false,
             timestamp: None,
             expiration: None,
+            sha1: false,
         }
     }
 
@@ -196,6 +209,8 @@ impl Signer {
 
     /// Oversigning (default on): list every signed name once more than it
     /// occurs, so that adding another instance breaks the signature.
+    /// Fields that later hops legitimately add above (DKIM-Signature,
+    /// ARC-*, Received, Authentication-Results) are never oversigned.
     pub fn oversign(mut self, on: bool) -> Self {
         self.oversign = on;
         self
@@ -262,12 +277,15 @@ impl Signer {
                 continue;
             }
             let count = headers.iter().filter(|h| h.has_colon && h.is(name)).count();
-            let n = count + usize::from(self.oversign);
+            let n = count + usize::from(self.oversign && !is_trace(name));
             for _ in 0..n {
                 names.push(name.clone());
             }
         }
-        let alg = self.key.algorithm();
+        let alg = match self.key.algorithm() {
+            Algorithm::RsaSha256 if self.sha1 => Algorithm::RsaSha1,
+            a => a,
+        };
         let hash = alg.hash();
         let bodies = body_hashes(msg.body(), endings, &[(hash, self.body_canon, None)]);
         let (bh, total) = bodies
@@ -348,5 +366,52 @@ impl Signer {
         out.extend_from_slice(field.as_bytes());
         out.extend_from_slice(message);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dkim::{DkimConfig, DkimResult, verify};
+    use crate::dns::zone::ZoneResolver;
+
+    const RSA_PEM: &str = include_str!("testdata/rsa1024.pem");
+    const RSA_RECORD: &str = include_str!("testdata/rsa1024.txt");
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .unwrap_or_else(|e| panic!("runtime: {e}"))
+    }
+
+    #[test]
+    fn rsa_sha1_is_policy_unless_allowed() {
+        let key = SigningKey::rsa_from_pem(RSA_PEM).unwrap();
+        let mut signer = Signer::new(key, "example.com", "sel");
+        signer.sha1 = true;
+        let msg = signer
+            .sign_message(b"From: a@example.com\r\n\r\nbody\r\n")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&msg).contains("a=rsa-sha1;"));
+        let mut zone = ZoneResolver::new();
+        zone.add_txt_str("sel._domainkey.example.com", RSA_RECORD.trim());
+        let out = run(verify(&zone, &msg, &DkimConfig::default()));
+        assert_eq!(out[0].result, DkimResult::Policy);
+        assert_eq!(zone.query_count(), 0, "no lookup for a refused algorithm");
+        let cfg = DkimConfig {
+            allow_sha1: true,
+            ..DkimConfig::default()
+        };
+        let out = run(verify(&zone, &msg, &cfg));
+        assert_eq!(out[0].result, DkimResult::Pass, "{out:?}");
+        // A key restricted to sha256 refuses it.
+        let mut zone = ZoneResolver::new();
+        zone.add_txt_str(
+            "sel._domainkey.example.com",
+            &RSA_RECORD.trim().replace("k=rsa;", "k=rsa; h=sha256;"),
+        );
+        let out = run(verify(&zone, &msg, &cfg));
+        assert_eq!(out[0].result, DkimResult::PermError);
     }
 }
