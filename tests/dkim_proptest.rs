@@ -65,16 +65,23 @@ mod signing {
     use sender_auth::message::Message;
 
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
     }
 
     fn line() -> impl Strategy<Value = String> {
-        "[ -~]{0,40}".prop_map(|s| s.replace('\r', "").replace('\n', ""))
+        "[ -~]{0,40}".prop_map(|s| s.replace(['\r', '\n'], ""))
     }
 
     fn message() -> impl Strategy<Value = Vec<u8>> {
-        (line(), line(), proptest::collection::vec(line(), 0..8), any::<bool>()).prop_map(
-            |(subject, to, body, extra)| {
+        (
+            line(),
+            line(),
+            proptest::collection::vec(line(), 0..8),
+            any::<bool>(),
+        )
+            .prop_map(|(subject, to, body, extra)| {
                 let mut m = format!("From: a@example.com\r\nTo: {to}\r\nSubject: {subject}\r\n");
                 if extra {
                     m.push_str("X-Unsigned: 1\r\n");
@@ -85,16 +92,23 @@ mod signing {
                     m.push_str("\r\n");
                 }
                 m.into_bytes()
-            },
-        )
+            })
     }
 
     fn setup(hc: bool, bc: bool) -> (Signer, ZoneResolver) {
         let key = SigningKey::ed25519_from_seed(&[9; 32]);
         let mut z = ZoneResolver::new();
         z.add_txt_str("p._domainkey.example.com", &key.public_key_record());
-        let h = if hc { HeaderCanon::Relaxed } else { HeaderCanon::Simple };
-        let b = if bc { BodyCanon::Relaxed } else { BodyCanon::Simple };
+        let h = if hc {
+            HeaderCanon::Relaxed
+        } else {
+            HeaderCanon::Simple
+        };
+        let b = if bc {
+            BodyCanon::Relaxed
+        } else {
+            BodyCanon::Simple
+        };
         let signer = Signer::new(key, "example.com", "p")
             .headers(["From", "To", "Subject"])
             .canonicalization(h, b);

@@ -62,6 +62,17 @@ impl Sink for BodyHasher {
     }
 }
 
+/// The distinct (hash, body canonicalization, l=) among `sigs`: one body
+/// hash is computed per entry and shared by all signatures that need it.
+pub(crate) fn distinct_body_keys<'a>(sigs: impl Iterator<Item = &'a Signature>) -> Vec<BodyKey> {
+    let mut keys: Vec<BodyKey> = sigs
+        .map(|s| (s.algorithm.hash(), s.body_canon, s.body_length))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 /// Computes the canonicalized body hashes for all `keys` in one pass.
 pub(crate) fn body_hashes(
     body: &[u8],
@@ -328,12 +339,7 @@ pub async fn verify<R: Resolver + ?Sized>(
     let mut names: Vec<String> = pending.iter().map(|(_, _, s)| s.key_name()).collect();
     names.sort();
     names.dedup();
-    let mut body_keys: Vec<BodyKey> = pending
-        .iter()
-        .map(|(_, _, s)| (s.algorithm.hash(), s.body_canon, s.body_length))
-        .collect();
-    body_keys.sort();
-    body_keys.dedup();
+    let body_keys = distinct_body_keys(pending.iter().map(|(_, _, s)| s));
     let lookups = join_all(names.iter().map(|n| resolver.txt(n)));
     let body = msg.body();
     let hashing = async { body_hashes(body, endings, &body_keys) };
@@ -471,4 +477,49 @@ fn check(
         String::new()
     };
     (DkimResult::Pass, reason, testing, unsigned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_hashes_are_shared() {
+        let sig = |extra: &str| {
+            let a = if extra.contains("ed25519") {
+                ""
+            } else {
+                "a=rsa-sha256; "
+            };
+            Signature::parse(
+                format!("v=1; {a}d=example.com; s=s; h=From; bh=AA==; b=AA==; {extra}").as_bytes(),
+            )
+            .unwrap()
+        };
+        let sigs = [
+            sig("c=relaxed/relaxed"),
+            sig("c=simple/relaxed"), // same body key as the first
+            sig("c=relaxed/relaxed; a=ed25519-sha256"), // same hash too
+            sig("c=relaxed/simple"),
+            sig("c=relaxed/relaxed; l=3"),
+        ];
+        let keys = distinct_body_keys(sigs.iter());
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        let hashes = body_hashes(b"abc  def\r\n\r\n", LineEndings::Crlf, &keys);
+        assert_eq!(hashes.len(), 3);
+        assert_eq!(
+            hashes[&(HashAlgorithm::Sha256, BodyCanon::Relaxed, None)].1,
+            9
+        );
+        assert_eq!(
+            hashes[&(HashAlgorithm::Sha256, BodyCanon::Simple, None)].1,
+            10
+        );
+        // l=3 hashes "abc" but counts every canonicalized octet.
+        let (h3, total) = &hashes[&(HashAlgorithm::Sha256, BodyCanon::Relaxed, Some(3))];
+        assert_eq!(*total, 9);
+        let mut direct = Hasher::new(HashAlgorithm::Sha256);
+        direct.update(b"abc");
+        assert_eq!(*h3, direct.finish());
+    }
 }
