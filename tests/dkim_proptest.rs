@@ -57,6 +57,52 @@ proptest! {
     }
 }
 
+fn tag_soup() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just(b"v=1; ".to_vec()),
+            Just(b"a=rsa-sha256; ".to_vec()),
+            Just(b"a=ed25519-sha256; ".to_vec()),
+            Just(b"d=example.com; ".to_vec()),
+            Just(b"s=s; ".to_vec()),
+            Just(b"h=From; ".to_vec()),
+            Just(b"bh=AAAA; ".to_vec()),
+            Just(b"b=AAAA; ".to_vec()),
+            Just(b"l=5; ".to_vec()),
+            Just(b"x=1; t=2; ".to_vec()),
+            Just(b"i=@example.com; ".to_vec()),
+            Just(b"p=AAAA; k=rsa; ".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..6),
+        ],
+        0..12,
+    )
+    .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The parsers and the verifier are total on hostile input.
+    #[test]
+    fn parsers_and_verify_never_panic(soup in tag_soup(), body in body_bytes()) {
+        let _ = sender_auth::dkim::Signature::parse(&soup);
+        let _ = sender_auth::dkim::key::KeyRecord::parse(&soup);
+        let mut zone = sender_auth::dns::zone::ZoneResolver::new();
+        zone.add_txt("s._domainkey.example.com", [soup.clone()]);
+        let mut msg = b"DKIM-Signature: ".to_vec();
+        msg.extend_from_slice(&soup);
+        msg.extend_from_slice(b"\r\nFrom: a@example.com\r\n\r\n");
+        msg.extend_from_slice(&body);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let out = rt.block_on(sender_auth::dkim::verify(
+            &zone,
+            &msg,
+            &sender_auth::dkim::DkimConfig::default(),
+        ));
+        prop_assert!(out.len() <= 1);
+    }
+}
+
 #[cfg(feature = "sign")]
 mod signing {
     use super::*;
