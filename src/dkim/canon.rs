@@ -126,13 +126,23 @@ impl Sink for Vec<u8> {
     }
 }
 
-const CRLFS: &[u8] = b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+/// 256 CRLFs, written in one call when held-back empty lines are flushed.
+const CRLFS: [u8; 512] = {
+    let mut a = [0u8; 512];
+    let mut i = 0;
+    while i < 512 {
+        a[i] = b'\r';
+        a[i + 1] = b'\n';
+        i += 2;
+    }
+    a
+};
 
 fn write_crlfs<S: Sink + ?Sized>(sink: &mut S, mut n: u64) {
     let per = (CRLFS.len() / 2) as u64;
     while n > 0 {
         let k = n.min(per);
-        // k <= 16, so the cast cannot truncate.
+        // k <= 256, so the cast cannot truncate.
         sink.write(&CRLFS[..(k as usize) * 2]);
         n -= k;
     }
@@ -501,6 +511,15 @@ mod tests {
         assert_eq!(body(R, "a\r\n\r\n \r\nb"), "a\r\n\r\n\r\nb\r\n");
         assert_eq!(body(R, "a\rb"), "a\rb\r\n");
         assert_eq!(body(R, "a \r"), "a \r\r\n");
+    }
+
+    #[test]
+    fn many_held_back_empty_lines() {
+        let input = format!("a{}b", "\r\n".repeat(600));
+        for c in [BodyCanon::Simple, BodyCanon::Relaxed] {
+            assert_eq!(body(c, &input), format!("{input}\r\n"));
+            assert_eq!(body(c, &format!("a{}", "\r\n".repeat(600))), "a\r\n");
+        }
     }
 
     #[test]

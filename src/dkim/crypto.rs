@@ -220,6 +220,44 @@ mod tests {
         assert_eq!(bit_len(&[0, 0x7f, 0]), 15);
     }
 
+    fn test_spki() -> Vec<u8> {
+        use base64::Engine as _;
+        let rec = include_str!("testdata/rsa1024.txt");
+        let p = rec.split("p=").nth(1).unwrap().trim();
+        base64::engine::general_purpose::STANDARD.decode(p).unwrap()
+    }
+
+    #[test]
+    fn spki_and_pkcs1_forms() {
+        let spki_der = test_spki();
+        let PublicKey::Rsa(a) = rsa_public_key(&spki_der, 1024, 8192).unwrap() else {
+            panic!("not rsa")
+        };
+        let spki = rsa::pkcs8::spki::SubjectPublicKeyInfoRef::from_der(&spki_der).unwrap();
+        let pkcs1 = spki.subject_public_key.as_bytes().unwrap();
+        let PublicKey::Rsa(b) = rsa_public_key(pkcs1, 1024, 8192).unwrap() else {
+            panic!("not rsa")
+        };
+        assert_eq!(a, b);
+        assert_eq!(
+            rsa_public_key(pkcs1, 2048, 8192).unwrap_err(),
+            KeyError::TooSmall(1024)
+        );
+        assert_eq!(
+            rsa_public_key(&spki_der, 512, 1000).unwrap_err(),
+            KeyError::TooLarge(1024)
+        );
+        // An ed25519 SPKI is not an RSA key.
+        let mut ed = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        ed.extend_from_slice(&[1; 32]);
+        assert!(matches!(
+            rsa_public_key(&ed, 1024, 8192),
+            Err(KeyError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn garbage_keys() {
         assert!(matches!(
