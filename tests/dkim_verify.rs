@@ -582,3 +582,60 @@ async fn hostile_inputs_do_not_panic() {
         let _ = run(&z, &m).await;
     }
 }
+
+mod concurrency {
+    use super::*;
+    use sender_auth::dns::{DnsResult, Mx, Resolver, Txt};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    /// Counts how many TXT lookups are in flight at once.
+    struct Counting {
+        inner: ZoneResolver,
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+
+    impl Resolver for Counting {
+        async fn txt(&self, name: &str) -> DnsResult<Txt> {
+            let n = self.now.fetch_add(1, SeqCst) + 1;
+            self.max.fetch_max(n, SeqCst);
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            let r = self.inner.txt(name).await;
+            self.now.fetch_sub(1, SeqCst);
+            r
+        }
+        async fn a(&self, name: &str) -> DnsResult<Ipv4Addr> {
+            self.inner.a(name).await
+        }
+        async fn aaaa(&self, name: &str) -> DnsResult<Ipv6Addr> {
+            self.inner.aaaa(name).await
+        }
+        async fn mx(&self, name: &str) -> DnsResult<Mx> {
+            self.inner.mx(name).await
+        }
+        async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
+            self.inner.ptr(ip).await
+        }
+    }
+
+    #[tokio::test]
+    async fn key_lookups_run_concurrently() {
+        let r = Counting {
+            inner: zone(),
+            now: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        };
+        let m = ed_signer().sign_message(MSG).unwrap();
+        let m = Signer::new(rsa_key(), "example.com", "rsa")
+            .sign_message(&m)
+            .unwrap();
+        let m = ed_signer().sign_message(&m).unwrap();
+        let out = verify(&r, &m, &cfg()).await;
+        assert!(out.iter().all(|o| o.result == DkimResult::Pass), "{out:#?}");
+        assert_eq!(r.max.load(SeqCst), 2, "both distinct keys fetched at once");
+        assert_eq!(r.inner.query_count(), 2, "identical (d, s) fetched once");
+    }
+}
