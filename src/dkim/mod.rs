@@ -146,7 +146,9 @@ pub struct DkimConfig {
     pub min_rsa_bits: usize,
     /// Largest RSA modulus accepted, in bits, bounding CPU. Default 8192.
     pub max_rsa_bits: usize,
-    /// At most this many signatures are verified. Default 10.
+    /// At most this many signatures are verified, counted top-down whether
+    /// or not they parse; the rest are reported as
+    /// [`DkimResult::NotEvaluated`]. Default 10.
     pub max_signatures: usize,
     /// Accept signatures whose `l=` leaves body content unsigned (the
     /// output still reports [`DkimOutput::unsigned_octets`]). Default false.

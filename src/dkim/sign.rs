@@ -74,8 +74,9 @@ impl SigningKey {
         Ok(Self::rsa(key))
     }
 
-    /// An RSA key. Signs with rsa-sha256.
-    pub fn rsa(key: rsa::RsaPrivateKey) -> Self {
+    /// An RSA key. Signs with rsa-sha256. (Not public: keeps the crypto
+    /// backend's types out of the API.)
+    fn rsa(key: rsa::RsaPrivateKey) -> Self {
         SigningKey {
             key: PrivateKey::Rsa(Box::new(key)),
         }
