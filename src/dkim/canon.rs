@@ -352,18 +352,29 @@ impl BodyCanonicalizer {
                 }
                 // A bare CR is data: fall through to the run below.
             }
-            // A run of content: bytes other than WSP and CR, plus single
-            // spaces between content bytes, which relaxed leaves unchanged.
+            // A run that relaxed canonicalization leaves unchanged: content
+            // bytes (not WSP, not CR), single spaces between content bytes,
+            // and CRLFs between two lines that end and start with content.
+            // It is written as one slice.
             let start = i;
             i += 1;
             while i < n {
                 let c = data[i];
+                let plain_at =
+                    |j: usize| matches!(data.get(j), Some(&d) if !is_wsp(d) && d != b'\r');
                 if c == b' ' {
-                    match data.get(i + 1) {
-                        Some(&d) if !is_wsp(d) && d != b'\r' => i += 2,
-                        _ => break,
+                    if plain_at(i + 1) {
+                        i += 2;
+                    } else {
+                        break;
                     }
-                } else if c == b'\t' || c == b'\r' {
+                } else if c == b'\r' {
+                    if data.get(i + 1) == Some(&b'\n') && plain_at(i + 2) {
+                        i += 3;
+                    } else {
+                        break;
+                    }
+                } else if c == b'\t' {
                     break;
                 } else {
                     i += 1;
@@ -511,6 +522,33 @@ mod tests {
         assert_eq!(body(R, "a\r\n\r\n \r\nb"), "a\r\n\r\n\r\nb\r\n");
         assert_eq!(body(R, "a\rb"), "a\rb\r\n");
         assert_eq!(body(R, "a \r"), "a \r\r\n");
+    }
+
+    /// Counts sink calls: unchanged runs must be passed through as slices.
+    #[derive(Default)]
+    struct Calls(usize, usize);
+    impl Sink for Calls {
+        fn write(&mut self, data: &[u8]) {
+            self.0 += 1;
+            self.1 += data.len();
+        }
+    }
+
+    #[test]
+    fn runs_are_written_as_slices() {
+        let body = "The quick brown fox jumps over the lazy dog.\r\n".repeat(1000);
+        let mut c = Calls::default();
+        let mut s = BodyCanonicalizer::new(BodyCanon::Simple, LineEndings::Crlf);
+        s.update(body.as_bytes(), &mut c);
+        s.finish(&mut c);
+        assert!(c.0 <= 3, "simple: {} writes", c.0);
+        assert_eq!(c.1, body.len());
+        let mut c = Calls::default();
+        let mut r = BodyCanonicalizer::new(BodyCanon::Relaxed, LineEndings::Crlf);
+        r.update(body.as_bytes(), &mut c);
+        r.finish(&mut c);
+        assert!(c.0 <= 3, "relaxed: {} writes", c.0);
+        assert_eq!(c.1, body.len());
     }
 
     #[test]
