@@ -639,3 +639,21 @@ mod concurrency {
         assert_eq!(r.inner.query_count(), 2, "identical (d, s) fetched once");
     }
 }
+
+#[tokio::test]
+async fn verify_future_is_send_and_works_with_dyn_resolver() {
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    let z = zone();
+    let m = ed_signer().sign_message(MSG).unwrap();
+    let c = cfg();
+    let out = assert_send(verify(&z, &m, &c)).await;
+    assert_eq!(out[0].result, DkimResult::Pass);
+    let dynr: std::sync::Arc<dyn sender_auth::dns::DynResolver> = std::sync::Arc::new(zone());
+    let out = assert_send(verify(&*dynr, &m, &c)).await;
+    assert_eq!(out[0].result, DkimResult::Pass);
+    // and it can be spawned on a multi-threaded runtime
+    let handle = tokio::spawn(async move { verify(&z, &m, &c).await });
+    assert_eq!(handle.await.unwrap()[0].result, DkimResult::Pass);
+}
