@@ -17,7 +17,10 @@
 //!   [`DkimConfig::allow_unsigned_body`]; `l=` larger than the body gives
 //!   `permerror`;
 //! * at most [`DkimConfig::max_signatures`] (10) signatures are verified;
-//!   the rest are reported as [`DkimResult::NotEvaluated`].
+//!   the rest are reported as [`DkimResult::NotEvaluated`];
+//! * an `x=` before [`DkimConfig::now`] gives `permerror` (signature
+//!   expired); a `t=` in the future is not refused (RFC 6376 §3.5 only
+//!   allows verifiers to ignore such signatures, and clocks drift).
 //!
 //! # Policy defaults and how to change them
 //!
