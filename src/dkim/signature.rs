@@ -1,0 +1,540 @@
+//! The DKIM-Signature header field (RFC 6376 §3.5): a pure, strict parser.
+//!
+//! ```
+//! use sender_auth::dkim::signature::Signature;
+//! let sig = Signature::parse(
+//!     b"v=1; a=rsa-sha256; d=example.com; s=sel; h=From:Subject; bh=AAAA; b=BB BB",
+//! )
+//! .unwrap();
+//! assert_eq!(sig.domain, "example.com");
+//! assert_eq!(sig.signed_headers, ["From", "Subject"]);
+//! assert_eq!(sig.b_text, "BBBB");
+//! ```
+
+use std::fmt;
+
+use base64::Engine as _;
+
+use super::canon::{BodyCanon, HeaderCanon, parse_c};
+use super::crypto::HashAlgorithm;
+use crate::taglist;
+
+/// A signing algorithm (`a=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// `rsa-sha256` (RFC 6376 §3.3.2).
+    RsaSha256,
+    /// `rsa-sha1`: historic, `policy` unless allowed (RFC 8301 §3.1).
+    RsaSha1,
+    /// `ed25519-sha256` (RFC 8463).
+    Ed25519Sha256,
+}
+
+/// The key type a signature algorithm needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// `k=rsa`.
+    Rsa,
+    /// `k=ed25519` (RFC 8463 §4).
+    Ed25519,
+}
+
+impl Algorithm {
+    /// The `a=` text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RsaSha256 => "rsa-sha256",
+            Algorithm::RsaSha1 => "rsa-sha1",
+            Algorithm::Ed25519Sha256 => "ed25519-sha256",
+        }
+    }
+
+    /// The hash algorithm.
+    pub fn hash(self) -> HashAlgorithm {
+        match self {
+            Algorithm::RsaSha1 => HashAlgorithm::Sha1,
+            _ => HashAlgorithm::Sha256,
+        }
+    }
+
+    /// The key type.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            Algorithm::Ed25519Sha256 => KeyType::Ed25519,
+            _ => KeyType::Rsa,
+        }
+    }
+}
+
+/// Why a DKIM-Signature did not parse (each maps to `permerror`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureError {
+    /// The tag-list itself is malformed (includes duplicate tags).
+    TagList(taglist::TagListError),
+    /// A required tag is missing.
+    Missing(&'static str),
+    /// `v=` is not `1`.
+    Version(String),
+    /// `a=` names an unknown algorithm.
+    Algorithm(String),
+    /// A tag value has invalid syntax.
+    Invalid(&'static str, String),
+    /// `h=` does not include From (§5.4).
+    FromNotSigned,
+    /// The domain of `i=` is neither `d=` nor a subdomain of it.
+    IdentityMismatch,
+    /// `x=` is not greater than `t=`.
+    ExpiresBeforeTimestamp,
+    /// `q=` has no method this verifier supports (`dns/txt`).
+    QueryMethod(String),
+}
+
+impl fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SignatureError::TagList(e) => write!(f, "malformed signature: {e}"),
+            SignatureError::Missing(t) => write!(f, "missing required tag {t}="),
+            SignatureError::Version(v) => write!(f, "unsupported version v={v}"),
+            SignatureError::Algorithm(a) => write!(f, "unknown algorithm a={a}"),
+            SignatureError::Invalid(t, v) => write!(f, "invalid {t}= value {v:?}"),
+            SignatureError::FromNotSigned => f.write_str("h= does not include From"),
+            SignatureError::IdentityMismatch => {
+                f.write_str("i= domain is not d= or a subdomain of it")
+            }
+            SignatureError::ExpiresBeforeTimestamp => f.write_str("x= is not greater than t="),
+            SignatureError::QueryMethod(q) => write!(f, "unsupported query method q={q}"),
+        }
+    }
+}
+
+impl std::error::Error for SignatureError {}
+
+/// A parsed DKIM-Signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// `a=`.
+    pub algorithm: Algorithm,
+    /// `b=`, decoded.
+    pub b: Vec<u8>,
+    /// `b=` as written with folding whitespace removed (for `header.b`).
+    pub b_text: String,
+    /// `bh=`, decoded.
+    pub body_hash: Vec<u8>,
+    /// `c=` header part.
+    pub header_canon: HeaderCanon,
+    /// `c=` body part.
+    pub body_canon: BodyCanon,
+    /// `d=` as written (may contain U-labels, RFC 8616).
+    pub domain: String,
+    /// `d=` in A-label form, lower case: used for lookup and comparisons.
+    pub domain_ascii: String,
+    /// `s=` as written.
+    pub selector: String,
+    /// `s=` in A-label form, lower case.
+    pub selector_ascii: String,
+    /// `h=`, the signed header field names in order (as written).
+    pub signed_headers: Vec<String>,
+    /// `i=` as written, if present.
+    pub identity: Option<String>,
+    /// The domain part of `i=` (or `d=`), A-label form, lower case.
+    pub identity_domain: String,
+    /// `l=`.
+    pub body_length: Option<u64>,
+    /// `t=`.
+    pub timestamp: Option<u64>,
+    /// `x=`.
+    pub expiration: Option<u64>,
+}
+
+fn text(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).into_owned()
+}
+
+/// Parses `1*max DIGIT` into a u64 without overflow.
+fn digits(tag: &'static str, v: &[u8], max: usize) -> Result<u64, SignatureError> {
+    let bad = || SignatureError::Invalid(tag, text(v));
+    if v.is_empty() || v.len() > max || !v.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    v.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)
+            .and_then(|a| a.checked_add(u64::from(d - b'0')))
+            .ok_or_else(bad)
+    })
+}
+
+/// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`).
+pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    let clean = taglist::strip_fws(v);
+    base64::engine::general_purpose::STANDARD
+        .decode(&clean)
+        .map_err(|_| SignatureError::Invalid(tag, text(v)))
+}
+
+/// Checks a domain name or selector from a signature and returns its
+/// lower-case A-label form (RFC 8616 §4: U-labels are converted with
+/// IDNA). Letters, digits, `-` and `_` are allowed in ASCII labels; any
+/// other ASCII (NUL, parentheses, quotes, spaces, `@`, ...) is refused.
+pub(crate) fn domain_to_ascii(v: &[u8], min_labels: usize) -> Option<String> {
+    let s = std::str::from_utf8(v).ok()?;
+    if s.is_empty() || s.len() > 253 {
+        return None;
+    }
+    let ascii = if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        if s.bytes()
+            .any(|b| b.is_ascii() && !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+        {
+            return None;
+        }
+        idna::domain_to_ascii(s).ok()?
+    };
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.len() < min_labels {
+        return None;
+    }
+    for l in &labels {
+        if l.is_empty()
+            || l.len() > 63
+            || l.starts_with('-')
+            || l.ends_with('-')
+            || !l
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+    }
+    if ascii.len() > 253 {
+        return None;
+    }
+    Some(ascii)
+}
+
+/// True when `sub` equals `parent` or is a subdomain of it (both A-label,
+/// lower case).
+pub(crate) fn is_same_or_subdomain(sub: &str, parent: &str) -> bool {
+    sub == parent
+        || (sub.len() > parent.len()
+            && sub.ends_with(parent)
+            && sub.as_bytes()[sub.len() - parent.len() - 1] == b'.')
+}
+
+/// A header field name (RFC 5322 `ftext`: printable ASCII except colon).
+fn is_field_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+}
+
+impl Signature {
+    /// Parses the value of a DKIM-Signature field (everything after the
+    /// colon). Pure; never panics.
+    pub fn parse(value: &[u8]) -> Result<Signature, SignatureError> {
+        let tags = taglist::parse(value).map_err(SignatureError::TagList)?;
+        let get = |name: &str| tags.iter().find(|t| t.name == name).map(|t| t.value);
+        let req = |name: &'static str| get(name).ok_or(SignatureError::Missing(name));
+
+        let v = req("v")?;
+        if v != b"1" {
+            return Err(SignatureError::Version(text(v)));
+        }
+        let a = req("a")?;
+        let algorithm = match a {
+            b"rsa-sha256" => Algorithm::RsaSha256,
+            b"rsa-sha1" => Algorithm::RsaSha1,
+            b"ed25519-sha256" => Algorithm::Ed25519Sha256,
+            _ => return Err(SignatureError::Algorithm(text(a))),
+        };
+        let b_raw = req("b")?;
+        let b = base64_fws("b", b_raw)?;
+        if b.is_empty() {
+            return Err(SignatureError::Invalid("b", String::new()));
+        }
+        let b_text = text(&taglist::strip_fws(b_raw));
+        let body_hash = base64_fws("bh", req("bh")?)?;
+        if body_hash.is_empty() {
+            return Err(SignatureError::Invalid("bh", String::new()));
+        }
+        let (header_canon, body_canon) = match get("c") {
+            None => (HeaderCanon::Simple, BodyCanon::Simple),
+            Some(c) => parse_c(c).map_err(|_| SignatureError::Invalid("c", text(c)))?,
+        };
+        let d = req("d")?;
+        let domain_ascii =
+            domain_to_ascii(d, 2).ok_or_else(|| SignatureError::Invalid("d", text(d)))?;
+        let s = req("s")?;
+        let selector_ascii =
+            domain_to_ascii(s, 1).ok_or_else(|| SignatureError::Invalid("s", text(s)))?;
+        let h = req("h")?;
+        let h_str = std::str::from_utf8(h).map_err(|_| SignatureError::Invalid("h", text(h)))?;
+        let mut signed_headers = Vec::new();
+        for name in h_str.split(':') {
+            let name = name.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+            if !is_field_name(name) {
+                return Err(SignatureError::Invalid("h", text(h)));
+            }
+            signed_headers.push(name.to_string());
+        }
+        if !signed_headers
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("from"))
+        {
+            return Err(SignatureError::FromNotSigned);
+        }
+        let (identity, identity_domain) = match get("i") {
+            None => (None, domain_ascii.clone()),
+            Some(i) => {
+                let at = i
+                    .iter()
+                    .rposition(|&b| b == b'@')
+                    .ok_or_else(|| SignatureError::Invalid("i", text(i)))?;
+                let local = &i[..at];
+                if local.iter().any(|&b| b <= b' ' || b == 0x7f) {
+                    return Err(SignatureError::Invalid("i", text(i)));
+                }
+                let dom = domain_to_ascii(&i[at + 1..], 1)
+                    .ok_or_else(|| SignatureError::Invalid("i", text(i)))?;
+                if !is_same_or_subdomain(&dom, &domain_ascii) {
+                    return Err(SignatureError::IdentityMismatch);
+                }
+                (Some(text(i)), dom)
+            }
+        };
+        let body_length = get("l").map(|l| digits("l", l, 76)).transpose()?;
+        let timestamp = get("t").map(|t| digits("t", t, 12)).transpose()?;
+        let expiration = get("x").map(|x| digits("x", x, 12)).transpose()?;
+        if let (Some(t), Some(x)) = (timestamp, expiration)
+            && x <= t
+        {
+            return Err(SignatureError::ExpiresBeforeTimestamp);
+        }
+        if let Some(q) = get("q") {
+            let ok = q.split(|&b| b == b':').any(|m| {
+                let m = taglist::strip_fws(m);
+                m == b"dns/txt" || m.starts_with(b"dns/txt/")
+            });
+            if !ok {
+                return Err(SignatureError::QueryMethod(text(q)));
+            }
+        }
+        Ok(Signature {
+            algorithm,
+            b,
+            b_text,
+            body_hash,
+            header_canon,
+            body_canon,
+            domain: text(d),
+            domain_ascii,
+            selector: text(s),
+            selector_ascii,
+            signed_headers,
+            identity,
+            identity_domain,
+            body_length,
+            timestamp,
+            expiration,
+        })
+    }
+
+    /// The DNS name of the key record: `<s>._domainkey.<d>` (§3.6.2.1),
+    /// in A-label form.
+    pub fn key_name(&self) -> String {
+        format!("{}._domainkey.{}", self.selector_ascii, self.domain_ascii)
+    }
+}
+
+/// Returns the raw field `content` (`DKIM-Signature:...` without the final
+/// line ending) with the value of its `b=` tag removed (§3.7): everything
+/// between `b=` and the next `;` (or the end) is deleted; the rest,
+/// including folding whitespace, is kept exactly.
+pub(crate) fn strip_b_value(content: &[u8]) -> Vec<u8> {
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return content.to_vec();
+    };
+    let mut out = Vec::with_capacity(content.len());
+    out.extend_from_slice(&content[..=colon]);
+    let value = &content[colon + 1..];
+    let mut first = true;
+    for spec in value.split(|&b| b == b';') {
+        if !first {
+            out.push(b';');
+        }
+        first = false;
+        match spec.iter().position(|&b| b == b'=') {
+            Some(eq) if taglist::strip_fws(&spec[..eq]) == b"b" => {
+                out.extend_from_slice(&spec[..=eq]);
+            }
+            _ => out.extend_from_slice(spec),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "v=1; a=rsa-sha256; d=example.com; s=sel; h=From:Subject; bh=AAAA; b=BBBB";
+
+    fn with(extra: &str) -> Result<Signature, SignatureError> {
+        Signature::parse(format!("{OK}; {extra}").as_bytes())
+    }
+
+    fn replace(from: &str, to: &str) -> Result<Signature, SignatureError> {
+        Signature::parse(OK.replace(from, to).as_bytes())
+    }
+
+    #[test]
+    fn minimal() {
+        let s = Signature::parse(OK.as_bytes()).unwrap();
+        assert_eq!(s.key_name(), "sel._domainkey.example.com");
+        assert_eq!(s.identity_domain, "example.com");
+        assert_eq!(
+            (s.header_canon, s.body_canon),
+            (HeaderCanon::Simple, BodyCanon::Simple)
+        );
+    }
+
+    #[test]
+    fn required_tags() {
+        for tag in [
+            "v=1; ",
+            "a=rsa-sha256; ",
+            "d=example.com; ",
+            "s=sel; ",
+            "h=From:Subject; ",
+            "bh=AAAA; ",
+        ] {
+            assert!(
+                matches!(replace(tag, ""), Err(SignatureError::Missing(_))),
+                "{tag}"
+            );
+        }
+        assert!(matches!(
+            replace("; b=BBBB", ""),
+            Err(SignatureError::Missing("b"))
+        ));
+    }
+
+    #[test]
+    fn duplicates() {
+        assert!(matches!(
+            with("d=example.org"),
+            Err(SignatureError::TagList(_))
+        ));
+    }
+
+    #[test]
+    fn version_and_algorithm() {
+        assert!(matches!(
+            replace("v=1", "v=2"),
+            Err(SignatureError::Version(_))
+        ));
+        assert!(matches!(
+            replace("rsa-sha256", "rsa-md5"),
+            Err(SignatureError::Algorithm(_))
+        ));
+        assert_eq!(
+            replace("rsa-sha256", "rsa-sha1").unwrap().algorithm,
+            Algorithm::RsaSha1
+        );
+    }
+
+    #[test]
+    fn from_required() {
+        assert_eq!(
+            replace("From:Subject", "Subject"),
+            Err(SignatureError::FromNotSigned)
+        );
+        assert!(replace("From:Subject", "subject : FROM").is_ok());
+        assert!(replace("From:Subject", "From::Subject").is_err());
+    }
+
+    #[test]
+    fn identity() {
+        assert!(with("i=@example.com").is_ok());
+        assert!(with("i=user@mail.example.com").is_ok());
+        assert_eq!(
+            with("i=user@badexample.com"),
+            Err(SignatureError::IdentityMismatch)
+        );
+        assert_eq!(with("i=user@com"), Err(SignatureError::IdentityMismatch));
+        assert!(with("i=example.com").is_err());
+    }
+
+    #[test]
+    fn lengths_and_times() {
+        assert_eq!(with("l=0").unwrap().body_length, Some(0));
+        assert!(with(&format!("l={}", "1".repeat(77))).is_err());
+        // 76 digits is syntactically fine but overflows u64.
+        assert!(with(&format!("l={}", "9".repeat(76))).is_err());
+        assert_eq!(
+            with("l=18446744073709551615").unwrap().body_length,
+            Some(u64::MAX)
+        );
+        assert!(with("l=18446744073709551616").is_err());
+        assert!(with("l=-1").is_err());
+        assert!(with("t=10; x=11").is_ok());
+        assert_eq!(
+            with("t=10; x=10"),
+            Err(SignatureError::ExpiresBeforeTimestamp)
+        );
+        assert!(with("t=1234567890123").is_err());
+    }
+
+    #[test]
+    fn domain_syntax() {
+        for bad in [
+            "example.com\0",
+            "legitimate.com(.attacker.com",
+            "ex\"ample.com",
+            "com",
+            "a..b",
+            "-a.com",
+            "a b.com",
+            "a.com.",
+        ] {
+            assert!(
+                replace("d=example.com", &format!("d={bad}")).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(replace("s=sel", "s=se(l").is_err());
+        assert!(replace("s=sel", "s=a.b-c_d").is_ok());
+    }
+
+    #[test]
+    fn u_labels() {
+        let s = replace("d=example.com", "d=bücher.example").unwrap();
+        assert_eq!(s.domain_ascii, "xn--bcher-kva.example");
+        assert_eq!(s.domain, "bücher.example");
+        let s = replace("s=sel", "s=sélecteur").unwrap();
+        assert_eq!(s.key_name(), "xn--slecteur-b1a._domainkey.example.com");
+        assert!(with("i=@BÜCHER.example").is_err());
+    }
+
+    #[test]
+    fn fws_in_base64() {
+        let s = replace("b=BBBB", "b=BB\r\n\t BB").unwrap();
+        assert_eq!(s.b, vec![4, 16, 65]);
+        assert!(replace("bh=AAAA", "bh=A A\r\n AA").is_ok());
+        assert!(replace("b=BBBB", "b=B!BB").is_err());
+    }
+
+    #[test]
+    fn query_method() {
+        assert!(with("q=dns/txt").is_ok());
+        assert!(with("q=dns/txt:x-other").is_ok());
+        assert!(with("q=dns").is_err());
+    }
+
+    #[test]
+    fn strip_b() {
+        let f = b"DKIM-Signature: a=1; b= ab\r\n cd ; bh=xy; b =zz";
+        assert_eq!(
+            strip_b_value(f),
+            b"DKIM-Signature: a=1; b=; bh=xy; b =".to_vec()
+        );
+    }
+}

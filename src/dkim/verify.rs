@@ -1,0 +1,525 @@
+//! The verifier (RFC 6376 §6).
+
+use std::collections::HashMap;
+
+use futures_util::future::{join, join_all};
+
+use super::canon::{
+    BodyCanon, BodyCanonicalizer, LineEndings, Sink, canonicalize_header,
+    canonicalize_header_content,
+};
+use super::crypto::{self, HashAlgorithm, Hasher, KeyError, PublicKey};
+use super::key::{KeyRecord, KeyRecordError};
+use super::signature::{Algorithm, KeyType, Signature, strip_b_value};
+use super::{DkimConfig, DkimOutput, DkimResult};
+use crate::dns::{DnsError, DnsResult, Resolver, Txt};
+use crate::message::{HeaderField, Message};
+use crate::taglist;
+
+/// Chunk size for the single pass over the body.
+const CHUNK: usize = 64 * 1024;
+
+/// The key of a shared body hash: (hash, body canonicalization, l=).
+type BodyKey = (HashAlgorithm, BodyCanon, Option<u64>);
+
+/// A sink that hashes at most `limit` octets and counts them all.
+pub(crate) struct BodyHasher {
+    hasher: Hasher,
+    limit: Option<u64>,
+    total: u64,
+}
+
+impl BodyHasher {
+    pub(crate) fn new(alg: HashAlgorithm, limit: Option<u64>) -> Self {
+        BodyHasher {
+            hasher: Hasher::new(alg),
+            limit,
+            total: 0,
+        }
+    }
+
+    /// (digest, total canonicalized length).
+    pub(crate) fn finish(self) -> (Vec<u8>, u64) {
+        (self.hasher.finish(), self.total)
+    }
+}
+
+impl Sink for BodyHasher {
+    #[inline]
+    fn write(&mut self, data: &[u8]) {
+        let len = data.len() as u64;
+        match self.limit {
+            None => self.hasher.update(data),
+            Some(limit) => {
+                if self.total < limit {
+                    let take = (limit - self.total).min(len);
+                    // take <= data.len(), so the cast cannot truncate.
+                    self.hasher.update(&data[..take as usize]);
+                }
+            }
+        }
+        self.total = self.total.saturating_add(len);
+    }
+}
+
+/// The distinct (hash, body canonicalization, l=) among `sigs`: one body
+/// hash is computed per entry and shared by all signatures that need it.
+pub(crate) fn distinct_body_keys<'a>(sigs: impl Iterator<Item = &'a Signature>) -> Vec<BodyKey> {
+    let mut keys: Vec<BodyKey> = sigs
+        .map(|s| (s.algorithm.hash(), s.body_canon, s.body_length))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Computes the canonicalized body hashes for all `keys` in one pass.
+pub(crate) fn body_hashes(
+    body: &[u8],
+    endings: LineEndings,
+    keys: &[BodyKey],
+) -> HashMap<BodyKey, (Vec<u8>, u64)> {
+    let mut states: Vec<(BodyKey, BodyCanonicalizer, BodyHasher)> = keys
+        .iter()
+        .map(|&k| {
+            (
+                k,
+                BodyCanonicalizer::new(k.1, endings),
+                BodyHasher::new(k.0, k.2),
+            )
+        })
+        .collect();
+    for chunk in body.chunks(CHUNK) {
+        for (_, c, h) in &mut states {
+            c.update(chunk, h);
+        }
+    }
+    states
+        .into_iter()
+        .map(|(k, c, mut h)| {
+            c.finish(&mut h);
+            (k, h.finish())
+        })
+        .collect()
+}
+
+/// Computes the header hash (§3.7): the signed fields selected bottom-up
+/// (absent instances contribute nothing), then the signature field itself
+/// with an empty `b=` and no final CRLF.
+pub(crate) fn header_hash(
+    headers: &[HeaderField<'_>],
+    sig_index: Option<usize>,
+    sig_field_content: &[u8],
+    sig: &SigParams<'_>,
+    endings: LineEndings,
+) -> Vec<u8> {
+    // name (lower case) -> indices, top down.
+    let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        if h.has_colon && Some(i) != sig_index {
+            by_name
+                .entry(h.name.to_ascii_lowercase())
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut data = Vec::new();
+    for name in sig.signed_headers {
+        let key = name.to_ascii_lowercase().into_bytes();
+        if let Some(list) = by_name.get_mut(&key)
+            && let Some(i) = list.pop()
+        {
+            canonicalize_header(sig.header_canon, endings, headers[i].raw, &mut data);
+        }
+    }
+    let stripped = strip_b_value(sig_field_content);
+    canonicalize_header_content(sig.header_canon, endings, &stripped, &mut data);
+    let mut h = Hasher::new(sig.hash);
+    h.update(&data);
+    h.finish()
+}
+
+/// What the header hash needs from a signature (shared with the signer).
+pub(crate) struct SigParams<'a> {
+    pub(crate) signed_headers: &'a [String],
+    pub(crate) header_canon: super::canon::HeaderCanon,
+    pub(crate) hash: HashAlgorithm,
+}
+
+fn now(config: &DkimConfig) -> u64 {
+    config.now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    })
+}
+
+/// Chooses the line-ending interpretation for a message.
+pub(crate) fn line_endings(message: &[u8], config: Option<LineEndings>) -> LineEndings {
+    config.unwrap_or(if message.contains(&b'\r') {
+        LineEndings::Crlf
+    } else {
+        LineEndings::BareLfAsCrlf
+    })
+}
+
+/// The field content without its final line ending.
+fn field_content<'a>(h: &HeaderField<'a>) -> &'a [u8] {
+    h.raw
+        .strip_suffix(b"\r\n")
+        .or_else(|| h.raw.strip_suffix(b"\n"))
+        .unwrap_or(h.raw)
+}
+
+/// An output filled with what could be read from a signature that did not
+/// parse (d=, s=, ... taken best-effort from the tag-list, if any).
+fn partial_output(value: &[u8], result: DkimResult, reason: String) -> DkimOutput {
+    let mut out = DkimOutput {
+        result,
+        reason,
+        domain: String::new(),
+        domain_ascii: String::new(),
+        selector: String::new(),
+        identity: None,
+        algorithm: String::new(),
+        signed_headers: Vec::new(),
+        testing: false,
+        unsigned_octets: 0,
+        b_prefix: String::new(),
+    };
+    if let Ok(tags) = taglist::parse(value) {
+        let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+        for t in tags {
+            match t.name {
+                "d" => out.domain = text(t.value),
+                "s" => out.selector = text(t.value),
+                "i" => out.identity = Some(text(t.value)),
+                "a" => out.algorithm = text(t.value),
+                "b" => out.b_prefix = text(&taglist::strip_fws(t.value)).chars().take(8).collect(),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn output_for(sig: &Signature) -> DkimOutput {
+    DkimOutput {
+        result: DkimResult::Neutral,
+        reason: String::new(),
+        domain: sig.domain.clone(),
+        domain_ascii: sig.domain_ascii.clone(),
+        selector: sig.selector.clone(),
+        identity: sig.identity.clone(),
+        algorithm: sig.algorithm.as_str().to_string(),
+        signed_headers: sig.signed_headers.clone(),
+        testing: false,
+        unsigned_octets: 0,
+        b_prefix: sig.b_text.chars().take(8).collect(),
+    }
+}
+
+/// Selects the key record from a TXT answer (see the module docs).
+fn select_key(name: &str, answer: &DnsResult<Txt>) -> Result<KeyRecord, (DkimResult, String)> {
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e @ (DnsError::NxDomain | DnsError::NoData)) => {
+            return Err((
+                DkimResult::PermError,
+                format!("no key for signature at {name} ({e})"),
+            ));
+        }
+        Err(e @ DnsError::InvalidName(_)) => {
+            return Err((DkimResult::PermError, format!("key name {name}: {e}")));
+        }
+        Err(e) => {
+            return Err((
+                DkimResult::TempError,
+                format!("key lookup for {name} failed: {e}"),
+            ));
+        }
+    };
+    let parsed: Vec<Result<KeyRecord, KeyRecordError>> = answer
+        .iter()
+        .map(|txt| KeyRecord::parse(&txt.concat()))
+        .collect();
+    let mut good: Vec<&KeyRecord> = parsed.iter().filter_map(|r| r.as_ref().ok()).collect();
+    good.dedup();
+    match good.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => {
+            let reason = match parsed.iter().find_map(|r| r.as_ref().err()) {
+                Some(e) => format!("key record at {name}: {e}"),
+                None => format!("no key for signature at {name}"),
+            };
+            Err((DkimResult::PermError, reason))
+        }
+        many => Err((
+            DkimResult::PermError,
+            format!(
+                "{} different key records at {name} (ambiguous, RFC 6376 §3.6.2.2)",
+                many.len()
+            ),
+        )),
+    }
+}
+
+/// Verifies every DKIM-Signature in `message` (RFC 6376 §6).
+///
+/// Returns one [`DkimOutput`] per DKIM-Signature field, in header order
+/// (top first); an empty vector when the message has none (`dkim=none`).
+/// Never panics; work is bounded by the message size and
+/// [`DkimConfig::max_signatures`].
+pub async fn verify<R: Resolver + ?Sized>(
+    resolver: &R,
+    message: &[u8],
+    config: &DkimConfig,
+) -> Vec<DkimOutput> {
+    let msg = Message::parse(message);
+    let endings = line_endings(message, config.line_endings);
+    let headers = msg.headers();
+    let now = now(config);
+
+    // Parse and check what can be checked without DNS.
+    let mut outputs = Vec::new();
+    let mut pending: Vec<(usize, usize, Signature)> = Vec::new(); // (output idx, header idx, sig)
+    let mut evaluated = 0usize;
+    for (hi, h) in headers.iter().enumerate() {
+        if !h.has_colon || !h.is("DKIM-Signature") {
+            continue;
+        }
+        if evaluated >= config.max_signatures {
+            outputs.push(partial_output(
+                h.value,
+                DkimResult::NotEvaluated,
+                format!(
+                    "not evaluated: more than {} signatures",
+                    config.max_signatures
+                ),
+            ));
+            continue;
+        }
+        evaluated += 1;
+        let sig = match Signature::parse(h.value) {
+            Ok(s) => s,
+            Err(e) => {
+                outputs.push(partial_output(
+                    h.value,
+                    DkimResult::PermError,
+                    e.to_string(),
+                ));
+                continue;
+            }
+        };
+        let mut out = output_for(&sig);
+        if sig.algorithm == Algorithm::RsaSha1 && !config.allow_sha1 {
+            out.result = DkimResult::Policy;
+            out.reason = "rsa-sha1 is not accepted (RFC 8301)".into();
+            outputs.push(out);
+            continue;
+        }
+        if let Some(x) = sig.expiration
+            && x < now
+        {
+            out.result = DkimResult::PermError;
+            out.reason = format!("signature expired (x={x})");
+            outputs.push(out);
+            continue;
+        }
+        outputs.push(out);
+        pending.push((outputs.len() - 1, hi, sig));
+    }
+    if pending.is_empty() {
+        return outputs;
+    }
+
+    // Key lookups (each distinct name once, concurrently) while the body
+    // hashes are computed (one pass, one hash per distinct key).
+    let mut names: Vec<String> = pending.iter().map(|(_, _, s)| s.key_name()).collect();
+    names.sort();
+    names.dedup();
+    let body_keys = distinct_body_keys(pending.iter().map(|(_, _, s)| s));
+    let lookups = join_all(names.iter().map(|n| resolver.txt(n)));
+    let body = msg.body();
+    let hashing = async { body_hashes(body, endings, &body_keys) };
+    let (answers, bodies) = join(lookups, hashing).await;
+    let keys: HashMap<&str, DnsResult<Txt>> =
+        names.iter().map(String::as_str).zip(answers).collect();
+
+    for (oi, hi, sig) in pending {
+        let name = sig.key_name();
+        let (result, reason, testing, unsigned) = match keys.get(name.as_str()) {
+            None => (
+                DkimResult::TempError,
+                "internal: key lookup missing".to_string(),
+                false,
+                0,
+            ),
+            Some(answer) => check(&sig, &name, answer, &bodies, headers, hi, endings, config),
+        };
+        if let Some(out) = outputs.get_mut(oi) {
+            out.result = result;
+            out.reason = reason;
+            out.testing = testing;
+            out.unsigned_octets = unsigned;
+        }
+    }
+    outputs
+}
+
+/// Verifies one signature whose key lookup has completed.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    sig: &Signature,
+    name: &str,
+    answer: &DnsResult<Txt>,
+    bodies: &HashMap<BodyKey, (Vec<u8>, u64)>,
+    headers: &[HeaderField<'_>],
+    hi: usize,
+    endings: LineEndings,
+    config: &DkimConfig,
+) -> (DkimResult, String, bool, u64) {
+    let key = match select_key(name, answer) {
+        Ok(k) => k,
+        Err((r, reason)) => return (r, reason, false, 0),
+    };
+    let testing = key.testing;
+    let fail = |r: DkimResult, reason: String| (r, reason, testing, 0);
+    if key.key_type != sig.algorithm.key_type() {
+        return fail(
+            DkimResult::PermError,
+            format!("key type does not match a={}", sig.algorithm.as_str()),
+        );
+    }
+    let hash = sig.algorithm.hash();
+    if !key.allows_hash(hash) {
+        return fail(
+            DkimResult::PermError,
+            format!("key h= does not allow {}", hash.as_str()),
+        );
+    }
+    if key.strict_identity && sig.identity_domain != sig.domain_ascii {
+        return fail(
+            DkimResult::PermError,
+            "key has t=s but the i= domain differs from d=".into(),
+        );
+    }
+    let public = match key.key_type {
+        KeyType::Rsa => {
+            crypto::rsa_public_key(&key.public_key, config.min_rsa_bits, config.max_rsa_bits)
+        }
+        KeyType::Ed25519 => crypto::ed25519_public_key(&key.public_key),
+    };
+    let public: PublicKey = match public {
+        Ok(p) => p,
+        Err(KeyError::TooSmall(bits)) => {
+            return fail(
+                DkimResult::Policy,
+                format!(
+                    "RSA key of {bits} bits is below the minimum of {} (RFC 8301)",
+                    config.min_rsa_bits
+                ),
+            );
+        }
+        Err(KeyError::TooLarge(bits)) => {
+            return fail(
+                DkimResult::Policy,
+                format!(
+                    "RSA key of {bits} bits exceeds the maximum of {}",
+                    config.max_rsa_bits
+                ),
+            );
+        }
+        Err(KeyError::Malformed(m)) => {
+            return fail(DkimResult::PermError, format!("unusable public key: {m}"));
+        }
+    };
+    let Some((body_hash, total)) = bodies.get(&(hash, sig.body_canon, sig.body_length)) else {
+        return fail(DkimResult::TempError, "internal: body hash missing".into());
+    };
+    let mut unsigned = 0;
+    if let Some(l) = sig.body_length {
+        if l > *total {
+            return fail(
+                DkimResult::PermError,
+                format!("l={l} exceeds the canonicalized body length {total}"),
+            );
+        }
+        unsigned = total - l;
+    }
+    if *body_hash != sig.body_hash {
+        return fail(DkimResult::Fail, "body hash did not verify".into());
+    }
+    let Some(field) = headers.get(hi) else {
+        return fail(DkimResult::TempError, "internal: field missing".into());
+    };
+    let params = SigParams {
+        signed_headers: &sig.signed_headers,
+        header_canon: sig.header_canon,
+        hash,
+    };
+    let digest = header_hash(headers, Some(hi), field_content(field), &params, endings);
+    if !crypto::verify(&public, hash, &digest, &sig.b) {
+        return fail(DkimResult::Fail, "signature did not verify".into());
+    }
+    if unsigned > 0 && !config.allow_unsigned_body {
+        return (
+            DkimResult::Policy,
+            format!("unsigned content: l= leaves {unsigned} body octets unsigned"),
+            testing,
+            unsigned,
+        );
+    }
+    let reason = if unsigned > 0 {
+        format!("{unsigned} body octets not covered by l=")
+    } else {
+        String::new()
+    };
+    (DkimResult::Pass, reason, testing, unsigned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_hashes_are_shared() {
+        let sig = |extra: &str| {
+            let a = if extra.contains("ed25519") {
+                ""
+            } else {
+                "a=rsa-sha256; "
+            };
+            Signature::parse(
+                format!("v=1; {a}d=example.com; s=s; h=From; bh=AA==; b=AA==; {extra}").as_bytes(),
+            )
+            .unwrap()
+        };
+        let sigs = [
+            sig("c=relaxed/relaxed"),
+            sig("c=simple/relaxed"), // same body key as the first
+            sig("c=relaxed/relaxed; a=ed25519-sha256"), // same hash too
+            sig("c=relaxed/simple"),
+            sig("c=relaxed/relaxed; l=3"),
+        ];
+        let keys = distinct_body_keys(sigs.iter());
+        assert_eq!(keys.len(), 3, "{keys:?}");
+        let hashes = body_hashes(b"abc  def\r\n\r\n", LineEndings::Crlf, &keys);
+        assert_eq!(hashes.len(), 3);
+        assert_eq!(
+            hashes[&(HashAlgorithm::Sha256, BodyCanon::Relaxed, None)].1,
+            9
+        );
+        assert_eq!(
+            hashes[&(HashAlgorithm::Sha256, BodyCanon::Simple, None)].1,
+            10
+        );
+        // l=3 hashes "abc" but counts every canonicalized octet.
+        let (h3, total) = &hashes[&(HashAlgorithm::Sha256, BodyCanon::Relaxed, Some(3))];
+        assert_eq!(*total, 9);
+        let mut direct = Hasher::new(HashAlgorithm::Sha256);
+        direct.update(b"abc");
+        assert_eq!(*h3, direct.finish());
+    }
+}
