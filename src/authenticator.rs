@@ -8,6 +8,7 @@
 use std::net::IpAddr;
 
 use crate::authres::AuthenticationResults;
+use crate::dkim::{self, DkimConfig, DkimOutput};
 use crate::dns::Resolver;
 use crate::iprev::{self, IprevConfig, IprevOutput};
 use crate::spf::{self, Identity, SpfConfig, SpfOutput};
@@ -74,6 +75,9 @@ pub struct AuthConfig {
     pub iprev: IprevConfig,
     /// SPF limits (shared by the HELO and MAIL FROM checks).
     pub spf: SpfConfig,
+    /// DKIM policy (RFC 8301 algorithms and key sizes, `l=`, signature cap,
+    /// clock).
+    pub dkim: DkimConfig,
 }
 
 /// Everything the checks found. A field is `None` when its check did not
@@ -87,6 +91,9 @@ pub struct Report {
     /// SPF for the MAIL FROM identity (for a null reverse-path, the
     /// `postmaster@<helo>` identity of RFC 7208 §2.4).
     pub spf: Option<SpfOutput>,
+    /// One entry per DKIM-Signature field, top down (empty when the message
+    /// has none).
+    pub dkim: Option<Vec<DkimOutput>>,
 }
 
 impl Report {
@@ -101,6 +108,17 @@ impl Report {
         }
         if let Some(o) = &self.spf_helo {
             ar.push(spf::resinfo(o, Identity::Helo));
+        }
+        match &self.dkim {
+            Some(sigs) if sigs.is_empty() => {
+                ar.push(crate::authres::ResInfo::new("dkim", "none"));
+            }
+            Some(sigs) => {
+                for o in sigs {
+                    ar.push(dkim::resinfo(o));
+                }
+            }
+            None => {}
         }
         ar
     }
@@ -130,7 +148,7 @@ impl<R: Resolver> Authenticator<R> {
     }
 
     /// Runs every selected check whose inputs are present.
-    pub async fn authenticate(&self, tx: &Transaction, _message: Option<&[u8]>) -> Report {
+    pub async fn authenticate(&self, tx: &Transaction, message: Option<&[u8]>) -> Report {
         let c = &self.config;
         let iprev = async {
             match tx.client_ip {
@@ -158,11 +176,20 @@ impl<R: Resolver> Authenticator<R> {
                 _ => None,
             }
         };
-        let (iprev, spf_helo, spf) = tokio::join!(iprev, spf_helo, spf_mail);
+        let dkim = async {
+            match message {
+                Some(m) if c.checks.dkim || c.checks.dmarc => {
+                    Some(dkim::verify(&self.resolver, m, &c.dkim).await)
+                }
+                _ => None,
+            }
+        };
+        let (iprev, spf_helo, spf, dkim) = tokio::join!(iprev, spf_helo, spf_mail, dkim);
         Report {
             iprev,
             spf_helo,
             spf,
+            dkim,
         }
     }
 }

@@ -205,7 +205,7 @@ fn run(args: CheckArgs) -> Result<String, BadInput> {
         },
         None => None,
     };
-    let _now: Option<u64> = match &args.now {
+    let now: Option<u64> = match &args.now {
         Some(s) => match s.parse() {
             Ok(n) => Some(n),
             Err(_) => return bad(format!("--now: invalid Unix time {s:?}")),
@@ -262,11 +262,12 @@ fn run(args: CheckArgs) -> Result<String, BadInput> {
 
     let resolver = build_resolver(&args)?;
     let authserv_id = args.authserv_id.clone().unwrap_or_else(default_authserv_id);
-    let config = AuthConfig {
+    let mut config = AuthConfig {
         authserv_id: authserv_id.clone(),
         checks,
         ..AuthConfig::default()
     };
+    config.dkim.now = now;
     let tx = Transaction {
         client_ip: ip,
         helo: args.helo.clone(),
@@ -315,6 +316,21 @@ fn to_json(report: &Report, header: &str) -> Value {
                 }),
             );
         }
+    }
+    if let Some(sigs) = &report.dkim {
+        let list: Vec<Value> = sigs
+            .iter()
+            .map(|o| {
+                json!({
+                    "result": o.result.as_str(),
+                    "domain": o.domain,
+                    "selector": o.selector,
+                    "algorithm": o.algorithm,
+                    "reason": o.reason,
+                })
+            })
+            .collect();
+        obj.insert("dkim".into(), Value::Array(list));
     }
     obj.insert("authentication_results".into(), Value::from(header));
     Value::Object(obj)
