@@ -1,7 +1,8 @@
 //! RFC 9989 mode, written from the RFC text: the DNS Tree Walk (§4.10,
 //! label limit and query bound), Organizational Domain determination
-//! (§4.10.2: psd=n, psd=y, highest record), policy selection (p, sp, np for
-//! non-existent domains per §3.2.11 / RFC 8020), t=y, several records at
+//! (§4.10, "Identifying the Organizational Domain": psd=n, psd=y,
+//! highest record), policy selection (p, sp, np for
+//! non-existent domains per the §3.2 definition / RFC 8020), t=y, several records at
 //! one name, and DNS failures. Every test counts the queries sent.
 
 use sender_auth::dmarc::discovery::{tree_walk, walk_targets};

@@ -303,3 +303,49 @@ proptest! {
         check_ok(&author_domain(&Message::parse(raw.as_bytes())));
     }
 }
+
+/// Cross-check with an independent parser (mail-parser): wherever we
+/// accept a From field, it sees the same single address domain; wherever
+/// it sees several addresses, we refuse. (mail-parser is lenient, so the
+/// reverse does not hold: that leniency is what the fail-closed rule is
+/// for.)
+#[test]
+fn agrees_with_mail_parser_where_we_accept() {
+    use mail_parser::MessageParser;
+    let values = [
+        " joe@Example.COM",
+        " Joe Q. Public <joe@example.com>",
+        " \"Joe, \\\"the\\\" Public\" <joe@example.com>",
+        " <joe@example.com>",
+        " first.last@sub.example.com",
+        " joe@example.com (comment)",
+        " (evil@evil.example) joe@good.example",
+        " \"evil@evil.example\" <joe@good.example>",
+        " =?utf-8?q?evil=40evil.example?= <joe@good.example>",
+        " <@a.example,@b.example:user@dom.example>",
+        " a@one.example, b@two.example",
+        " A <a@one.example>, B <b@two.example>",
+    ];
+    for v in values {
+        let raw = format!("From:{v}\r\nSubject: x\r\n\r\nbody\r\n");
+        let theirs = MessageParser::default()
+            .parse(raw.as_bytes())
+            .and_then(|m| {
+                m.from().map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.address())
+                        .map(|s| s.rsplit('@').next().unwrap_or("").to_ascii_lowercase())
+                        .collect::<Vec<String>>()
+                })
+            })
+            .unwrap_or_default();
+        let ours = msg(raw.as_bytes());
+        match theirs.as_slice() {
+            [one] => assert_eq!(ours.as_deref(), Ok(one.as_str()), "{v:?}"),
+            many => {
+                assert!(many.len() > 1, "{v:?}: mail-parser found nothing");
+                assert_eq!(ours, Err(AuthorError::MultipleMailboxes), "{v:?}");
+            }
+        }
+    }
+}

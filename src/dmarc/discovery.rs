@@ -97,7 +97,7 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
         f
     }
 
-    /// Whether `domain` exists (RFC 9989 §3.2.11: NXDOMAIN, in the sense
+    /// Whether `domain` exists (RFC 9989 §3.2, "Non-existent Domains": NXDOMAIN, in the sense
     /// of RFC 8020, means it and everything below it do not exist). Asks
     /// for A records; any answer other than NXDOMAIN means it exists.
     pub async fn exists(&mut self, domain: &str) -> Result<bool, String> {
@@ -200,7 +200,7 @@ impl TreeWalk {
             .map(|(d, r)| (d.as_str(), r))
     }
 
-    /// The Organizational Domain (RFC 9989 §4.10.2): the domain of a
+    /// The Organizational Domain (RFC 9989 §4.10, "Identifying the Organizational Domain"): the domain of a
     /// `psd=n` record; else the child (toward the start name) of a `psd=y`
     /// record above the start; else the domain of the highest record found;
     /// else the start name itself.

@@ -18,7 +18,7 @@
 //!   highest record found marks it. The policy record is the Author
 //!   Domain's own, else the Organizational Domain's, else the PSD's.
 //!   `np` applies when the Author Domain does not exist (NXDOMAIN, RFC 8020,
-//!   RFC 9989 §3.2.11), `t=y` means the policy is not applied, `pct` is
+//!   RFC 9989 §3.2, "Non-existent Domains"), `t=y` means the policy is not applied, `pct` is
 //!   ignored (removed by RFC 9989).
 //! * [`DmarcMode::Rfc7489`]: the Organizational Domain comes from the Public
 //!   Suffix List ([`psl`]; embedded list by default, or a caller-supplied
@@ -111,8 +111,8 @@ impl FromStr for DmarcMode {
     }
 }
 
-/// The DMARC result (RFC 8601 §2.7.x vocabulary, RFC 7489 §11.2,
-/// RFC 9989 §8.2).
+/// The DMARC result, in the vocabulary of the Authentication-Results
+/// registry (RFC 8601, RFC 7489 §11.2, and RFC 9989's IANA considerations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DmarcResult {
     /// An aligned identifier authenticated.
@@ -343,7 +343,7 @@ impl DmarcConfig {
     }
 }
 
-/// SPF evidence for DMARC (RFC 9989 §4.4.2, RFC 7489 §3.1.2).
+/// SPF evidence for DMARC (RFC 9989 §4.4, RFC 7489 §3.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpfEvidence<'a> {
     /// True when SPF gave `pass`.
@@ -353,7 +353,7 @@ pub struct SpfEvidence<'a> {
     pub domain: &'a str,
 }
 
-/// One DKIM signature's evidence for DMARC (RFC 9989 §4.4.1).
+/// One DKIM signature's evidence for DMARC (RFC 9989 §4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DkimEvidence<'a> {
     /// True when the signature verified.
@@ -460,8 +460,8 @@ impl DmarcOutput {
     }
 }
 
-/// The `Authentication-Results` entry for a DMARC result (RFC 7489 §11.2,
-/// RFC 9989 §8.2): `dmarc=<result> header.from=<domain>
+/// The `Authentication-Results` entry for a DMARC result (RFC 8601,
+/// RFC 7489 §11.2): `dmarc=<result> header.from=<domain>
 /// policy.dmarc=<requested policy>`, with the disposition, mode and testing
 /// flag in a comment and the reason for every result but `pass`.
 pub fn resinfo(output: &DmarcOutput) -> ResInfo {
