@@ -353,6 +353,37 @@ pub struct SpfEvidence<'a> {
     pub domain: &'a str,
 }
 
+impl<'a> SpfEvidence<'a> {
+    /// The SPF identity DMARC uses (RFC 7489 §3.1.2; RFC 9989 §4.4): the
+    /// MAIL FROM domain with its SPF result, or, for a null reverse-path
+    /// (`mail_from_domain` is `None`), the HELO domain with the HELO result.
+    ///
+    /// ```
+    /// use sender_auth::dmarc::SpfEvidence;
+    /// let e = SpfEvidence::select(None, false, "mx.example.net", true);
+    /// assert_eq!(e, SpfEvidence { result_pass: true, domain: "mx.example.net" });
+    /// let e = SpfEvidence::select(Some("bounce.example.com"), false, "mx.example.net", true);
+    /// assert_eq!(e, SpfEvidence { result_pass: false, domain: "bounce.example.com" });
+    /// ```
+    pub fn select(
+        mail_from_domain: Option<&'a str>,
+        mail_from_pass: bool,
+        helo_domain: &'a str,
+        helo_pass: bool,
+    ) -> Self {
+        match mail_from_domain {
+            Some(domain) => SpfEvidence {
+                result_pass: mail_from_pass,
+                domain,
+            },
+            None => SpfEvidence {
+                result_pass: helo_pass,
+                domain: helo_domain,
+            },
+        }
+    }
+}
+
 /// One DKIM signature's evidence for DMARC (RFC 9989 §4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DkimEvidence<'a> {
