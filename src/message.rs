@@ -23,7 +23,7 @@
 //! # Author domain (RFC 5322 From), fail closed
 //!
 //! [`author_domain`] extracts the DMARC Author Domain (RFC 7489 §3.1,
-//! RFC 9989 §3.2 "Author Domain") from the one RFC 5322 `From` field. The
+//! RFC 9989 §3.2.2 and §5.3.1) from the one RFC 5322 `From` field. The
 //! rule is deliberately strict, because a lenient parser is how a forged
 //! author slips past DMARC:
 //!

@@ -209,15 +209,27 @@ fn psd_y_organizational_domain_record_wins_over_the_psd() {
 }
 
 #[test]
-fn psd_y_at_the_author_domain_does_not_stop_the_walk() {
+fn psd_y_at_the_start_stops_the_walk_there() {
+    // Generic step 2 stops at the start name for psd=y too; the psd=y rule
+    // of §4.10.2 excludes the start, so the start is its own
+    // Organizational Domain.
     let mut zone = ZoneResolver::new();
-    zone.add_txt_str("_dmarc.psd.example", "v=DMARC1; p=reject; psd=y");
+    zone.add_txt_str("_dmarc.psd.example", "v=DMARC1; p=reject; psd=y")
+        .add_txt_str("_dmarc.example", "v=DMARC1; p=none");
     let walk = block(tree_walk(&zone, "psd.example", 8));
-    assert_eq!(walk.queries, 2, "continues to _dmarc.example");
+    assert_eq!(walk.queries, 1);
     assert_eq!(walk.organizational_domain(), "psd.example");
     let out = eval(&zone, "psd.example", &[]);
     assert_eq!(out.policy_source, Some(PolicySource::P));
     assert_eq!(out.policy, Some(Policy::Reject));
+    // the same for psd=n
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str("_dmarc.org.example", "v=DMARC1; p=reject; psd=n");
+    let walk = block(tree_walk(&zone, "org.example", 8));
+    assert_eq!(
+        (walk.queries, walk.organizational_domain().as_str()),
+        (1, "org.example")
+    );
 }
 
 #[test]
@@ -350,14 +362,34 @@ fn np_existence_check_failure_is_a_temperror_only_when_it_matters() {
 }
 
 #[test]
-fn testing_mode_t_y_is_not_enforced() {
+fn testing_mode_t_y_applies_one_level_lower() {
     let mut zone = ZoneResolver::new();
     zone.add_txt_str("_dmarc.example.com", "v=DMARC1; p=reject; t=y; pct=10");
     let out = eval(&zone, "example.com", &[]);
     assert_eq!(out.result, DmarcResult::Fail);
     assert_eq!(out.policy, Some(Policy::Reject));
-    assert_eq!(out.disposition, Policy::None);
+    // §4.7: one level below the specified policy; pct is historic
+    assert_eq!(out.disposition, Policy::Quarantine);
     assert!(out.testing);
+    let r = sender_auth::dmarc::resinfo(&out);
+    let applied: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|p| p.ptype == "policy")
+        .map(|p| p.value.as_str())
+        .collect();
+    assert_eq!(
+        applied,
+        ["quarantine"],
+        "policy.dmarc is the policy applied"
+    );
+
+    let mut q = ZoneResolver::new();
+    q.add_txt_str("_dmarc.example.com", "v=DMARC1; p=quarantine; t=y");
+    assert_eq!(eval(&q, "example.com", &[]).disposition, Policy::None);
+    let mut n = ZoneResolver::new();
+    n.add_txt_str("_dmarc.example.com", "v=DMARC1; p=none; t=y");
+    assert_eq!(eval(&n, "example.com", &[]).disposition, Policy::None);
 }
 
 #[test]
@@ -489,4 +521,115 @@ fn invalid_author_domain_is_a_permerror() {
     let out = eval(&zone, "a..b", &[]);
     assert_eq!(out.result, DmarcResult::PermError);
     assert_eq!(zone.query_count(), 0);
+}
+
+fn spf(domain: &str) -> Option<SpfEvidence<'_>> {
+    Some(SpfEvidence {
+        result_pass: true,
+        domain,
+    })
+}
+
+fn sorted_txt(zone: &ZoneResolver) -> Vec<String> {
+    let mut q = txt_queries(zone);
+    q.sort();
+    q
+}
+
+/// RFC 9989 Appendix B.4.1, "Simple Organizational and Policy Example".
+#[test]
+fn rfc_example_b_4_1() {
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str("_dmarc.example.com", "v=DMARC1; p=reject")
+        .add_txt_str("_dmarc.signing.example.com", "v=DMARC1; p=none");
+    let out = block(evaluate(
+        &zone,
+        "example.com",
+        spf("example.com"),
+        &[dkim("signing.example.com")],
+        &DmarcConfig::default(),
+    ));
+    assert_eq!(out.result, DmarcResult::Pass);
+    assert!(out.spf_aligned && out.dkim_aligned);
+    assert_eq!(out.policy_domain.as_deref(), Some("example.com"));
+    assert_eq!(out.organizational_domain.as_deref(), Some("example.com"));
+    assert_eq!(
+        sorted_txt(&zone),
+        [
+            "_dmarc.com",
+            "_dmarc.example.com",
+            "_dmarc.signing.example.com"
+        ]
+    );
+}
+
+/// RFC 9989 Appendix B.4.2, "Deep Tree Walk Example".
+#[test]
+fn rfc_example_b_4_2() {
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str("_dmarc.example.com", "v=DMARC1; p=reject")
+        .add_txt_str("_dmarc.signing.example.com", "v=DMARC1; p=none");
+    let from = "a.b.c.d.e.f.g.h.i.j.k.example.com";
+    let out = block(evaluate(
+        &zone,
+        from,
+        spf("example.com"),
+        &[dkim("signing.example.com")],
+        &DmarcConfig::default(),
+    ));
+    assert_eq!(out.result, DmarcResult::Pass);
+    assert!(out.spf_aligned && out.dkim_aligned);
+    assert_eq!(out.policy_domain.as_deref(), Some("example.com"));
+    assert_eq!(out.organizational_domain.as_deref(), Some("example.com"));
+    assert_eq!(
+        txt_queries(&zone)[..8],
+        [
+            "_dmarc.a.b.c.d.e.f.g.h.i.j.k.example.com",
+            "_dmarc.g.h.i.j.k.example.com",
+            "_dmarc.h.i.j.k.example.com",
+            "_dmarc.i.j.k.example.com",
+            "_dmarc.j.k.example.com",
+            "_dmarc.k.example.com",
+            "_dmarc.example.com",
+            "_dmarc.com",
+        ]
+    );
+    assert_eq!(zone.query_count(), 9, "plus _dmarc.signing.example.com");
+    // failing, the policy domain's record applies to the subdomain: p
+    // (no sp)
+    let out = eval(&zone, from, &[]);
+    assert_eq!(
+        (out.result, out.policy),
+        (DmarcResult::Fail, Some(Policy::Reject))
+    );
+}
+
+/// RFC 9989 Appendix B.4.3, "Example with a PSD DMARC Policy Record".
+#[test]
+fn rfc_example_b_4_3() {
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str("_dmarc.bank.example", "v=DMARC1; p=reject; psd=y")
+        .add_txt_str("_dmarc.giant.bank.example", "v=DMARC1; p=quarantine");
+    let out = block(evaluate(
+        &zone,
+        "giant.bank.example",
+        spf("mail.giant.bank.example"),
+        &[dkim("mail.mega.bank.example")],
+        &DmarcConfig::default(),
+    ));
+    assert_eq!(
+        out.organizational_domain.as_deref(),
+        Some("giant.bank.example")
+    );
+    assert_eq!(out.policy_domain.as_deref(), Some("giant.bank.example"));
+    assert!(out.spf_aligned, "same Organizational Domain below the PSD");
+    assert!(
+        !out.dkim_aligned,
+        "mega.bank.example is another organization"
+    );
+    assert_eq!(out.result, DmarcResult::Pass);
+    assert!(!txt_queries(&zone).contains(&"_dmarc.example".to_string()));
+    let walk = block(tree_walk(&zone, "mail.mega.bank.example", 8));
+    assert_eq!(walk.organizational_domain(), "mega.bank.example");
+    assert_eq!(walk.queries, 3);
 }

@@ -97,7 +97,7 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
         f
     }
 
-    /// Whether `domain` exists (RFC 9989 §3.2, "Non-existent Domains": NXDOMAIN, in the sense
+    /// Whether `domain` exists (RFC 9989 §3.2.13 and Appendix A.4: NXDOMAIN, in the sense
     /// of RFC 8020, means it and everything below it do not exist). Asks
     /// for A records; any answer other than NXDOMAIN means it exists.
     pub async fn exists(&mut self, domain: &str) -> Result<bool, String> {
@@ -114,7 +114,8 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
     }
 
     /// The RFC 9989 §4.10 DNS Tree Walk from `domain` (lower-case A-label
-    /// name), sending at most `limit` queries (8 per the RFC).
+    /// name), sending at most `limit` queries (8 per the RFC). It stops at
+    /// the first single valid record carrying `psd=n` or `psd=y`.
     pub async fn tree_walk(&mut self, domain: &str, limit: usize) -> TreeWalk {
         let mut walk = TreeWalk {
             start: domain.to_string(),
@@ -124,7 +125,7 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
             queries: 0,
         };
         let before = self.queries;
-        for (i, target) in walk_targets(domain, limit).into_iter().enumerate() {
+        for target in walk_targets(domain, limit) {
             match self.fetch(&target).await {
                 Fetch::Nothing => {}
                 Fetch::Multiple => walk.multiple.push(target),
@@ -135,9 +136,9 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
                 Fetch::One(rec) => {
                     let psd = rec.psd;
                     walk.found.push((target, rec));
-                    // Steps 2 and 7: psd=n stops the walk anywhere, psd=y
-                    // only above the starting name.
-                    if psd == Psd::No || (psd == Psd::Yes && i > 0) {
+                    // Steps 2 and 6: a single record with psd=n or psd=y
+                    // stops the walk (at the start name too).
+                    if psd != Psd::Unknown {
                         break;
                     }
                 }
@@ -200,7 +201,7 @@ impl TreeWalk {
             .map(|(d, r)| (d.as_str(), r))
     }
 
-    /// The Organizational Domain (RFC 9989 §4.10, "Identifying the Organizational Domain"): the domain of a
+    /// The Organizational Domain (RFC 9989 §4.10.2): the domain of a
     /// `psd=n` record; else the child (toward the start name) of a `psd=y`
     /// record above the start; else the domain of the highest record found;
     /// else the start name itself.

@@ -406,9 +406,11 @@ pub async fn evaluate<R: Resolver + ?Sized>(
     if out.result == DmarcResult::Fail {
         out.disposition = policy;
         match mode {
-            DmarcMode::Rfc9989 if record.testing => {
-                out.disposition = Policy::None;
-                notes.push("t=y: policy not applied (testing)".into());
+            DmarcMode::Rfc9989 if record.testing && policy != Policy::None => {
+                // RFC 9989 §4.7, t=y: the policy applied is one level below
+                // the one specified.
+                out.disposition = policy.weaker();
+                notes.push("t=y: testing, policy applied one level lower".into());
             }
             DmarcMode::Rfc7489 => {
                 let pct = record.pct.unwrap_or(100);

@@ -12,14 +12,18 @@
 //! * [`DmarcMode::Rfc9989`] (default): policy and Organizational Domain are
 //!   found with the DNS Tree Walk (RFC 9989 §4.10): `_dmarc.<name>` is
 //!   queried at the Author Domain and then at its ancestors, jumping to at
-//!   most 7 labels, so at most 8 queries per walk; `psd=n` stops the walk at
-//!   an Organizational Domain, `psd=y` (above the start) marks a Public
-//!   Suffix Domain whose child is the Organizational Domain, otherwise the
-//!   highest record found marks it. The policy record is the Author
-//!   Domain's own, else the Organizational Domain's, else the PSD's.
+//!   most 7 labels, so at most 8 queries per walk; a record with `psd=n` or
+//!   `psd=y` stops it. The Organizational Domain (§4.10.2) is the `psd=n`
+//!   domain, else the child of a `psd=y` domain (other than the start),
+//!   else the found domain with the fewest labels, else the start name.
+//!   The policy record (§4.10.1) is the Author Domain's own, else the
+//!   Organizational Domain's, else the Public Suffix Domain's; `p` applies
+//!   to the Author Domain itself, `sp`/`np` to a subdomain.
 //!   `np` applies when the Author Domain does not exist (NXDOMAIN, RFC 8020,
-//!   RFC 9989 §3.2, "Non-existent Domains"), `t=y` means the policy is not applied, `pct` is
-//!   ignored (removed by RFC 9989).
+//!   RFC 9989 §3.2.13 and Appendix A.4: any query answered NXDOMAIN), `t=y`
+//!   (testing) applies the policy one level lower (`reject` becomes
+//!   `quarantine`, `quarantine` becomes `none`), `pct` is ignored (historic
+//!   in RFC 9989).
 //! * [`DmarcMode::Rfc7489`]: the Organizational Domain comes from the Public
 //!   Suffix List ([`psl`]; embedded list by default, or a caller-supplied
 //!   one), the record is looked up at the Author Domain and then at the
@@ -112,7 +116,7 @@ impl FromStr for DmarcMode {
 }
 
 /// The DMARC result, in the vocabulary of the Authentication-Results
-/// registry (RFC 8601, RFC 7489 §11.2, and RFC 9989's IANA considerations).
+/// registry (RFC 8601, RFC 7489 §11.2, RFC 9989 §9.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DmarcResult {
     /// An aligned identifier authenticated.
@@ -410,9 +414,9 @@ pub struct DmarcOutput {
     pub policy: Option<Policy>,
     /// Which tag supplied [`policy`](Self::policy).
     pub policy_source: Option<PolicySource>,
-    /// What to do with the message: the requested policy for a failing
-    /// message after `pct` sampling (RFC 7489) or `t=y` (RFC 9989);
-    /// [`Policy::None`] otherwise.
+    /// What to do with the message: for a failing message the requested
+    /// policy after `pct` sampling (RFC 7489 §6.6.4) or `t=y` (RFC 9989
+    /// §4.7: one level lower); [`Policy::None`] otherwise.
     pub disposition: Policy,
     /// An SPF-authenticated domain aligned with the Author Domain.
     pub spf_aligned: bool,
@@ -492,13 +496,17 @@ impl DmarcOutput {
 }
 
 /// The `Authentication-Results` entry for a DMARC result (RFC 8601,
-/// RFC 7489 §11.2): `dmarc=<result> header.from=<domain>
-/// policy.dmarc=<requested policy>`, with the disposition, mode and testing
-/// flag in a comment and the reason for every result but `pass`.
+/// RFC 7489 §11.2, RFC 9989 §9.1): `dmarc=<result> header.from=<domain>
+/// policy.dmarc=<policy>`, where `policy.dmarc` is "the evaluated DMARC
+/// policy applied/to be applied after policy options have been processed"
+/// (RFC 9989 §9.1): the disposition for a failing message, the requested
+/// policy otherwise. A comment carries the mode, the requested policy and
+/// its tag, and the testing flag; the reason is given for every result but
+/// `pass`.
 pub fn resinfo(output: &DmarcOutput) -> ResInfo {
     let mut comment = format!("mode={}", output.mode);
-    if output.result == DmarcResult::Fail {
-        comment.push_str(&format!(" dis={}", output.disposition));
+    if let (Some(p), Some(src)) = (output.policy, output.policy_source) {
+        comment.push_str(&format!(" {}={p}", src.as_str()));
     }
     if output.testing {
         comment.push_str(" t=y");
@@ -511,7 +519,12 @@ pub fn resinfo(output: &DmarcOutput) -> ResInfo {
         r = r.property("header", "from", output.from_domain.clone());
     }
     if let Some(p) = output.policy {
-        r = r.property("policy", "dmarc", p.as_str());
+        let applied = if output.result == DmarcResult::Fail {
+            output.disposition
+        } else {
+            p
+        };
+        r = r.property("policy", "dmarc", applied.as_str());
     }
     r
 }

@@ -7,7 +7,7 @@
 //! rejects a record for a bad tag: it records each problem in
 //! [`DmarcRecord::problems`] and leaves the field at its default. Whether a
 //! problem makes the record unusable depends on the mode and is decided by
-//! the evaluator (RFC 7489 §6.6.3 step 6; RFC 9989 §4.7 `p`):
+//! the evaluator (RFC 7489 §6.6.3 step 6; RFC 9989 §4.10.1):
 //! an invalid `p` (or, when it applies, `sp`/`np`) means "act as `p=none`"
 //! when a valid `rua` URI exists, and no policy otherwise.
 //!
