@@ -501,7 +501,12 @@ impl<'a> AddrParser<'_, 'a> {
                     Some(Tok::Special(b',')) => self.pos += 1,
                     Some(Tok::Special(b'@')) => {
                         self.pos += 1;
-                        self.domain()?;
+                        // Route domains are ignored; a literal is allowed.
+                        if self.peek() == Some(&Tok::Literal) {
+                            self.pos += 1;
+                        } else {
+                            self.domain()?;
+                        }
                     }
                     Some(Tok::Special(b':')) => {
                         self.pos += 1;

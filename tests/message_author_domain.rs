@@ -209,6 +209,10 @@ fn obs_route_is_ignored() {
         from(" Joe <,@a.example,,@b.example:user@dom.example>").as_deref(),
         Ok("dom.example")
     );
+    assert_eq!(
+        from(" <@[192.0.2.1]:user@dom.example>").as_deref(),
+        Ok("dom.example")
+    );
     assert!(is_syntax(from(" <@a.example user@dom.example>")));
     assert!(is_syntax(from(" <@a.example:>")));
 }
