@@ -330,3 +330,29 @@ fn outputs_for_the_composer_and_cli() {
         Some("From field holds more than one mailbox")
     );
 }
+
+#[test]
+fn author_domain_is_normalized_before_lookup() {
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str("_dmarc.xn--bcher-kva.example", "v=DMARC1; p=reject");
+    for from in [
+        "bücher.example",
+        "XN--BCHER-KVA.example.",
+        "xn--bcher-kva.example",
+    ] {
+        for mode in [DmarcMode::Rfc7489, DmarcMode::Rfc9989] {
+            let out = eval(&zone, from, None, &[], &DmarcConfig::with_mode(mode));
+            assert_eq!(out.from_domain, "xn--bcher-kva.example", "{from}");
+            assert_eq!(out.policy, Some(Policy::Reject), "{from} {mode}");
+        }
+    }
+    // DKIM d= in U-label form aligns with the A-label Author Domain
+    let out = eval(
+        &zone,
+        "xn--bcher-kva.example",
+        None,
+        &[dkim("Bücher.example")],
+        &cfg(),
+    );
+    assert_eq!(out.result, DmarcResult::Pass);
+}
