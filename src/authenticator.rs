@@ -8,10 +8,12 @@
 use std::net::IpAddr;
 
 use crate::authres::AuthenticationResults;
-use crate::dkim::{self, DkimConfig, DkimOutput};
+use crate::dkim::{self, DkimConfig, DkimOutput, DkimResult};
+use crate::dmarc::{self, DkimEvidence, DmarcConfig, DmarcOutput, SpfEvidence};
 use crate::dns::Resolver;
 use crate::iprev::{self, IprevConfig, IprevOutput};
-use crate::spf::{self, Identity, SpfConfig, SpfOutput};
+use crate::message::{self, Message};
+use crate::spf::{self, Identity, SpfConfig, SpfOutput, SpfResult};
 
 /// Which checks to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +80,8 @@ pub struct AuthConfig {
     /// DKIM policy (RFC 8301 algorithms and key sizes, `l=`, signature cap,
     /// clock).
     pub dkim: DkimConfig,
+    /// DMARC mode (RFC 9989 by default, or RFC 7489), sampler and limits.
+    pub dmarc: DmarcConfig,
 }
 
 /// Everything the checks found. A field is `None` when its check did not
@@ -94,6 +98,8 @@ pub struct Report {
     /// One entry per DKIM-Signature field, top down (empty when the message
     /// has none).
     pub dkim: Option<Vec<DkimOutput>>,
+    /// The DMARC result for the message's author domain.
+    pub dmarc: Option<DmarcOutput>,
 }
 
 impl Report {
@@ -119,6 +125,9 @@ impl Report {
                 }
             }
             None => {}
+        }
+        if let Some(o) = &self.dmarc {
+            ar.push(dmarc::resinfo(o));
         }
         ar
     }
@@ -185,11 +194,44 @@ impl<R: Resolver> Authenticator<R> {
             }
         };
         let (iprev, spf_helo, spf, dkim) = tokio::join!(iprev, spf_helo, spf_mail, dkim);
+        let dmarc = match message {
+            Some(m) if c.checks.dmarc => Some(
+                self.dmarc(m, spf.as_ref(), dkim.as_deref().unwrap_or_default())
+                    .await,
+            ),
+            _ => None,
+        };
         Report {
             iprev,
             spf_helo,
             spf,
             dkim,
+            dmarc,
         }
+    }
+
+    /// DMARC from the SPF (MAIL FROM identity; for a null reverse-path the
+    /// `postmaster@<helo>` identity, RFC 7208 §2.4) and DKIM outputs. The
+    /// author domain is determined fail-closed ([`message::author_domain`]).
+    async fn dmarc(&self, m: &[u8], spf: Option<&SpfOutput>, dkim: &[DkimOutput]) -> DmarcOutput {
+        let c = &self.config.dmarc;
+        let from = match message::author_domain(&Message::parse(m)) {
+            Ok(d) => d,
+            Err(e) => return DmarcOutput::author_error(&e, c.mode),
+        };
+        let spf = spf.map(|o| SpfEvidence {
+            result_pass: o.result == SpfResult::Pass,
+            domain: &o.domain,
+        });
+        let dkim: Vec<DkimEvidence<'_>> = dkim
+            .iter()
+            .map(|o| DkimEvidence {
+                pass: o.result == DkimResult::Pass,
+                domain: &o.domain_ascii,
+                testing: o.testing,
+                unsigned_content: o.unsigned_octets > 0,
+            })
+            .collect();
+        dmarc::evaluate(&self.resolver, &from, spf, &dkim, c).await
     }
 }

@@ -268,6 +268,12 @@ fn run(args: CheckArgs) -> Result<String, BadInput> {
         ..AuthConfig::default()
     };
     config.dkim.now = now;
+    if let Some(mode) = &args.dmarc_mode {
+        config.dmarc.mode = match mode.as_str() {
+            "rfc7489" => sender_auth::dmarc::DmarcMode::Rfc7489,
+            _ => sender_auth::dmarc::DmarcMode::Rfc9989,
+        };
+    }
     let tx = Transaction {
         client_ip: ip,
         helo: args.helo.clone(),
@@ -331,6 +337,9 @@ fn to_json(report: &Report, header: &str) -> Value {
             })
             .collect();
         obj.insert("dkim".into(), Value::Array(list));
+    }
+    if let Some(o) = &report.dmarc {
+        obj.insert("dmarc".into(), o.to_json());
     }
     obj.insert("authentication_results".into(), Value::from(header));
     Value::Object(obj)
