@@ -122,11 +122,11 @@ async fn forward<R: Resolver + ?Sized>(resolver: &R, name: &str, ip: IpAddr) -> 
         IpAddr::V4(v4) => resolver
             .a(name)
             .await
-            .map(|a| a.records.iter().any(|x| *x == v4)),
+            .map(|a| a.records.contains(&v4)),
         IpAddr::V6(v6) => resolver
             .aaaa(name)
             .await
-            .map(|a| a.records.iter().any(|x| *x == v6)),
+            .map(|a| a.records.contains(&v6)),
     };
     match res {
         Ok(true) => Forward::Match,
