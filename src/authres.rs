@@ -156,6 +156,34 @@ impl AuthenticationResults {
         format!("{HEADER_NAME}: {}", self.render(";\r\n\t"))
     }
 
+    /// Returns `message` with every field claiming this authserv-id removed
+    /// ([`remove_forged`]) and this header field added on top. The field
+    /// uses the message's line endings (bare LF when the message has no CR).
+    ///
+    /// ```
+    /// use sender_auth::authres::{AuthenticationResults, ResInfo};
+    /// let mut ar = AuthenticationResults::new("mx.example");
+    /// ar.push(ResInfo::new("spf", "pass"));
+    /// let out = ar.stamp(b"Authentication-Results: mx.example; dkim=pass\r\nFrom: a@b.example\r\n\r\nhi\r\n");
+    /// assert_eq!(
+    ///     out,
+    ///     b"Authentication-Results: mx.example;\r\n\tspf=pass\r\nFrom: a@b.example\r\n\r\nhi\r\n"
+    /// );
+    /// ```
+    pub fn stamp(&self, message: &[u8]) -> Vec<u8> {
+        let clean = remove_forged(message, &self.authserv_id);
+        let eol = if message.contains(&b'\r') {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let header = format!("{HEADER_NAME}: {}{eol}", self.render(&format!(";{eol}\t")));
+        let mut out = Vec::with_capacity(header.len() + clean.len());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(&clean);
+        out
+    }
+
     fn render(&self, sep: &str) -> String {
         let mut out = value(&self.authserv_id);
         if self.results.is_empty() {
