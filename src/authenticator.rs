@@ -6,11 +6,13 @@
 //! Authenticator only composes them.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::authres::AuthenticationResults;
 use crate::dkim::{self, DkimConfig, DkimOutput, DkimResult};
 use crate::dmarc::{self, DkimEvidence, DmarcConfig, DmarcOutput, SpfEvidence};
 use crate::dns::Resolver;
+use crate::dns::timeout::TimeoutResolver;
 use crate::iprev::{self, IprevConfig, IprevOutput};
 use crate::message::{self, Message};
 use crate::spf::{self, Identity, SpfConfig, SpfOutput, SpfResult};
@@ -66,8 +68,11 @@ pub struct Transaction {
     pub mail_from: Option<String>,
 }
 
+/// Default per-lookup deadline of the [`Authenticator`].
+pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Configuration of every check.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// The authserv-id written into Authentication-Results.
     pub authserv_id: String,
@@ -82,6 +87,25 @@ pub struct AuthConfig {
     pub dkim: DkimConfig,
     /// DMARC mode (RFC 9989 by default, or RFC 7489), sampler and limits.
     pub dmarc: DmarcConfig,
+    /// Deadline of every DNS lookup made by any check (default
+    /// [`DEFAULT_DNS_TIMEOUT`]); a lookup past it counts as a timeout, so a
+    /// server that never answers gives `temperror`, never a stall. SPF
+    /// also has its own overall budget ([`SpfConfig::timeout`]).
+    pub dns_timeout: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            authserv_id: "localhost".into(),
+            checks: Checks::ALL,
+            iprev: IprevConfig::default(),
+            spf: SpfConfig::default(),
+            dkim: DkimConfig::default(),
+            dmarc: DmarcConfig::default(),
+            dns_timeout: DEFAULT_DNS_TIMEOUT,
+        }
+    }
 }
 
 /// Everything the checks found. A field is `None` when its check did not
@@ -157,13 +181,16 @@ impl<R: Resolver> Authenticator<R> {
     }
 
     /// Runs every selected check whose inputs are present.
+    ///
+    /// Needs a Tokio runtime with the time driver enabled (for the DNS
+    /// deadlines).
     pub async fn authenticate(&self, tx: &Transaction, message: Option<&[u8]>) -> Report {
         let c = &self.config;
+        let resolver = TimeoutResolver::new(&self.resolver, c.dns_timeout);
+        let resolver = &resolver;
         let iprev = async {
             match tx.client_ip {
-                Some(ip) if c.checks.iprev => {
-                    Some(iprev::check(&self.resolver, ip, &c.iprev).await)
-                }
+                Some(ip) if c.checks.iprev => Some(iprev::check(resolver, ip, &c.iprev).await),
                 _ => None,
             }
         };
@@ -171,7 +198,7 @@ impl<R: Resolver> Authenticator<R> {
         let spf_helo = async {
             match (tx.client_ip, helo) {
                 (Some(ip), Some(h)) if c.checks.spf_helo => {
-                    Some(spf::check_helo(&self.resolver, ip, h, &c.spf).await)
+                    Some(spf::check_helo(resolver, ip, h, &c.spf).await)
                 }
                 _ => None,
             }
@@ -179,16 +206,16 @@ impl<R: Resolver> Authenticator<R> {
         let spf_mail = async {
             match (tx.client_ip, tx.mail_from.as_deref()) {
                 // A null reverse-path needs the HELO name (RFC 7208 §2.4).
-                (Some(ip), Some(mf)) if c.checks.spf && (!mf.is_empty() || helo.is_some()) => Some(
-                    spf::check_mail_from(&self.resolver, ip, mf, helo.unwrap_or(""), &c.spf).await,
-                ),
+                (Some(ip), Some(mf)) if c.checks.spf && (!mf.is_empty() || helo.is_some()) => {
+                    Some(spf::check_mail_from(resolver, ip, mf, helo.unwrap_or(""), &c.spf).await)
+                }
                 _ => None,
             }
         };
         let dkim = async {
             match message {
                 Some(m) if c.checks.dkim || c.checks.dmarc => {
-                    Some(dkim::verify(&self.resolver, m, &c.dkim).await)
+                    Some(dkim::verify(resolver, m, &c.dkim).await)
                 }
                 _ => None,
             }
@@ -196,8 +223,13 @@ impl<R: Resolver> Authenticator<R> {
         let (iprev, spf_helo, spf, dkim) = tokio::join!(iprev, spf_helo, spf_mail, dkim);
         let dmarc = match message {
             Some(m) if c.checks.dmarc => Some(
-                self.dmarc(m, spf.as_ref(), dkim.as_deref().unwrap_or_default())
-                    .await,
+                self.dmarc(
+                    resolver,
+                    m,
+                    spf.as_ref(),
+                    dkim.as_deref().unwrap_or_default(),
+                )
+                .await,
             ),
             _ => None,
         };
@@ -213,7 +245,13 @@ impl<R: Resolver> Authenticator<R> {
     /// DMARC from the SPF (MAIL FROM identity; for a null reverse-path the
     /// `postmaster@<helo>` identity, RFC 7208 §2.4) and DKIM outputs. The
     /// author domain is determined fail-closed ([`message::author_domain`]).
-    async fn dmarc(&self, m: &[u8], spf: Option<&SpfOutput>, dkim: &[DkimOutput]) -> DmarcOutput {
+    async fn dmarc(
+        &self,
+        resolver: &impl Resolver,
+        m: &[u8],
+        spf: Option<&SpfOutput>,
+        dkim: &[DkimOutput],
+    ) -> DmarcOutput {
         let c = &self.config.dmarc;
         let from = match message::author_domain(&Message::parse(m)) {
             Ok(d) => d,
@@ -232,6 +270,6 @@ impl<R: Resolver> Authenticator<R> {
                 unsigned_content: o.unsigned_octets > 0,
             })
             .collect();
-        dmarc::evaluate(&self.resolver, &from, spf, &dkim, c).await
+        dmarc::evaluate(resolver, &from, spf, &dkim, c).await
     }
 }

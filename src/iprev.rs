@@ -119,14 +119,8 @@ enum Forward {
 
 async fn forward<R: Resolver + ?Sized>(resolver: &R, name: &str, ip: IpAddr) -> Forward {
     let res = match ip {
-        IpAddr::V4(v4) => resolver
-            .a(name)
-            .await
-            .map(|a| a.records.iter().any(|x| *x == v4)),
-        IpAddr::V6(v6) => resolver
-            .aaaa(name)
-            .await
-            .map(|a| a.records.iter().any(|x| *x == v6)),
+        IpAddr::V4(v4) => resolver.a(name).await.map(|a| a.records.contains(&v4)),
+        IpAddr::V6(v6) => resolver.aaaa(name).await.map(|a| a.records.contains(&v6)),
     };
     match res {
         Ok(true) => Forward::Match,

@@ -29,6 +29,7 @@ use std::sync::Arc;
 pub mod cache;
 #[cfg(feature = "hickory")]
 pub mod hickory;
+pub mod timeout;
 pub mod zone;
 pub mod zonefile;
 
