@@ -85,6 +85,9 @@ for p, t in texts:
             seed("dmarc_record", s)
         if "b=" in s and "bh=" in s:
             seed("dkim_signature", s)
+        if "authentication-results" in low or re.match(r"^[\w.-]+;\s*\w+=", s):
+            seed("authres_parse", s)
+            seed("authres_render", s)
         if s.lower().startswith("from:") or ("@" in s and "<" in s):
             seed("author_domain", s)
 
@@ -98,6 +101,7 @@ for m in msgs:
     seed("author_domain", m)
     seed("dkim_canon", m)
     seed("authenticator", m)
+    seed("authres_parse", m)
     for mode in (b"\x00", b"\x01", b"\x04"):
         seed("dkim_verify", mode + m)
     for line in re.split(rb"\r?\n(?![ \t])", m):

@@ -164,7 +164,7 @@ fn set_tag(m: &[u8], tag: &str, value: &str) -> Vec<u8> {
     let mut end = start;
     while end < b.len()
         && b[end] != b';'
-        && !(b[end] == b'\r' && !matches!(b.get(end + 2), Some(b' ' | b'\t')))
+        && (b[end] != b'\r' || matches!(b.get(end + 2), Some(b' ' | b'\t')))
     {
         end += 1;
     }

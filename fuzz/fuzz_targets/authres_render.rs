@@ -1,12 +1,14 @@
 #![no_main]
 //! Authentication-Results rendering: whatever the (attacker-influenced)
-//! values, the rendered field has exactly one resinfo per result (no `;`
-//! injected outside quoted-strings and comments), every comment and
+//! values, the rendered field parses back (`authres::parse`) to the same
+//! values (`normalized()`: control characters as spaces, keywords reduced),
+//! both folded and on one line; it has exactly one resinfo per result (no
+//! `;` injected outside quoted-strings and comments), every comment and
 //! quoted-string closes, there are no control characters, and the folded
 //! header form equals the one-line value.
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sender_auth::authres::{AuthenticationResults, HEADER_NAME, ResInfo};
+use sender_auth::authres::{AuthenticationResults, HEADER_NAME, ResInfo, parse};
 
 #[derive(Arbitrary, Debug)]
 struct R {
@@ -91,4 +93,7 @@ fuzz_target!(|i: Input| {
         assert!(!m.is_empty() && m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)), "{p:?}");
         let _ = r;
     }
+    let want = ar.normalized();
+    assert_eq!(parse(&h).as_ref(), Ok(&want), "{h:?}");
+    assert_eq!(parse(&v).as_ref(), Ok(&want), "{v:?}");
 });
