@@ -1,6 +1,7 @@
 #!/bin/sh
 # Long fuzz runs: each target in $TARGETS for $SECS seconds, $PAR at a time,
 # niced, using the already-built binaries (run `cargo fuzz build` first).
+# Extra libFuzzer flags in $EXTRA (e.g. -max_len=65536).
 # Logs go to $LOGDIR/<target>.log; a summary line per target to stdout.
 set -u
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ run() {
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
     start=$(date +%s)
     nice -n 10 "$BIN/$t" "fuzz/corpus/$t" -artifact_prefix="fuzz/artifacts/$t/" \
-        -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 ${EXTRA:-} \
         >"$LOGDIR/$t.log" 2>&1
     rc=$?
     end=$(date +%s)
