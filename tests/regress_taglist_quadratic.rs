@@ -69,11 +69,12 @@ fn dkim_signature_and_key_record_with_distinct_tags() {
     });
 }
 
-/// The verify path: 10 DKIM-Signature fields of 1 MB of distinct tags each
-/// (the most `max_signatures` lets through) are all evaluated quickly.
+/// The verify path: 10 DKIM-Signature fields of 256 KB of distinct tags
+/// each (the most `max_signatures` lets through; ~32,000 tags each, about a
+/// minute of CPU for the ten with the old code) are all evaluated quickly.
 #[test]
 fn verify_with_ten_one_megabyte_signatures() {
-    let tags = distinct_tags(1 << 20);
+    let tags = distinct_tags(1 << 18);
     let mut m = String::new();
     for i in 0..10 {
         m.push_str(&format!(
