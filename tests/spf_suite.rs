@@ -20,11 +20,15 @@
 //! preferred one; others are reported).
 
 use std::collections::HashSet;
-use std::net::IpAddr;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use sender_auth::dns::RecordType;
 use sender_auth::dns::zone::{Fault, ZoneResolver};
-use sender_auth::spf::{SpfConfig, SpfResult, check_mail_from};
+use sender_auth::dns::{DnsResult, Mx, RecordType, Resolver, Txt};
+use sender_auth::spf::{SpfConfig, SpfOutput, SpfRecordCache, SpfResult, check_mail_from};
 use serde::Deserialize;
 use serde_yaml::Value;
 
@@ -213,6 +217,59 @@ fn build_zone(zonedata: &Value) -> ZoneResolver {
     zone
 }
 
+/// Returns `Pending` once (waking itself) before completing: every lookup
+/// through [`Deferred`] is in flight across at least one poll, so the
+/// speculative prefetch walker really runs and overlaps lookups.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A resolver whose answers all arrive one poll late.
+struct Deferred<'z>(&'z ZoneResolver);
+
+impl Resolver for Deferred<'_> {
+    async fn txt(&self, name: &str) -> DnsResult<Txt> {
+        YieldOnce(false).await;
+        self.0.txt(name).await
+    }
+    async fn a(&self, name: &str) -> DnsResult<Ipv4Addr> {
+        YieldOnce(false).await;
+        self.0.a(name).await
+    }
+    async fn aaaa(&self, name: &str) -> DnsResult<Ipv6Addr> {
+        YieldOnce(false).await;
+        self.0.aaaa(name).await
+    }
+    async fn mx(&self, name: &str) -> DnsResult<Mx> {
+        YieldOnce(false).await;
+        self.0.mx(name).await
+    }
+    async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
+        YieldOnce(false).await;
+        self.0.ptr(ip).await
+    }
+}
+
+/// The output without the number of queries sent (which prefetch and the
+/// record cache change by design).
+fn comparable(o: &SpfOutput) -> SpfOutput {
+    SpfOutput {
+        queries: 0,
+        ..o.clone()
+    }
+}
+
 #[derive(Default, Debug)]
 struct Counts {
     total: usize,
@@ -220,6 +277,8 @@ struct Counts {
     alternate: usize,
     excluded: usize,
     explanations: usize,
+    /// Tests whose prefetch/cache runs were compared with sequential.
+    compared_modes: usize,
     failures: Vec<String>,
 }
 
@@ -235,9 +294,15 @@ fn run_suite(
         .enable_time()
         .build()
         .expect("runtime");
+    // The reference: plain sequential evaluation.
     let config = SpfConfig {
         default_explanation: Some("DEFAULT".to_string()),
+        prefetch: false,
         ..SpfConfig::default()
+    };
+    let prefetch = SpfConfig {
+        prefetch: true,
+        ..config.clone()
     };
     let mut counts = Counts::default();
     for doc in serde_yaml::Deserializer::from_str(&text) {
@@ -277,8 +342,34 @@ fn run_suite(
             }
             let explanation = t.get("explanation").map(scalar);
             let out = rt.block_on(check_mail_from(&zone, host, &mailfrom, &helo, &config));
+            // The same test with speculative prefetch over a resolver whose
+            // answers arrive late (so lookups overlap), and with a parsed-
+            // record cache, cold then warm: all identical to sequential.
+            let deferred = Deferred(&zone);
+            let pf = rt.block_on(check_mail_from(
+                &deferred, host, &mailfrom, &helo, &prefetch,
+            ));
+            let cached = SpfConfig {
+                record_cache: Some(Arc::new(SpfRecordCache::new(64))),
+                ..prefetch.clone()
+            };
+            let cold = rt.block_on(check_mail_from(&deferred, host, &mailfrom, &helo, &cached));
+            let warm = rt.block_on(check_mail_from(&zone, host, &mailfrom, &helo, &cached));
             let mut problem = None;
-            if !expected.contains(&out.result) {
+            for (mode, other) in [
+                ("prefetch", &pf),
+                ("prefetch+cache cold", &cold),
+                ("prefetch+cache warm", &warm),
+            ] {
+                if comparable(other) != comparable(&out) {
+                    problem = Some(format!(
+                        "{mode} differs from sequential:\n  sequential {out:?}\n  {mode} {other:?}"
+                    ));
+                }
+            }
+            counts.compared_modes += 1;
+            if problem.is_some() {
+            } else if !expected.contains(&out.result) {
                 problem = Some(format!("result {} (expected {:?})", out.result, expected));
             } else if let Some(exp) = &explanation
                 && out.result == SpfResult::Fail
@@ -337,6 +428,7 @@ fn rfc7208_suite() {
         c.failures.join("\n")
     );
     assert_eq!(c.passed, 203);
+    assert_eq!(c.compared_modes, 203, "every test also ran with prefetch");
     assert_eq!(
         c.explanations, 22,
         "every explanation in the suite is compared"
@@ -360,6 +452,7 @@ fn rfc4408_suite() {
         c.failures.join("\n")
     );
     assert_eq!(c.passed + c.excluded, 191);
+    assert_eq!(c.compared_modes, 191, "every test also ran with prefetch");
 }
 
 /// pyspf's ad hoc regression tests (not RFC conformance), minus the

@@ -20,18 +20,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use super::cache::RecordOutcome;
 use super::macros::{MacroContext, MacroString, MacroVars};
+use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
-use crate::dns::{self, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
+use crate::dns::{self, Answer, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
 
 /// Hard cap on include/redirect nesting, whatever the configured term
 /// limit (each level is a boxed future; keep the poll stack shallow).
-const MAX_DEPTH: usize = 32;
+pub(super) const MAX_DEPTH: usize = 32;
 
 /// The internal DNS layer: every query of an evaluation goes through here.
-pub(crate) struct Lookups<'r, R: ?Sized> {
+pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     resolver: &'r R,
+    /// The per-evaluation lookup table and walker (speculative prefetch);
+    /// `None`: plain sequential evaluation.
+    pf: Option<&'p Prefetch<'r, R>>,
     /// DNS-querying terms evaluated.
     pub(crate) terms: usize,
     /// Void lookups counted.
@@ -42,10 +47,11 @@ pub(crate) struct Lookups<'r, R: ?Sized> {
     max_voids: usize,
 }
 
-impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
-    fn new(resolver: &'r R, config: &SpfConfig) -> Self {
+impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
+    fn new(resolver: &'r R, config: &SpfConfig, pf: Option<&'p Prefetch<'r, R>>) -> Self {
         Lookups {
             resolver,
+            pf,
             terms: 0,
             voids: 0,
             queries: 0,
@@ -92,17 +98,67 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
 
     async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
         self.checked(name)?;
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Txt, name).await {
+                Ans::Txt(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
         self.resolver.txt(name).await
     }
 
     async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
         self.checked(name)?;
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Mx, name).await {
+                Ans::Mx(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
         self.resolver.mx(name).await
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
         self.queries += 1;
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Ptr, &dns::reverse_name(ip)).await {
+                Ans::Ptr(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
         self.resolver.ptr(ip).await
+    }
+
+    /// With prefetch: starts the address lookups of `names` at once (MX
+    /// exchanges, PTR names; bounded by the MX/PTR name limits).
+    async fn prestart_hosts(&self, names: &[&str], ip: IpAddr) {
+        if let Some(pf) = self.pf {
+            let qt = match ip {
+                IpAddr::V4(_) => Qt::A,
+                IpAddr::V6(_) => Qt::Aaaa,
+            };
+            pf.prestart(qt, names).await;
+        }
+    }
+
+    async fn addr_a(&self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::A, name).await {
+                Ans::A(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
+        self.resolver.a(name).await
+    }
+
+    async fn addr_aaaa(&self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Aaaa, name).await {
+                Ans::Aaaa(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
+        self.resolver.aaaa(name).await
     }
 
     /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
@@ -116,13 +172,13 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
         self.checked(name)?;
         match ip {
             IpAddr::V4(ip) => {
-                let ans = self.resolver.a(name).await?;
+                let ans = self.addr_a(name).await?;
                 Ok(ans
                     .iter()
                     .any(|a| Ipv4Net::new(*a, cidr.v4).is_ok_and(|n| n.trunc().contains(&ip))))
             }
             IpAddr::V6(ip) => {
-                let ans = self.resolver.aaaa(name).await?;
+                let ans = self.addr_aaaa(name).await?;
                 Ok(ans
                     .iter()
                     .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))))
@@ -133,7 +189,46 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
     /// Whether `name` has any A record (the `exists` mechanism, §5.7).
     async fn a_exists(&mut self, name: &str) -> Result<bool, DnsError> {
         self.checked(name)?;
-        Ok(!self.resolver.a(name).await?.is_empty())
+        Ok(!self.addr_a(name).await?.is_empty())
+    }
+}
+
+fn mismatch() -> DnsError {
+    DnsError::Other("internal: answer of the wrong type".into())
+}
+
+/// Selects the one SPF record among a TXT answer (§4.5) and parses it.
+pub(super) fn select_record(ans: &Answer<Txt>) -> RecordOutcome {
+    let mut found: Option<Vec<u8>> = None;
+    let mut count = 0usize;
+    for txt in ans.iter() {
+        let text = txt.concat();
+        if is_spf_record(&text) {
+            count += 1;
+            found = Some(text);
+        }
+    }
+    if count > 1 {
+        return RecordOutcome::Multiple(count);
+    }
+    match found {
+        None => RecordOutcome::NoRecord,
+        Some(text) => match Record::parse(&text) {
+            Ok(r) => RecordOutcome::Record(Arc::new(r)),
+            Err(e) => RecordOutcome::Invalid(e),
+        },
+    }
+}
+
+/// What a record outcome means for the evaluation of `domain`.
+fn outcome_step(domain: &str, o: RecordOutcome) -> Step<Option<Arc<Record>>> {
+    match o {
+        RecordOutcome::Record(r) => Ok(Some(r)),
+        RecordOutcome::NoRecord => Ok(None),
+        RecordOutcome::Multiple(count) => Err(perm(format!(
+            "{domain} publishes {count} SPF records; exactly one is allowed (RFC 7208 §4.5)"
+        ))),
+        RecordOutcome::Invalid(e) => Err(perm(format!("invalid SPF record at {domain}: {e}"))),
     }
 }
 
@@ -181,7 +276,7 @@ fn perm(reason: String) -> Box<Verdict> {
     Box::new(Verdict::error(SpfResult::PermError, reason))
 }
 
-fn qualifier_result(q: Qualifier) -> SpfResult {
+pub(super) fn qualifier_result(q: Qualifier) -> SpfResult {
     match q {
         Qualifier::Pass => SpfResult::Pass,
         Qualifier::Fail => SpfResult::Fail,
@@ -193,7 +288,7 @@ fn qualifier_result(q: Qualifier) -> SpfResult {
 /// §4.3: a `<domain>` that is malformed or not multi-label gives `none`.
 /// Returns the name to use (one trailing dot removed, IDNs in A-label form)
 /// or why it is unusable.
-fn usable_domain(domain: &str) -> Result<String, String> {
+pub(super) fn usable_domain(domain: &str) -> Result<String, String> {
     let d = domain.strip_suffix('.').unwrap_or(domain);
     if d.starts_with('[') {
         return Err(format!(
@@ -218,7 +313,7 @@ fn usable_domain(domain: &str) -> Result<String, String> {
 }
 
 /// `name` equals `target` or is a subdomain of it (case-insensitive).
-fn is_within(name: &str, target: &str) -> bool {
+pub(super) fn is_within(name: &str, target: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     let target = target.strip_suffix('.').unwrap_or(target);
     if name.len() == target.len() {
@@ -229,8 +324,8 @@ fn is_within(name: &str, target: &str) -> bool {
         && name.as_bytes()[name.len() - target.len()..].eq_ignore_ascii_case(target.as_bytes())
 }
 
-struct Eval<'a, R: ?Sized> {
-    dns: Lookups<'a, R>,
+struct Eval<'a, 'p, R: ?Sized> {
+    dns: Lookups<'a, 'p, R>,
     config: &'a SpfConfig,
     ip: IpAddr,
     sender: &'a str,
@@ -244,7 +339,7 @@ struct Eval<'a, R: ?Sized> {
     validated: HashMap<String, bool>,
 }
 
-impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
+impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     fn vars<'v>(&'v self, domain: &'v str, ptr: Option<&'v str>) -> MacroVars<'v> {
         MacroVars {
             sender: self.sender,
@@ -334,7 +429,22 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
 
     /// Looks up and selects the SPF record of `domain` (§4.4, §4.5) and
     /// parses it. `Ok(None)`: no SPF record.
+    ///
+    /// Order: a record already parsed in this evaluation (prefetch), the
+    /// shared parsed-record cache, then a TXT lookup (whose outcome is
+    /// stored in both).
     async fn fetch_record(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
+        let pf = self.dns.pf;
+        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+            return outcome_step(domain, o);
+        }
+        let cache = self.config.record_cache.as_deref();
+        if let Some(o) = cache.and_then(|c| c.get(domain)) {
+            if let Some(p) = pf {
+                p.insert_record(domain, o.clone());
+            }
+            return outcome_step(domain, o);
+        }
         let ans = match self.dns.txt(domain).await {
             Ok(a) => a,
             Err(e) if e.is_void() => return Ok(None),
@@ -345,27 +455,18 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                 )));
             }
         };
-        let mut found: Option<Vec<u8>> = None;
-        let mut count = 0usize;
-        for txt in ans.iter() {
-            let text = txt.concat();
-            if is_spf_record(&text) {
-                count += 1;
-                found = Some(text);
-            }
+        // The walker may have parsed the same answer meanwhile.
+        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+            return outcome_step(domain, o);
         }
-        if count > 1 {
-            return Err(perm(format!(
-                "{domain} publishes {count} SPF records; exactly one is allowed (RFC 7208 §4.5)"
-            )));
+        let o = select_record(&ans);
+        if let Some(c) = cache {
+            c.insert(domain, o.clone(), ans.ttl);
         }
-        match found {
-            None => Ok(None),
-            Some(text) => match Record::parse(&text) {
-                Ok(r) => Ok(Some(Arc::new(r))),
-                Err(e) => Err(perm(format!("invalid SPF record at {domain}: {e}"))),
-            },
+        if let Some(p) = pf {
+            p.insert_record(domain, o.clone());
         }
+        outcome_step(domain, o)
     }
 
     /// One `check_host()` level (recursion for include and redirect).
@@ -567,6 +668,10 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
         }
         let mut hosts: Vec<&Mx> = mxs.iter().collect();
         hosts.sort_by_key(|m| m.preference);
+        if self.dns.pf.is_some() {
+            let names: Vec<&str> = hosts.iter().map(|m| m.exchange.as_str()).collect();
+            self.dns.prestart_hosts(&names, self.ip).await;
+        }
         for mx in hosts {
             match self.dns.host_matches(&mx.exchange, self.ip, cidr).await {
                 Ok(true) => return Ok(true),
@@ -598,6 +703,14 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
             }
             Err(_) => return Ok(false),
         };
+        if self.dns.pf.is_some() {
+            let within: Vec<&str> = names
+                .iter()
+                .filter(|n| is_within(n, target))
+                .map(String::as_str)
+                .collect();
+            self.dns.prestart_hosts(&within, self.ip).await;
+        }
         for name in names.iter().filter(|n| is_within(n, target)) {
             if self.validate(name).await {
                 return Ok(true);
@@ -681,8 +794,22 @@ async fn run_inner<R: Resolver + ?Sized>(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    let ip_c = dns::canonical_ip(ip);
+    let pf = config.prefetch.then(|| {
+        Prefetch::new(
+            resolver,
+            config,
+            ip_c,
+            &full_sender,
+            local,
+            sender_domain,
+            helo,
+            timestamp,
+            usable_domain(&top_domain).ok(),
+        )
+    });
     let mut ev = Eval {
-        dns: Lookups::new(resolver, config),
+        dns: Lookups::new(resolver, config, pf.as_ref()),
         config,
         ip: dns::canonical_ip(ip),
         sender: &full_sender,
@@ -694,7 +821,14 @@ async fn run_inner<R: Resolver + ?Sized>(
         validated: HashMap::new(),
     };
     let outcome = {
-        let fut = ev.top(&top_domain);
+        let pf_ref = pf.as_ref();
+        let top = ev.top(&top_domain);
+        let fut = async move {
+            match pf_ref {
+                Some(p) => p.run(top).await,
+                None => top.await,
+            }
+        };
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::time::timeout(config.timeout, fut).await.ok()
         } else {
@@ -740,6 +874,9 @@ async fn run_inner<R: Resolver + ?Sized>(
         chain: verdict.chain,
         dns_lookups: ev.dns.terms,
         void_lookups: ev.dns.voids,
-        queries: ev.dns.queries,
+        queries: match &pf {
+            Some(p) => p.queries(),
+            None => ev.dns.queries,
+        },
     }
 }

@@ -82,15 +82,19 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dns::Resolver;
 
+pub mod cache;
 mod eval;
 pub mod macros;
+mod prefetch;
 mod received;
 pub mod record;
 
+pub use cache::{SpfRecordCache, SpfRecordCacheStats};
 pub use received::{received_spf, resinfo};
 
 /// An SPF result (RFC 7208 §2.6).
@@ -227,6 +231,16 @@ pub struct SpfConfig {
     /// or it cannot be used). It is a macro string like an explanation
     /// record (§6.2); `None` (the default) leaves the explanation empty.
     pub default_explanation: Option<String>,
+    /// Speculative concurrent prefetch (default `true`): when a record is
+    /// parsed, the lookups its terms will need are started at once, within
+    /// the §4.6.4 budget, while evaluation still proceeds strictly left to
+    /// right; results are identical to `false` (plain sequential
+    /// evaluation). See "Speculative prefetch" in the [module docs](self)
+    /// for the exact budget rule.
+    pub prefetch: bool,
+    /// Shared cache of parsed SPF records (default `None`): a hit skips the
+    /// TXT lookup and the parse. See [`SpfRecordCache`].
+    pub record_cache: Option<Arc<SpfRecordCache>>,
 }
 
 impl Default for SpfConfig {
@@ -239,6 +253,8 @@ impl Default for SpfConfig {
             timeout: Duration::from_secs(20),
             receiver: "unknown".to_string(),
             default_explanation: None,
+            prefetch: true,
+            record_cache: None,
         }
     }
 }
