@@ -197,8 +197,18 @@ impl SpfRecordCache {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The cache's current time (one reading serves a whole check).
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
     /// The cached outcome for `domain`, if present and not expired.
     pub(crate) fn get(&self, domain: &str) -> Option<RecordOutcome> {
+        self.get_at(domain, self.clock.now())
+    }
+
+    /// [`get`](Self::get) at time `now`.
+    pub(crate) fn get_at(&self, domain: &str, now: Instant) -> Option<RecordOutcome> {
         let key = domain.strip_suffix('.').unwrap_or(domain);
         let lowered;
         let key = if key.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -209,7 +219,7 @@ impl SpfRecordCache {
         };
         let mut st = self.lock();
         let found = match st.map.get(key) {
-            Some(e) if e.expires > self.clock.now() => Some(e.value.clone()),
+            Some(e) if e.expires > now => Some(e.value.clone()),
             Some(_) => {
                 if let Some(e) = st.map.remove(key) {
                     st.by_age.remove(&e.seq);

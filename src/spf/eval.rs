@@ -13,6 +13,7 @@
 //! * Evaluation proceeds strictly left to right; include and redirect
 //!   recurse through [`Eval::check`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -288,18 +289,20 @@ pub(super) fn qualifier_result(q: Qualifier) -> SpfResult {
 /// §4.3: a `<domain>` that is malformed or not multi-label gives `none`.
 /// Returns the name to use (one trailing dot removed, IDNs in A-label form)
 /// or why it is unusable.
-pub(super) fn usable_domain(domain: &str) -> Result<String, String> {
+pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
     let d = domain.strip_suffix('.').unwrap_or(domain);
     if d.starts_with('[') {
         return Err(format!(
             "{domain:?} is an address literal, not a domain name"
         ));
     }
-    let d = if d.is_ascii() {
-        d.to_string()
+    let d: Cow<'_, str> = if d.is_ascii() {
+        Cow::Borrowed(d)
     } else {
-        idna::domain_to_ascii(d)
-            .map_err(|_| format!("{domain:?} is not a valid internationalized domain name"))?
+        Cow::Owned(
+            idna::domain_to_ascii(d)
+                .map_err(|_| format!("{domain:?} is not a valid internationalized domain name"))?,
+        )
     };
     if let Err(e) = dns::check_name(&d) {
         return Err(format!("{domain:?} is not a valid domain name: {e}"));
@@ -337,6 +340,8 @@ struct Eval<'a, 'p, R: ?Sized> {
     ptr_names: Option<Result<Arc<[String]>, DnsError>>,
     /// Validation results of PTR names (forward lookup contains `ip`).
     validated: HashMap<String, bool>,
+    /// The record cache's clock, read once per check.
+    cache_now: Option<std::time::Instant>,
 }
 
 impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
@@ -439,7 +444,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             return outcome_step(domain, o);
         }
         let cache = self.config.record_cache.as_deref();
-        if let Some(o) = cache.and_then(|c| c.get(domain)) {
+        let now = match (cache, self.cache_now) {
+            (Some(c), None) => {
+                let n = c.now();
+                self.cache_now = Some(n);
+                Some(n)
+            }
+            (_, n) => n,
+        };
+        if let Some(o) = cache.zip(now).and_then(|(c, now)| c.get_at(domain, now)) {
             if let Some(p) = pf {
                 p.insert_record(domain, o.clone());
             }
@@ -470,9 +483,9 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     /// One `check_host()` level (recursion for include and redirect).
-    fn check(&mut self, domain: String, depth: usize) -> BoxFuture<'_, Verdict> {
+    fn check<'s>(&'s mut self, domain: &'s str, depth: usize) -> BoxFuture<'s, Verdict> {
         Box::pin(async move {
-            let domain = match usable_domain(&domain) {
+            let domain = match usable_domain(domain) {
                 Ok(d) => d,
                 Err(why) => {
                     return Verdict::error(SpfResult::None, why);
@@ -549,15 +562,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 Mechanism::Include { domain: spec } => {
                     self.dns.count_term(&d.text, domain)?;
                     let target = self.expand_domain(spec, domain).await;
-                    let step = format!("include:{target}");
                     if depth >= MAX_DEPTH {
                         return Err(perm(format!("include nesting deeper than {MAX_DEPTH}")));
                     }
-                    let inner = self.check(target.clone(), depth + 1).await;
+                    let inner = self.check(&target, depth + 1).await;
+                    let step = || format!("include:{target}");
                     match inner.result {
                         SpfResult::Pass => {
                             let result = qualifier_result(d.qualifier);
-                            let mut v = inner.via(step);
+                            let mut v = inner.via(step());
                             v.result = result;
                             v.exp = if result == SpfResult::Fail { exp } else { None };
                             v.reason = None;
@@ -569,7 +582,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                         SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => false,
                         SpfResult::TempError | SpfResult::PermError => {
-                            return Err(Box::new(inner.via(step)));
+                            return Err(Box::new(inner.via(step())));
                         }
                         SpfResult::None => {
                             let why = inner.reason.unwrap_or_default();
@@ -600,7 +613,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             if depth >= MAX_DEPTH {
                 return Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
             }
-            let inner = self.check(target.clone(), depth + 1).await;
+            let inner = self.check(&target, depth + 1).await;
             if inner.result == SpfResult::None {
                 let why = inner.reason.unwrap_or_default();
                 return Err(perm(format!(
@@ -748,7 +761,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The top-level check: `check_host()` plus the explanation.
     async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
-        let v = self.check(domain.to_string(), 0).await;
+        let v = self.check(domain, 0).await;
         let exp = if v.result == SpfResult::Fail {
             self.explanation(&v, domain).await
         } else {
@@ -805,7 +818,7 @@ async fn run_inner<R: Resolver + ?Sized>(
             sender_domain,
             helo,
             timestamp,
-            usable_domain(&top_domain).ok(),
+            usable_domain(&top_domain).ok().map(Cow::into_owned),
         )
     });
     let mut ev = Eval {
@@ -819,6 +832,7 @@ async fn run_inner<R: Resolver + ?Sized>(
         timestamp,
         ptr_names: None,
         validated: HashMap::new(),
+        cache_now: None,
     };
     let outcome = {
         let pf_ref = pf.as_ref();

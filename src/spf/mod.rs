@@ -45,14 +45,78 @@
 //!   is never used, a `redirect` target's is, §6.2). A `fail` without usable
 //!   `exp=` gets [`SpfConfig::default_explanation`], if set.
 //!
-//! # Structure for later performance work
+//! # Performance: speculative prefetch and the parsed-record cache
 //!
-//! Parsing ([`record`], [`macros`]) is pure, so parsed records can be
-//! cached. Inside the evaluator all DNS goes through one small layer that
-//! counts terms, void lookups and queries and calls the resolver, and one
-//! function turns a domain into a parsed record; a speculative prefetch or
-//! a parsed-record cache plugs in there without changing results, as long
-//! as every term is still counted as if it had sent its query.
+//! Parsing ([`record`], [`macros`]) is pure. Inside the evaluator all DNS
+//! goes through one small layer that counts terms, void lookups and queries,
+//! and one function turns a domain into a parsed record: the shared
+//! [`SpfRecordCache`] ([`SpfConfig::record_cache`]) plugs in there (a hit
+//! skips both the TXT query and the parse), and so does the prefetch.
+//!
+//! ## Speculative prefetch ([`SpfConfig::prefetch`], default on)
+//!
+//! The evaluator still goes strictly left to right and counts every term
+//! as a sequential evaluator does, so results are identical (the OpenSPF
+//! suites run both ways, `tests/spf_suite.rs`). What changes is when
+//! lookups are sent. All lookups of one check go through a per-check table
+//! keyed by (type, name) — each is sent at most once per check — and are
+//! polled in place (nothing is spawned, so the resolver may be borrowed).
+//! Whenever an answer arrives, a *walker* re-walks the known part of the
+//! include/redirect graph in exactly the sequential order and starts the
+//! lookups of the terms it may *claim*. The exact rule:
+//!
+//! 1. **Positions.** DNS-querying terms (`include`, `a`, `mx`, `ptr`,
+//!    `exists`, `redirect`) are numbered in sequential evaluation order; no
+//!    position beyond [`SpfConfig::max_dns_mechanisms`] is ever claimed.
+//! 2. **Certainty.** The walker goes past a term only if the sequential
+//!    evaluator will certainly reach what follows unless the whole check
+//!    ends first:
+//!    * `all` and `ip4`/`ip6` are decided on the spot (no DNS); a match
+//!      ends the record there;
+//!    * past a DNS-querying term only if its matching would end the whole
+//!      check: every term of the top record and of its `redirect` targets,
+//!      and a `+` term of an included record when every `include` on the
+//!      way from the top record (except the outermost) is `+` too.
+//!      Otherwise (e.g. `-a:x` inside an included record, whose match ends
+//!      only that record) the walker stops: what follows might be skipped,
+//!      so its positions would be uncertain;
+//!    * an `include`/`redirect` is entered only once its target's record is
+//!      known (answer in, or from the record cache), and the terms after it
+//!      wait until its whole subtree is known: their positions depend on
+//!      its size;
+//!    * a target that needs `%{p}` is left to the evaluator (for
+//!      `include`/`redirect` the walker stops there).
+//!
+//!    Hence every claimed position is exactly where the sequential
+//!    evaluator counts that term: the terms whose queries are sent,
+//!    speculative or not, are always among the first
+//!    `max_dns_mechanisms` positions of the one sequence a sequential
+//!    evaluator walks. Queries per check are thus at most: the top TXT; one
+//!    query per term for at most 10 terms; for `mx` at most
+//!    [`SpfConfig::max_mx_names`] address lookups (none for an MX set over
+//!    the limit); for `ptr` the PTR query and at most
+//!    [`SpfConfig::max_ptr_names`] address lookups of names within the
+//!    target; `%{p}` and `exp=` lookups exactly as sequentially.
+//! 3. **Voids and known endings.** A term whose answer could be void (`a`,
+//!    `mx`, `ptr`, `exists`) is claimed only while void answers seen plus
+//!    such lookups outstanding stay within [`SpfConfig::max_void_lookups`],
+//!    so at most `max_void_lookups + 1` void answers are ever received,
+//!    as sequentially. Nothing more is claimed once an answer in hand shows
+//!    the check ends earlier (a DNS error of `a`/`mx`/`exists`, an MX set
+//!    over the limit, the void limit).
+//! 4. **Past an early match.** Speculative queries past a term that may
+//!    match are sent only under rule 2, i.e. when that match would end the
+//!    check: in `v=spf1 a:x mx:y -all` both are queried at once even if
+//!    `a:x` matches; both positions are within the budget.
+//!
+//! Consequence for latency: it is the depth of the *certain prefix*, not
+//! of the whole graph. A later sibling of an `include` cannot be queried
+//! before that include's subtree is known without risking more than 10
+//! terms' worth (10 top-level includes of 10 includes each: querying the
+//! second before the first's subtree is known sends 11 or more). For the
+//! graph of issue 6 this gives 8 round trips instead of 13 (see
+//! BENCHMARKS.md); with a warm record cache the walker sees the whole
+//! graph at once and needs 2.
 //!
 //! ```
 //! use sender_auth::dns::zone::ZoneResolver;

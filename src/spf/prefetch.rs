@@ -22,7 +22,7 @@
 
 use std::future::{Future, poll_fn};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 
 use super::SpfConfig;
@@ -173,8 +173,9 @@ pub(crate) struct Prefetch<'a, R: ?Sized> {
     timestamp: u64,
     /// The usable top-level domain, if any.
     top: Option<String>,
-    /// The reverse-mapping name of the client (the PTR query).
-    rev: String,
+    /// The reverse-mapping name of the client (the PTR query), made when
+    /// first needed.
+    rev: OnceLock<String>,
     st: Mutex<State<'a>>,
 }
 
@@ -205,7 +206,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             helo,
             timestamp,
             top,
-            rev: dns::reverse_name(ip),
+            rev: OnceLock::new(),
             st: Mutex::new(State {
                 entries: Vec::new(),
                 queries: 0,
@@ -214,6 +215,10 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                 claims: Vec::new(),
             }),
         }
+    }
+
+    fn rev(&self) -> &String {
+        self.rev.get_or_init(|| dns::reverse_name(self.ip))
     }
 
     fn lock(&self) -> MutexGuard<'_, State<'a>> {
@@ -551,7 +556,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         let kind = match term {
             Term::Record(spec) => {
                 let target = self.target(Some(spec), domain)?;
-                let target = usable_domain(&target).ok()?;
+                let target = usable_domain(&target).ok()?.into_owned();
                 if known(st, &target).is_none() && find(st, Qt::Txt, &target).is_none() {
                     match self.cache().and_then(|c| c.get(&target)) {
                         Some(o) => st.records.push((normalize(&target), o)),
@@ -576,7 +581,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             Term::Ptr(spec) => match self.target(spec, domain) {
                 None => ClaimKind::Opaque,
                 Some(t) => {
-                    let rev = self.rev.clone();
+                    let rev = self.rev().clone();
                     self.start(st, Qt::Ptr, &rev, cx);
                     ClaimKind::Ptr(t)
                 }
@@ -618,7 +623,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             ClaimKind::Record(t) => (Qt::Txt, t.as_str()),
             ClaimKind::Host(qt, t) => (*qt, t.as_str()),
             ClaimKind::Mx(t) => (Qt::Mx, t.as_str()),
-            ClaimKind::Ptr(_) => (Qt::Ptr, self.rev.as_str()),
+            ClaimKind::Ptr(_) => (Qt::Ptr, self.rev().as_str()),
             ClaimKind::Opaque => return None,
         };
         find(st, qt, name).map(|i| &st.entries[i].slot)
