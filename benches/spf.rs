@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use sender_auth::dmarc::{DkimEvidence, DmarcConfig, SpfEvidence, evaluate};
 use sender_auth::dns::zone::ZoneResolver;
 use sender_auth::dns::{Answer, DnsError, DnsResult, Mx, Resolver, Txt};
@@ -271,4 +271,89 @@ fn bench_dmarc(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_spf, bench_dmarc);
-criterion_main!(benches);
+
+/// CPU time of this thread in ns (`/proc/thread-self/schedstat`, first
+/// field), or `None` where unavailable.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// `SPF_CPU_TIME=1 cargo bench --bench spf`: instead of criterion, runs
+/// each check_host row for about a second and prints wall time *and* this
+/// thread's CPU time per check. On a shared, oversubscribed machine the
+/// CPU time is the figure that does not include other processes' turns.
+fn cpu_report() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let lean = Lean::bench();
+    let zone = zone();
+    println!("row                               wall/check   cpu/check   (checks)");
+    for (name, cfg) in configs() {
+        for (rname, which) in [("lean", 0), ("zone", 1)] {
+            let one = || async {
+                if which == 0 {
+                    check_host(
+                        &lean,
+                        client(),
+                        "bench.example",
+                        "u@bench.example",
+                        "h.example",
+                        &cfg,
+                    )
+                    .await
+                } else {
+                    zone.clear_queries();
+                    check_host(
+                        &zone,
+                        client(),
+                        "bench.example",
+                        "u@bench.example",
+                        "h.example",
+                        &cfg,
+                    )
+                    .await
+                }
+            };
+            // Warm up (and fill the warm cache).
+            rt.block_on(async {
+                for _ in 0..1000 {
+                    black_box(one().await);
+                }
+            });
+            let mut n: u64 = 0;
+            let wall = std::time::Instant::now();
+            let cpu0 = thread_cpu_ns();
+            rt.block_on(async {
+                while wall.elapsed() < std::time::Duration::from_secs(1) {
+                    for _ in 0..1000 {
+                        black_box(one().await);
+                    }
+                    n += 1000;
+                }
+            });
+            let wall_ns = wall.elapsed().as_nanos() as f64 / n as f64;
+            let cpu = match (cpu0, thread_cpu_ns()) {
+                (Some(a), Some(b)) => format!("{:8.3} µs", (b - a) as f64 / n as f64 / 1e3),
+                _ => "       n/a".to_string(),
+            };
+            println!(
+                "{:32} {:8.3} µs {}   ({n})",
+                format!("{rname}/{name}"),
+                wall_ns / 1e3,
+                cpu
+            );
+        }
+    }
+}
+
+fn main() {
+    if std::env::var_os("SPF_CPU_TIME").is_some() {
+        cpu_report();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -342,6 +342,13 @@ impl MacroString {
     /// assert_eq!(m.expand_domain(&vars), "3.2.0.192.in-addr._spf.example.com");
     /// ```
     pub fn expand_domain(&self, vars: &MacroVars<'_>) -> String {
+        // Fast path: a literal short enough not to be truncated.
+        if let [Part::Literal(l)] = &self.parts[..] {
+            let l = l.strip_suffix('.').unwrap_or(l);
+            if l.len() <= MAX_DOMAIN_LEN {
+                return l.to_string();
+            }
+        }
         let mut out = Sink::Window(String::new());
         self.expand_into(vars, &mut out);
         let (Sink::Capped(s) | Sink::Window(s)) = out;
