@@ -349,9 +349,53 @@ fn cpu_report() {
     }
 }
 
+/// Where the warm time goes: the same warm sequential check polled outside
+/// any runtime (so the check's time budget timer is not armed), and a
+/// trivial one-record policy (fixed cost of a check).
+fn cpu_breakdown() {
+    use futures_util::FutureExt;
+    let lean = Lean::bench();
+    let mut trivial = Lean::default();
+    trivial.txt.insert(
+        "t.example".to_string(),
+        Answer::new(vec![Txt::new(["v=spf1 -all"])], 3600),
+    );
+    let warm = SpfConfig {
+        prefetch: false,
+        record_cache: Some(Arc::new(SpfRecordCache::new(100))),
+        ..SpfConfig::default()
+    };
+    for (name, r, d) in [
+        ("lean/warm/sequential, no runtime", &lean, "bench.example"),
+        ("trivial -all, warm, no runtime", &trivial, "t.example"),
+    ] {
+        let one = || {
+            check_host(r, client(), d, "u@bench.example", "h.example", &warm)
+                .now_or_never()
+                .expect("in-memory check completes at once")
+        };
+        for _ in 0..1000 {
+            black_box(one());
+        }
+        let n = 300_000u64;
+        let wall = std::time::Instant::now();
+        let cpu0 = thread_cpu_ns();
+        for _ in 0..n {
+            black_box(one());
+        }
+        let wall_ns = wall.elapsed().as_nanos() as f64 / n as f64;
+        let cpu = match (cpu0, thread_cpu_ns()) {
+            (Some(a), Some(b)) => format!("{:8.3} µs", (b - a) as f64 / n as f64 / 1e3),
+            _ => "       n/a".to_string(),
+        };
+        println!("{name:32} {:8.3} µs {cpu}   ({n})", wall_ns / 1e3);
+    }
+}
+
 fn main() {
     if std::env::var_os("SPF_CPU_TIME").is_some() {
         cpu_report();
+        cpu_breakdown();
         return;
     }
     benches();

@@ -360,12 +360,16 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     /// Expands a domain-spec (resolving `%{p}` first when used).
+    ///
+    /// Only the `%{p}` case awaits, in a boxed future: it is rare, and
+    /// keeping its state out of [`Eval::evaluate`]'s future keeps every
+    /// boxed `check` level small (less to allocate and move per record).
     async fn expand_domain(&mut self, ms: &MacroString, domain: &str) -> String {
-        let ptr = if ms.uses_ptr() {
-            self.ptr_macro(domain).await
-        } else {
-            None
-        };
+        if !ms.uses_ptr() {
+            return ms.expand_domain(&self.vars(domain, None));
+        }
+        let ptr: BoxFuture<'_, Option<String>> = Box::pin(self.ptr_macro(domain));
+        let ptr = ptr.await;
         ms.expand_domain(&self.vars(domain, ptr.as_deref()))
     }
 
@@ -531,7 +535,9 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Some(s) => self.expand_domain(s, domain).await,
                         None => domain.to_string(),
                     };
-                    self.match_mx(&target, *cidr, domain).await?
+                    let fut: BoxFuture<'_, Step<bool>> =
+                        Box::pin(self.match_mx(&target, *cidr, domain));
+                    fut.await?
                 }
                 Mechanism::Ptr { domain: spec } => {
                     self.dns.count_term(&d.text, domain)?;
@@ -539,7 +545,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Some(s) => self.expand_domain(s, domain).await,
                         None => domain.to_string(),
                     };
-                    self.match_ptr(&target, domain).await?
+                    let fut: BoxFuture<'_, Step<bool>> = Box::pin(self.match_ptr(&target, domain));
+                    fut.await?
                 }
                 Mechanism::Exists { domain: spec } => {
                     self.dns.count_term(&d.text, domain)?;
