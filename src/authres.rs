@@ -267,7 +267,11 @@ fn is_dot_atom(s: &str) -> bool {
         })
 }
 
-fn is_domain_name(s: &str) -> bool {
+/// True when `s` is a plain ASCII domain name (LDH labels, `_` allowed,
+/// DNS length limits): safe to write as a bare property value and readable
+/// by every A-R parser. Protocol modules omit `header.d`-style properties
+/// whose value is not one rather than echo a malformed identifier.
+pub fn is_domain_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {
@@ -276,6 +280,14 @@ fn is_domain_name(s: &str) -> bool {
                 && l.chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
+}
+
+/// True when `s` is `[local-part]@domain` with a dot-atom local-part (or
+/// none) and a domain accepted by [`is_domain_name`].
+pub fn is_identity(s: &str) -> bool {
+    s.rsplit_once('@').is_some_and(|(local, domain)| {
+        (local.is_empty() || is_dot_atom(local)) && is_domain_name(domain)
+    })
 }
 
 /// A property value (RFC 8601 `pvalue`): a token, `[local-part]@domain`

@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use sender_auth::dns::cache::CachingResolver;
 use sender_auth::dns::hickory::{HickoryConfig, HickoryResolver};
 use sender_auth::dns::{DnsError, Mx, Resolver, Txt};
+use sender_auth::iprev::{self, IprevConfig, IprevResult};
 
 const TTL: u32 = 300;
 
@@ -298,6 +299,15 @@ fn answers_over_udp_and_tcp_fallback() {
             confirmed |= fwd.iter().any(|a| IpAddr::V4(*a) == ip);
         }
         assert!(confirmed, "192.0.2.1 is forward-confirmed");
+        // And iprev itself, through the production resolver.
+        let cfg = IprevConfig::default();
+        let out = iprev::check(&r, ip, &cfg).await;
+        assert_eq!(out.result, IprevResult::Pass, "{}", out.reason);
+        assert_eq!(out.names, ["mail.example.com"]);
+        let out = iprev::check(&r, mapped, &cfg).await;
+        assert_eq!(out.result, IprevResult::Pass, "{}", out.reason);
+        let out = iprev::check(&r, "192.0.2.55".parse().unwrap(), &cfg).await;
+        assert_eq!(out.result, IprevResult::PermError);
 
         // TXT: character-strings kept, one Txt per RR, raw bytes.
         let spf = r.txt("example.com").await.unwrap();

@@ -221,13 +221,18 @@ pub fn resinfo(output: &DkimOutput) -> crate::authres::ResInfo {
     if output.testing {
         r = r.comment("key in testing mode");
     }
-    if !output.domain.is_empty() {
+    // Identifiers are echoed only when well-formed (a malformed d=/s=/i=
+    // is already quoted in the reason); a U-label d= is given as A-labels.
+    use crate::authres::{is_domain_name, is_identity};
+    if is_domain_name(&output.domain) {
         r = r.property("header", "d", output.domain.clone());
+    } else if is_domain_name(&output.domain_ascii) {
+        r = r.property("header", "d", output.domain_ascii.clone());
     }
-    if !output.selector.is_empty() {
+    if is_domain_name(&output.selector) {
         r = r.property("header", "s", output.selector.clone());
     }
-    if let Some(i) = &output.identity {
+    if let Some(i) = output.identity.as_ref().filter(|i| is_identity(i)) {
         r = r.property("header", "i", i.clone());
     }
     if !output.b_prefix.is_empty() {
