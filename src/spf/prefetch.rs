@@ -77,7 +77,11 @@ impl Ans {
 }
 
 enum Slot<'a> {
+    /// Started by the walker (or a prestart): polled by the driver and by
+    /// whoever waits for it.
     Pending(BoxFuture<'a, Ans>),
+    /// Being run inside the evaluator's own future.
+    Evaluator,
     Done(Ans),
 }
 
@@ -278,18 +282,46 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
     /// The answer to (`qt`, `name`): shared with the walker, sent at most
     /// once per evaluation. `name` must be a valid DNS name (callers check);
     /// for [`Qt::Ptr`] it is the reverse name of the client.
+    ///
+    /// A lookup the walker has not started is run here, in the evaluator's
+    /// own future (not boxed); the table marks it in flight meanwhile so the
+    /// walker does not send it again.
     pub(crate) async fn get(&self, qt: Qt, name: &str) -> Ans {
-        let mut idx: Option<usize> = None;
+        let existing = {
+            let mut st = self.lock();
+            match find(&st, qt, name) {
+                Some(i) => Some(i),
+                None => {
+                    st.queries += 1;
+                    st.entries.push(Entry {
+                        qt,
+                        name: name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase(),
+                        slot: Slot::Evaluator,
+                    });
+                    None
+                }
+            }
+        };
+        let Some(i) = existing else {
+            let r = self.resolver;
+            let a = match qt {
+                Qt::Txt => Ans::Txt(r.txt(name).await),
+                Qt::A => Ans::A(r.a(name).await),
+                Qt::Aaaa => Ans::Aaaa(r.aaaa(name).await),
+                Qt::Mx => Ans::Mx(r.mx(name).await),
+                Qt::Ptr => Ans::Ptr(r.ptr(self.ip).await),
+            };
+            let mut st = self.lock();
+            if let Some(i) = find(&st, qt, name)
+                && let Some(e) = st.entries.get_mut(i)
+            {
+                e.slot = Slot::Done(a.clone());
+            }
+            st.dirty = true;
+            return a;
+        };
         poll_fn(|cx| {
             let mut st = self.lock();
-            let i = match idx {
-                Some(i) => i,
-                None => {
-                    let i = self.start(&mut st, qt, name, cx);
-                    idx = Some(i);
-                    i
-                }
-            };
             let Some(e) = st.entries.get_mut(i) else {
                 return Poll::Ready(Ans::err(
                     qt,
@@ -298,6 +330,9 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             };
             let a = match &mut e.slot {
                 Slot::Done(a) => return Poll::Ready(a.clone()),
+                // Only the evaluator itself runs such a lookup, and it
+                // never waits for the same (type, name) twice at once.
+                Slot::Evaluator => return Poll::Pending,
                 Slot::Pending(f) => match f.as_mut().poll(cx) {
                     Poll::Ready(a) => a,
                     Poll::Pending => return Poll::Pending,
@@ -642,8 +677,8 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             let counts = c.kind.void_capable();
             match self.claim_answer(st, &c.kind) {
                 None => {}
-                Some(Slot::Pending(_)) if counts => outstanding += 1,
-                Some(Slot::Pending(_)) => {}
+                Some(Slot::Pending(_) | Slot::Evaluator) if counts => outstanding += 1,
+                Some(Slot::Pending(_) | Slot::Evaluator) => {}
                 Some(Slot::Done(a)) => {
                     if let Ans::Mx(Ok(ans)) = a
                         && ans.len() > self.config.max_mx_names
@@ -698,7 +733,12 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                     .filter(|n| is_within(n, target))
                     .map(str::to_string)
                     .collect(),
-                (ClaimKind::Mx(_) | ClaimKind::Ptr(_), Some(Slot::Pending(_))) => continue,
+                (
+                    ClaimKind::Mx(_) | ClaimKind::Ptr(_),
+                    Some(Slot::Pending(_) | Slot::Evaluator),
+                ) => {
+                    continue;
+                }
                 _ => Vec::new(),
             };
             for n in &names {
