@@ -422,6 +422,19 @@ fn void_lookups_are_not_speculated_past_the_void_limit() {
         // void budget left, so it sends no more.
         assert_eq!(p.log.len(), 4, "{:?}", p.log);
     }
+    // A `%{p}` target is queried by the evaluator itself; the walker counts
+    // it as a possible void.
+    z.add_txt(
+        "pvoid.example",
+        ["v=spf1 a:%{p}.nx.example a:nx1.example a:nx2.example a:nx3.example -all"],
+    );
+    for (s, p) in both_ways(&z, "pvoid.example", &["192.0.2.1"]) {
+        assert_eq!(s.out.result, SpfResult::PermError);
+        // TXT, PTR (for %{p}), A unknown.nx, A nx1, A nx2.
+        assert_eq!(s.log.len(), 5, "{:?}", s.log);
+        assert_eq!(p.log.len(), 5, "{:?}", p.log);
+        assert!(!p.log.iter().any(|q| q.contains("nx3")));
+    }
 }
 
 #[test]

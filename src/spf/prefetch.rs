@@ -676,6 +676,10 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         for c in &st.claims {
             let counts = c.kind.void_capable();
             match self.claim_answer(st, &c.kind) {
+                // A `%{p}` target: the evaluator sends that query itself and
+                // the walker never sees its answer; count it as a possible
+                // void for good.
+                None if matches!(c.kind, ClaimKind::Opaque) => outstanding += 1,
                 None => {}
                 Some(Slot::Pending(_) | Slot::Evaluator) if counts => outstanding += 1,
                 Some(Slot::Pending(_) | Slot::Evaluator) => {}
