@@ -585,3 +585,85 @@ fn record_cache_is_send_sync_and_shared_across_threads() {
     });
     assert!(outs.iter().all(|o| o.result == SpfResult::Pass));
 }
+
+// ------------------------------------------- random graphs, both ways
+
+mod random_graphs {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Terms drawn for random policies over domains d0..d5 and hosts h0..h3.
+    fn term() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0..6u8).prop_map(|d| format!("include:d{d}.example")),
+            (0..6u8).prop_map(|d| format!("~include:d{d}.example")),
+            (0..4u8).prop_map(|h| format!("a:h{h}.example")),
+            (0..4u8).prop_map(|h| format!("-a:h{h}.example")),
+            (0..6u8).prop_map(|d| format!("mx:d{d}.example")),
+            (0..4u8).prop_map(|h| format!("?exists:h{h}.example")),
+            Just("ptr".to_string()),
+            Just("a:%{p}.p.example".to_string()),
+            Just("ip4:192.0.2.1".to_string()),
+            Just("-ip4:192.0.2.2".to_string()),
+            Just("a".to_string()),
+            Just("mx".to_string()),
+        ]
+    }
+
+    fn record() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec(term(), 0..7),
+            prop_oneof![
+                Just(""),
+                Just(" -all"),
+                Just(" ?all"),
+                Just(" ~all"),
+                Just(" redirect=d3.example"),
+                Just(" redirect=d5.example"),
+            ],
+        )
+            .prop_map(|(terms, end)| format!("v=spf1 {}{end}", terms.join(" ")))
+    }
+
+    fn build(records: &[Option<String>], hosts: &[u8]) -> ZoneResolver {
+        let mut z = ZoneResolver::new();
+        for (i, r) in records.iter().enumerate() {
+            let d = format!("d{i}.example");
+            if let Some(r) = r {
+                z.add_txt(&d, [r.as_str()]);
+            }
+            z.add_mx(&d, 10, &format!("h{}.example", i % 4));
+            z.add_a(&d, "198.51.100.9".parse().unwrap());
+        }
+        for (h, last) in hosts.iter().enumerate() {
+            z.add_a(&format!("h{h}.example"), Ipv4Addr::new(192, 0, 2, *last));
+        }
+        z.add_ptr("192.0.2.1".parse().unwrap(), "h0.example")
+            .add_ptr("192.0.2.1".parse().unwrap(), "d2.example");
+        z
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any policy graph: prefetch gives the sequential output, and the
+        /// queries it sends are within the budget: at most 10 terms' worth
+        /// (one query each, plus up to 10 exchange/PTR-name address lookups
+        /// for mx/ptr terms), plus the top TXT and the `%{p}`/`exp` lookups.
+        #[test]
+        fn prefetch_equals_sequential(
+            records in prop::collection::vec(prop::option::weighted(0.85, record()), 6),
+            hosts in prop::collection::vec(prop_oneof![Just(1u8), Just(2u8), Just(7u8)], 4),
+            client in prop_oneof![Just("192.0.2.1"), Just("192.0.2.2"), Just("198.51.100.9")],
+        ) {
+            let z = build(&records, &hosts);
+            let s = check(&z, client, "d0.example", &seq());
+            let p = check(&z, client, "d0.example", &pf());
+            prop_assert_eq!(comparable(&p.out), comparable(&s.out));
+            // Each d has one MX: an mx term costs at most 2 queries; PTR
+            // has 2 names: a ptr term at most 3; %{p} at most 3 more.
+            prop_assert!(p.log.len() <= 1 + 10 * 3 + 3, "{:?}", p.log);
+            prop_assert!(p.rounds <= s.rounds, "{} > {}", p.rounds, s.rounds);
+        }
+    }
+}
