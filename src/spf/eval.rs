@@ -245,6 +245,11 @@ struct Verdict {
     reason: Option<String>,
     /// `exp=` of the record that decided a `fail`, with that record's domain.
     exp: Option<(MacroString, String)>,
+    /// A match not yet written into `mechanism`/`mechanism_domain`: the
+    /// directive's record and index. Filled in ([`Verdict::materialize`])
+    /// only when the verdict is used, so a matched `-all` inside an include
+    /// that does not match costs no allocation.
+    at: Option<(Arc<Record>, usize)>,
 }
 
 /// An evaluation step: `Err` ends the evaluation of the current record with
@@ -260,6 +265,16 @@ impl Verdict {
             chain: Vec::new(),
             reason: Some(reason),
             exp: None,
+            at: None,
+        }
+    }
+
+    /// Writes a pending match's mechanism text and the domain (`domain`, the
+    /// domain of the record it is in).
+    fn materialize(&mut self, domain: &str) {
+        if let Some((r, i)) = self.at.take() {
+            self.mechanism = r.directives.get(i).map(|d| d.text.clone());
+            self.mechanism_domain = Some(domain.to_string());
         }
     }
 
@@ -508,9 +523,14 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         })
     }
 
-    async fn evaluate(&mut self, record: &Record, domain: &str, depth: usize) -> Step<Verdict> {
+    async fn evaluate(
+        &mut self,
+        record: &Arc<Record>,
+        domain: &str,
+        depth: usize,
+    ) -> Step<Verdict> {
         let exp = record.exp.as_ref().map(|e| (e.clone(), domain.to_string()));
-        for d in &record.directives {
+        for (idx, d) in record.directives.iter().enumerate() {
             let matched = match &d.mechanism {
                 Mechanism::All => true,
                 Mechanism::Ip4 { net } => match self.ip {
@@ -572,8 +592,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     if depth >= MAX_DEPTH {
                         return Err(perm(format!("include nesting deeper than {MAX_DEPTH}")));
                     }
-                    let inner = self.check(&target, depth + 1).await;
+                    let mut inner = self.check(&target, depth + 1).await;
                     let step = || format!("include:{target}");
+                    if matches!(
+                        inner.result,
+                        SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
+                    ) && let Ok(d) = usable_domain(&target)
+                    {
+                        inner.materialize(&d);
+                    }
                     match inner.result {
                         SpfResult::Pass => {
                             let result = qualifier_result(d.qualifier);
@@ -605,11 +632,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 let result = qualifier_result(d.qualifier);
                 return Ok(Verdict {
                     result,
-                    mechanism: Some(d.text.clone()),
-                    mechanism_domain: Some(domain.to_string()),
+                    mechanism: None,
+                    mechanism_domain: None,
                     chain: Vec::new(),
                     reason: None,
                     exp: if result == SpfResult::Fail { exp } else { None },
+                    at: Some((Arc::clone(record), idx)),
                 });
             }
         }
@@ -620,7 +648,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             if depth >= MAX_DEPTH {
                 return Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
             }
-            let inner = self.check(&target, depth + 1).await;
+            let mut inner = self.check(&target, depth + 1).await;
+            if let Ok(d) = usable_domain(&target) {
+                inner.materialize(&d);
+            }
             if inner.result == SpfResult::None {
                 let why = inner.reason.unwrap_or_default();
                 return Err(perm(format!(
@@ -638,6 +669,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
             )),
             exp: None,
+            at: None,
         })
     }
 
@@ -768,7 +800,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The top-level check: `check_host()` plus the explanation.
     async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
-        let v = self.check(domain, 0).await;
+        let mut v = self.check(domain, 0).await;
+        if let Ok(d) = usable_domain(domain) {
+            v.materialize(&d);
+        }
         let exp = if v.result == SpfResult::Fail {
             self.explanation(&v, domain).await
         } else {
