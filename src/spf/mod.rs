@@ -118,6 +118,26 @@
 //! BENCHMARKS.md); with a warm record cache the walker sees the whole
 //! graph at once and needs 2.
 //!
+//! **Why not a count-based rule.** A rule that claims *any* known term
+//! (also after an `include` whose subtree is unknown, or after a term whose
+//! match would end only its record) as long as fewer than
+//! `max_dns_mechanisms` terms have been claimed does not keep the total
+//! within the budget: the evaluator must still send every query a
+//! sequential evaluator sends (or results would differ), and an unseen
+//! subtree may use up all 10 terms by itself, so the terms claimed past it
+//! come on top. Measured with such a prototype (not part of this code): the
+//! issue-6 graph in 5 round trips instead of 8, but 19 DNS-querying terms
+//! queried on the 10×10 include fan-out (`tests/spf_prefetch.rs`,
+//! `include_fan_out_stays_within_ten_terms`) and 12 on an early match inside
+//! an include; the only bound it keeps is 10 claimed + 10 evaluated terms.
+//! Nor can any rule within the budget do better than 8 round trips on the
+//! issue-6 graph: until `_nb.a`'s record is known it may hold 8 terms that
+//! end the check at the 11th term before `include:_spf.b`, and until
+//! `_s2.b`'s record is known, 4 that end it before the top record's `mx`
+//! and `a`; the walker cannot tell those zones from the real one, so
+//! `_spf.b` waits for round 4 and `mx`/`a` for round 7
+//! (`bench_graph_variants_pin_the_8_round_floor`).
+//!
 //! ```
 //! use sender_auth::dns::zone::ZoneResolver;
 //! use sender_auth::spf::{check_mail_from, SpfConfig, SpfResult};
