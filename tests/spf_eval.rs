@@ -62,7 +62,12 @@ fn dns_term_limit_at_and_over_with_query_log() {
     )
     .add_a("over.example", "198.51.100.1".parse().unwrap());
 
-    let out = mail_from(&z, "192.0.2.1", "u@at.example", "h.example");
+    // The sequential evaluator sends every term's query.
+    let seq = SpfConfig {
+        prefetch: false,
+        ..SpfConfig::default()
+    };
+    let out = mail_from_with(&z, "192.0.2.1", "u@at.example", "h.example", &seq);
     assert_eq!(out.result, SpfResult::Pass);
     assert_eq!(out.dns_lookups, 10);
     assert_eq!(out.void_lookups, 0);
@@ -71,13 +76,30 @@ fn dns_term_limit_at_and_over_with_query_log() {
     assert_eq!(queries(&z), expected);
     assert_eq!(out.queries, 11);
 
+    // With prefetch (the default) a (type, name) is asked once per check;
+    // the terms are counted all the same.
     z.clear_queries();
-    let out = mail_from(&z, "192.0.2.1", "u@over.example", "h.example");
+    let out2 = mail_from(&z, "192.0.2.1", "u@at.example", "h.example");
+    assert_eq!(
+        (out2.result, out2.dns_lookups),
+        (out.result, out.dns_lookups)
+    );
+    assert_eq!(queries(&z), ["TXT at.example", "A at.example"]);
+    assert_eq!(out2.queries, 2);
+
+    z.clear_queries();
+    let out = mail_from_with(&z, "192.0.2.1", "u@over.example", "h.example", &seq);
     assert_eq!(out.result, SpfResult::PermError);
     assert_eq!(out.dns_lookups, 11);
     assert!(out.reason.contains("limit 10"), "{}", out.reason);
     assert!(!queries(&z).contains(&"A last.example".to_string()));
     assert_eq!(z.query_count(), 11);
+
+    z.clear_queries();
+    let out = mail_from(&z, "192.0.2.1", "u@over.example", "h.example");
+    assert_eq!(out.result, SpfResult::PermError);
+    assert_eq!(out.dns_lookups, 11);
+    assert!(!queries(&z).contains(&"A last.example".to_string()));
 
     // Configurable.
     let cfg = SpfConfig {
@@ -99,7 +121,11 @@ fn terms_are_counted_across_include_and_redirect() {
     .add_txt("inc.example", ["v=spf1 a:x.example a:x.example -all"])
     .add_txt("red.example", ["v=spf1 a:x.example ip4:192.0.2.1 -all"])
     .add_a("x.example", "198.51.100.1".parse().unwrap());
-    let out = mail_from(&z, "192.0.2.1", "u@top.example", "h.example");
+    let seq = SpfConfig {
+        prefetch: false,
+        ..SpfConfig::default()
+    };
+    let out = mail_from_with(&z, "192.0.2.1", "u@top.example", "h.example", &seq);
     assert_eq!(out.result, SpfResult::Pass);
     // include, 2 x a, redirect, a
     assert_eq!(out.dns_lookups, 5);
@@ -115,6 +141,22 @@ fn terms_are_counted_across_include_and_redirect() {
             "A x.example",
             "TXT red.example",
             "A x.example"
+        ]
+    );
+    // Prefetch (default): same verdict and counts, each name asked once.
+    z.clear_queries();
+    let pf = mail_from(&z, "192.0.2.1", "u@top.example", "h.example");
+    assert_eq!(
+        (pf.result, pf.dns_lookups, pf.chain.clone()),
+        (out.result, out.dns_lookups, out.chain.clone())
+    );
+    assert_eq!(
+        queries(&z),
+        [
+            "TXT top.example",
+            "TXT inc.example",
+            "A x.example",
+            "TXT red.example"
         ]
     );
 }

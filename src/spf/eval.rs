@@ -13,6 +13,7 @@
 //! * Evaluation proceeds strictly left to right; include and redirect
 //!   recurse through [`Eval::check`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -20,18 +21,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use super::cache::RecordOutcome;
 use super::macros::{MacroContext, MacroString, MacroVars};
+use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
-use crate::dns::{self, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
+use crate::dns::{self, Answer, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
 
 /// Hard cap on include/redirect nesting, whatever the configured term
 /// limit (each level is a boxed future; keep the poll stack shallow).
-const MAX_DEPTH: usize = 32;
+pub(super) const MAX_DEPTH: usize = 32;
 
 /// The internal DNS layer: every query of an evaluation goes through here.
-pub(crate) struct Lookups<'r, R: ?Sized> {
+pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     resolver: &'r R,
+    /// The per-evaluation lookup table and walker (speculative prefetch);
+    /// `None`: plain sequential evaluation.
+    pf: Option<&'p Prefetch<'r, R>>,
     /// DNS-querying terms evaluated.
     pub(crate) terms: usize,
     /// Void lookups counted.
@@ -42,10 +48,11 @@ pub(crate) struct Lookups<'r, R: ?Sized> {
     max_voids: usize,
 }
 
-impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
-    fn new(resolver: &'r R, config: &SpfConfig) -> Self {
+impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
+    fn new(resolver: &'r R, config: &SpfConfig, pf: Option<&'p Prefetch<'r, R>>) -> Self {
         Lookups {
             resolver,
+            pf,
             terms: 0,
             voids: 0,
             queries: 0,
@@ -92,17 +99,67 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
 
     async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
         self.checked(name)?;
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Txt, name).await {
+                Ans::Txt(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
         self.resolver.txt(name).await
     }
 
     async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
         self.checked(name)?;
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Mx, name).await {
+                Ans::Mx(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
         self.resolver.mx(name).await
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
         self.queries += 1;
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Ptr, &dns::reverse_name(ip)).await {
+                Ans::Ptr(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
         self.resolver.ptr(ip).await
+    }
+
+    /// With prefetch: starts the address lookups of `names` at once (MX
+    /// exchanges, PTR names; bounded by the MX/PTR name limits).
+    async fn prestart_hosts(&self, names: &[&str], ip: IpAddr) {
+        if let Some(pf) = self.pf {
+            let qt = match ip {
+                IpAddr::V4(_) => Qt::A,
+                IpAddr::V6(_) => Qt::Aaaa,
+            };
+            pf.prestart(qt, names).await;
+        }
+    }
+
+    async fn addr_a(&self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::A, name).await {
+                Ans::A(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
+        self.resolver.a(name).await
+    }
+
+    async fn addr_aaaa(&self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
+        if let Some(pf) = self.pf {
+            return match pf.get(Qt::Aaaa, name).await {
+                Ans::Aaaa(r) => r,
+                _ => Err(mismatch()),
+            };
+        }
+        self.resolver.aaaa(name).await
     }
 
     /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
@@ -116,13 +173,13 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
         self.checked(name)?;
         match ip {
             IpAddr::V4(ip) => {
-                let ans = self.resolver.a(name).await?;
+                let ans = self.addr_a(name).await?;
                 Ok(ans
                     .iter()
                     .any(|a| Ipv4Net::new(*a, cidr.v4).is_ok_and(|n| n.trunc().contains(&ip))))
             }
             IpAddr::V6(ip) => {
-                let ans = self.resolver.aaaa(name).await?;
+                let ans = self.addr_aaaa(name).await?;
                 Ok(ans
                     .iter()
                     .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))))
@@ -133,7 +190,46 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
     /// Whether `name` has any A record (the `exists` mechanism, §5.7).
     async fn a_exists(&mut self, name: &str) -> Result<bool, DnsError> {
         self.checked(name)?;
-        Ok(!self.resolver.a(name).await?.is_empty())
+        Ok(!self.addr_a(name).await?.is_empty())
+    }
+}
+
+fn mismatch() -> DnsError {
+    DnsError::Other("internal: answer of the wrong type".into())
+}
+
+/// Selects the one SPF record among a TXT answer (§4.5) and parses it.
+pub(super) fn select_record(ans: &Answer<Txt>) -> RecordOutcome {
+    let mut found: Option<Vec<u8>> = None;
+    let mut count = 0usize;
+    for txt in ans.iter() {
+        let text = txt.concat();
+        if is_spf_record(&text) {
+            count += 1;
+            found = Some(text);
+        }
+    }
+    if count > 1 {
+        return RecordOutcome::Multiple(count);
+    }
+    match found {
+        None => RecordOutcome::NoRecord,
+        Some(text) => match Record::parse(&text) {
+            Ok(r) => RecordOutcome::Record(Arc::new(r)),
+            Err(e) => RecordOutcome::Invalid(e),
+        },
+    }
+}
+
+/// What a record outcome means for the evaluation of `domain`.
+fn outcome_step(domain: &str, o: RecordOutcome) -> Step<Option<Arc<Record>>> {
+    match o {
+        RecordOutcome::Record(r) => Ok(Some(r)),
+        RecordOutcome::NoRecord => Ok(None),
+        RecordOutcome::Multiple(count) => Err(perm(format!(
+            "{domain} publishes {count} SPF records; exactly one is allowed (RFC 7208 §4.5)"
+        ))),
+        RecordOutcome::Invalid(e) => Err(perm(format!("invalid SPF record at {domain}: {e}"))),
     }
 }
 
@@ -149,6 +245,11 @@ struct Verdict {
     reason: Option<String>,
     /// `exp=` of the record that decided a `fail`, with that record's domain.
     exp: Option<(MacroString, String)>,
+    /// A match not yet written into `mechanism`/`mechanism_domain`: the
+    /// directive's record and index. Filled in ([`Verdict::materialize`])
+    /// only when the verdict is used, so a matched `-all` inside an include
+    /// that does not match costs no allocation.
+    at: Option<(Arc<Record>, usize)>,
 }
 
 /// An evaluation step: `Err` ends the evaluation of the current record with
@@ -164,6 +265,16 @@ impl Verdict {
             chain: Vec::new(),
             reason: Some(reason),
             exp: None,
+            at: None,
+        }
+    }
+
+    /// Writes a pending match's mechanism text and the domain (`domain`, the
+    /// domain of the record it is in).
+    fn materialize(&mut self, domain: &str) {
+        if let Some((r, i)) = self.at.take() {
+            self.mechanism = r.directives.get(i).map(|d| d.text.clone());
+            self.mechanism_domain = Some(domain.to_string());
         }
     }
 
@@ -181,7 +292,7 @@ fn perm(reason: String) -> Box<Verdict> {
     Box::new(Verdict::error(SpfResult::PermError, reason))
 }
 
-fn qualifier_result(q: Qualifier) -> SpfResult {
+pub(super) fn qualifier_result(q: Qualifier) -> SpfResult {
     match q {
         Qualifier::Pass => SpfResult::Pass,
         Qualifier::Fail => SpfResult::Fail,
@@ -193,18 +304,20 @@ fn qualifier_result(q: Qualifier) -> SpfResult {
 /// §4.3: a `<domain>` that is malformed or not multi-label gives `none`.
 /// Returns the name to use (one trailing dot removed, IDNs in A-label form)
 /// or why it is unusable.
-fn usable_domain(domain: &str) -> Result<String, String> {
+pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
     let d = domain.strip_suffix('.').unwrap_or(domain);
     if d.starts_with('[') {
         return Err(format!(
             "{domain:?} is an address literal, not a domain name"
         ));
     }
-    let d = if d.is_ascii() {
-        d.to_string()
+    let d: Cow<'_, str> = if d.is_ascii() {
+        Cow::Borrowed(d)
     } else {
-        idna::domain_to_ascii(d)
-            .map_err(|_| format!("{domain:?} is not a valid internationalized domain name"))?
+        Cow::Owned(
+            idna::domain_to_ascii(d)
+                .map_err(|_| format!("{domain:?} is not a valid internationalized domain name"))?,
+        )
     };
     if let Err(e) = dns::check_name(&d) {
         return Err(format!("{domain:?} is not a valid domain name: {e}"));
@@ -218,7 +331,7 @@ fn usable_domain(domain: &str) -> Result<String, String> {
 }
 
 /// `name` equals `target` or is a subdomain of it (case-insensitive).
-fn is_within(name: &str, target: &str) -> bool {
+pub(super) fn is_within(name: &str, target: &str) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     let target = target.strip_suffix('.').unwrap_or(target);
     if name.len() == target.len() {
@@ -229,8 +342,8 @@ fn is_within(name: &str, target: &str) -> bool {
         && name.as_bytes()[name.len() - target.len()..].eq_ignore_ascii_case(target.as_bytes())
 }
 
-struct Eval<'a, R: ?Sized> {
-    dns: Lookups<'a, R>,
+struct Eval<'a, 'p, R: ?Sized> {
+    dns: Lookups<'a, 'p, R>,
     config: &'a SpfConfig,
     ip: IpAddr,
     sender: &'a str,
@@ -242,9 +355,11 @@ struct Eval<'a, R: ?Sized> {
     ptr_names: Option<Result<Arc<[String]>, DnsError>>,
     /// Validation results of PTR names (forward lookup contains `ip`).
     validated: HashMap<String, bool>,
+    /// The record cache's clock, read once per check.
+    cache_now: Option<std::time::Instant>,
 }
 
-impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
+impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     fn vars<'v>(&'v self, domain: &'v str, ptr: Option<&'v str>) -> MacroVars<'v> {
         MacroVars {
             sender: self.sender,
@@ -260,12 +375,16 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
     }
 
     /// Expands a domain-spec (resolving `%{p}` first when used).
+    ///
+    /// Only the `%{p}` case awaits, in a boxed future: it is rare, and
+    /// keeping its state out of [`Eval::evaluate`]'s future keeps every
+    /// boxed `check` level small (less to allocate and move per record).
     async fn expand_domain(&mut self, ms: &MacroString, domain: &str) -> String {
-        let ptr = if ms.uses_ptr() {
-            self.ptr_macro(domain).await
-        } else {
-            None
-        };
+        if !ms.uses_ptr() {
+            return ms.expand_domain(&self.vars(domain, None));
+        }
+        let ptr: BoxFuture<'_, Option<String>> = Box::pin(self.ptr_macro(domain));
+        let ptr = ptr.await;
         ms.expand_domain(&self.vars(domain, ptr.as_deref()))
     }
 
@@ -334,7 +453,30 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
 
     /// Looks up and selects the SPF record of `domain` (§4.4, §4.5) and
     /// parses it. `Ok(None)`: no SPF record.
+    ///
+    /// Order: a record already parsed in this evaluation (prefetch), the
+    /// shared parsed-record cache, then a TXT lookup (whose outcome is
+    /// stored in both).
     async fn fetch_record(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
+        let pf = self.dns.pf;
+        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+            return outcome_step(domain, o);
+        }
+        let cache = self.config.record_cache.as_deref();
+        let now = match (cache, self.cache_now) {
+            (Some(c), None) => {
+                let n = c.now();
+                self.cache_now = Some(n);
+                Some(n)
+            }
+            (_, n) => n,
+        };
+        if let Some(o) = cache.zip(now).and_then(|(c, now)| c.get_at(domain, now)) {
+            if let Some(p) = pf {
+                p.insert_record(domain, o.clone());
+            }
+            return outcome_step(domain, o);
+        }
         let ans = match self.dns.txt(domain).await {
             Ok(a) => a,
             Err(e) if e.is_void() => return Ok(None),
@@ -345,33 +487,24 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                 )));
             }
         };
-        let mut found: Option<Vec<u8>> = None;
-        let mut count = 0usize;
-        for txt in ans.iter() {
-            let text = txt.concat();
-            if is_spf_record(&text) {
-                count += 1;
-                found = Some(text);
-            }
+        // The walker may have parsed the same answer meanwhile.
+        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+            return outcome_step(domain, o);
         }
-        if count > 1 {
-            return Err(perm(format!(
-                "{domain} publishes {count} SPF records; exactly one is allowed (RFC 7208 §4.5)"
-            )));
+        let o = select_record(&ans);
+        if let Some(c) = cache {
+            c.insert(domain, o.clone(), ans.ttl);
         }
-        match found {
-            None => Ok(None),
-            Some(text) => match Record::parse(&text) {
-                Ok(r) => Ok(Some(Arc::new(r))),
-                Err(e) => Err(perm(format!("invalid SPF record at {domain}: {e}"))),
-            },
+        if let Some(p) = pf {
+            p.insert_record(domain, o.clone());
         }
+        outcome_step(domain, o)
     }
 
     /// One `check_host()` level (recursion for include and redirect).
-    fn check(&mut self, domain: String, depth: usize) -> BoxFuture<'_, Verdict> {
+    fn check<'s>(&'s mut self, domain: &'s str, depth: usize) -> BoxFuture<'s, Verdict> {
         Box::pin(async move {
-            let domain = match usable_domain(&domain) {
+            let domain = match usable_domain(domain) {
                 Ok(d) => d,
                 Err(why) => {
                     return Verdict::error(SpfResult::None, why);
@@ -390,9 +523,14 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
         })
     }
 
-    async fn evaluate(&mut self, record: &Record, domain: &str, depth: usize) -> Step<Verdict> {
+    async fn evaluate(
+        &mut self,
+        record: &Arc<Record>,
+        domain: &str,
+        depth: usize,
+    ) -> Step<Verdict> {
         let exp = record.exp.as_ref().map(|e| (e.clone(), domain.to_string()));
-        for d in &record.directives {
+        for (idx, d) in record.directives.iter().enumerate() {
             let matched = match &d.mechanism {
                 Mechanism::All => true,
                 Mechanism::Ip4 { net } => match self.ip {
@@ -417,7 +555,9 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                         Some(s) => self.expand_domain(s, domain).await,
                         None => domain.to_string(),
                     };
-                    self.match_mx(&target, *cidr, domain).await?
+                    let fut: BoxFuture<'_, Step<bool>> =
+                        Box::pin(self.match_mx(&target, *cidr, domain));
+                    fut.await?
                 }
                 Mechanism::Ptr { domain: spec } => {
                     self.dns.count_term(&d.text, domain)?;
@@ -425,7 +565,8 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                         Some(s) => self.expand_domain(s, domain).await,
                         None => domain.to_string(),
                     };
-                    self.match_ptr(&target, domain).await?
+                    let fut: BoxFuture<'_, Step<bool>> = Box::pin(self.match_ptr(&target, domain));
+                    fut.await?
                 }
                 Mechanism::Exists { domain: spec } => {
                     self.dns.count_term(&d.text, domain)?;
@@ -448,15 +589,22 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                 Mechanism::Include { domain: spec } => {
                     self.dns.count_term(&d.text, domain)?;
                     let target = self.expand_domain(spec, domain).await;
-                    let step = format!("include:{target}");
                     if depth >= MAX_DEPTH {
                         return Err(perm(format!("include nesting deeper than {MAX_DEPTH}")));
                     }
-                    let inner = self.check(target.clone(), depth + 1).await;
+                    let mut inner = self.check(&target, depth + 1).await;
+                    let step = || format!("include:{target}");
+                    if matches!(
+                        inner.result,
+                        SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
+                    ) && let Ok(d) = usable_domain(&target)
+                    {
+                        inner.materialize(&d);
+                    }
                     match inner.result {
                         SpfResult::Pass => {
                             let result = qualifier_result(d.qualifier);
-                            let mut v = inner.via(step);
+                            let mut v = inner.via(step());
                             v.result = result;
                             v.exp = if result == SpfResult::Fail { exp } else { None };
                             v.reason = None;
@@ -468,7 +616,7 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                         }
                         SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => false,
                         SpfResult::TempError | SpfResult::PermError => {
-                            return Err(Box::new(inner.via(step)));
+                            return Err(Box::new(inner.via(step())));
                         }
                         SpfResult::None => {
                             let why = inner.reason.unwrap_or_default();
@@ -484,11 +632,12 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                 let result = qualifier_result(d.qualifier);
                 return Ok(Verdict {
                     result,
-                    mechanism: Some(d.text.clone()),
-                    mechanism_domain: Some(domain.to_string()),
+                    mechanism: None,
+                    mechanism_domain: None,
                     chain: Vec::new(),
                     reason: None,
                     exp: if result == SpfResult::Fail { exp } else { None },
+                    at: Some((Arc::clone(record), idx)),
                 });
             }
         }
@@ -499,7 +648,10 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
             if depth >= MAX_DEPTH {
                 return Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
             }
-            let inner = self.check(target.clone(), depth + 1).await;
+            let mut inner = self.check(&target, depth + 1).await;
+            if let Ok(d) = usable_domain(&target) {
+                inner.materialize(&d);
+            }
             if inner.result == SpfResult::None {
                 let why = inner.reason.unwrap_or_default();
                 return Err(perm(format!(
@@ -517,6 +669,7 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
                 "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
             )),
             exp: None,
+            at: None,
         })
     }
 
@@ -567,6 +720,10 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
         }
         let mut hosts: Vec<&Mx> = mxs.iter().collect();
         hosts.sort_by_key(|m| m.preference);
+        if self.dns.pf.is_some() {
+            let names: Vec<&str> = hosts.iter().map(|m| m.exchange.as_str()).collect();
+            self.dns.prestart_hosts(&names, self.ip).await;
+        }
         for mx in hosts {
             match self.dns.host_matches(&mx.exchange, self.ip, cidr).await {
                 Ok(true) => return Ok(true),
@@ -598,6 +755,14 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
             }
             Err(_) => return Ok(false),
         };
+        if self.dns.pf.is_some() {
+            let within: Vec<&str> = names
+                .iter()
+                .filter(|n| is_within(n, target))
+                .map(String::as_str)
+                .collect();
+            self.dns.prestart_hosts(&within, self.ip).await;
+        }
         for name in names.iter().filter(|n| is_within(n, target)) {
             if self.validate(name).await {
                 return Ok(true);
@@ -635,7 +800,10 @@ impl<'a, R: Resolver + ?Sized> Eval<'a, R> {
 
     /// The top-level check: `check_host()` plus the explanation.
     async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
-        let v = self.check(domain.to_string(), 0).await;
+        let mut v = self.check(domain, 0).await;
+        if let Ok(d) = usable_domain(domain) {
+            v.materialize(&d);
+        }
         let exp = if v.result == SpfResult::Fail {
             self.explanation(&v, domain).await
         } else {
@@ -681,8 +849,22 @@ async fn run_inner<R: Resolver + ?Sized>(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    let ip_c = dns::canonical_ip(ip);
+    let pf = config.prefetch.then(|| {
+        Prefetch::new(
+            resolver,
+            config,
+            ip_c,
+            &full_sender,
+            local,
+            sender_domain,
+            helo,
+            timestamp,
+            usable_domain(&top_domain).ok().map(Cow::into_owned),
+        )
+    });
     let mut ev = Eval {
-        dns: Lookups::new(resolver, config),
+        dns: Lookups::new(resolver, config, pf.as_ref()),
         config,
         ip: dns::canonical_ip(ip),
         sender: &full_sender,
@@ -692,9 +874,17 @@ async fn run_inner<R: Resolver + ?Sized>(
         timestamp,
         ptr_names: None,
         validated: HashMap::new(),
+        cache_now: None,
     };
     let outcome = {
-        let fut = ev.top(&top_domain);
+        let pf_ref = pf.as_ref();
+        let top = ev.top(&top_domain);
+        let fut = async move {
+            match pf_ref {
+                Some(p) => p.run(top).await,
+                None => top.await,
+            }
+        };
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::time::timeout(config.timeout, fut).await.ok()
         } else {
@@ -740,6 +930,9 @@ async fn run_inner<R: Resolver + ?Sized>(
         chain: verdict.chain,
         dns_lookups: ev.dns.terms,
         void_lookups: ev.dns.voids,
-        queries: ev.dns.queries,
+        queries: match &pf {
+            Some(p) => p.queries(),
+            None => ev.dns.queries,
+        },
     }
 }

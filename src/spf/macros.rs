@@ -220,8 +220,25 @@ impl MacroString {
     /// ```
     pub fn parse(text: &str, context: MacroContext) -> Result<Self, MacroError> {
         let bytes = text.as_bytes();
+        let allowed = |b: u8| match context {
+            MacroContext::Explanation => (0x20..=0x7e).contains(&b),
+            _ => (0x21..=0x7e).contains(&b),
+        };
+        // Fast path: a literal (no `%`), the common case for targets.
+        if !bytes.contains(&b'%') && bytes.iter().all(|&b| allowed(b)) {
+            let parts = if text.is_empty() {
+                Vec::new()
+            } else {
+                vec![Part::Literal(text.to_string())]
+            };
+            return Ok(MacroString {
+                text: text.to_string(),
+                parts,
+                ends_with_expand: false,
+            });
+        }
         let mut parts = Vec::new();
-        let mut lit = String::new();
+        let mut lit = String::with_capacity(text.len());
         let mut i = 0;
         let mut ends_with_expand = false;
         let err = |kind, offset| Err(MacroError { kind, offset });
@@ -259,11 +276,7 @@ impl MacroString {
                 }
                 continue;
             }
-            let allowed = match context {
-                MacroContext::Explanation => (0x20..=0x7e).contains(&b),
-                _ => (0x21..=0x7e).contains(&b),
-            };
-            if !allowed {
+            if !allowed(b) {
                 return err(MacroErrorKind::InvalidCharacter(b), i);
             }
             ends_with_expand = false;
@@ -329,6 +342,13 @@ impl MacroString {
     /// assert_eq!(m.expand_domain(&vars), "3.2.0.192.in-addr._spf.example.com");
     /// ```
     pub fn expand_domain(&self, vars: &MacroVars<'_>) -> String {
+        // Fast path: a literal short enough not to be truncated.
+        if let [Part::Literal(l)] = &self.parts[..] {
+            let l = l.strip_suffix('.').unwrap_or(l);
+            if l.len() <= MAX_DOMAIN_LEN {
+                return l.to_string();
+            }
+        }
         let mut out = Sink::Window(String::new());
         self.expand_into(vars, &mut out);
         let (Sink::Capped(s) | Sink::Window(s)) = out;

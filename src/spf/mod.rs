@@ -45,14 +45,98 @@
 //!   is never used, a `redirect` target's is, §6.2). A `fail` without usable
 //!   `exp=` gets [`SpfConfig::default_explanation`], if set.
 //!
-//! # Structure for later performance work
+//! # Performance: speculative prefetch and the parsed-record cache
 //!
-//! Parsing ([`record`], [`macros`]) is pure, so parsed records can be
-//! cached. Inside the evaluator all DNS goes through one small layer that
-//! counts terms, void lookups and queries and calls the resolver, and one
-//! function turns a domain into a parsed record; a speculative prefetch or
-//! a parsed-record cache plugs in there without changing results, as long
-//! as every term is still counted as if it had sent its query.
+//! Parsing ([`record`], [`macros`]) is pure. Inside the evaluator all DNS
+//! goes through one small layer that counts terms, void lookups and queries,
+//! and one function turns a domain into a parsed record: the shared
+//! [`SpfRecordCache`] ([`SpfConfig::record_cache`]) plugs in there (a hit
+//! skips both the TXT query and the parse), and so does the prefetch.
+//!
+//! ## Speculative prefetch ([`SpfConfig::prefetch`], default on)
+//!
+//! The evaluator still goes strictly left to right and counts every term
+//! as a sequential evaluator does, so results are identical (the OpenSPF
+//! suites run both ways, `tests/spf_suite.rs`). What changes is when
+//! lookups are sent. All lookups of one check go through a per-check table
+//! keyed by (type, name) — each is sent at most once per check — and are
+//! polled in place (nothing is spawned, so the resolver may be borrowed).
+//! Whenever an answer arrives, a *walker* re-walks the known part of the
+//! include/redirect graph in exactly the sequential order and starts the
+//! lookups of the terms it may *claim*. The exact rule:
+//!
+//! 1. **Positions.** DNS-querying terms (`include`, `a`, `mx`, `ptr`,
+//!    `exists`, `redirect`) are numbered in sequential evaluation order; no
+//!    position beyond [`SpfConfig::max_dns_mechanisms`] is ever claimed.
+//! 2. **Certainty.** The walker goes past a term only if the sequential
+//!    evaluator will certainly reach what follows unless the whole check
+//!    ends first:
+//!    * `all` and `ip4`/`ip6` are decided on the spot (no DNS); a match
+//!      ends the record there;
+//!    * past a DNS-querying term only if its matching would end the whole
+//!      check: every term of the top record and of its `redirect` targets,
+//!      and a `+` term of an included record when every `include` on the
+//!      way from the top record (except the outermost) is `+` too.
+//!      Otherwise (e.g. `-a:x` inside an included record, whose match ends
+//!      only that record) the walker stops: what follows might be skipped,
+//!      so its positions would be uncertain;
+//!    * an `include`/`redirect` is entered only once its target's record is
+//!      known (answer in, or from the record cache), and the terms after it
+//!      wait until its whole subtree is known: their positions depend on
+//!      its size;
+//!    * a target that needs `%{p}` is left to the evaluator (for
+//!      `include`/`redirect` the walker stops there).
+//!
+//!    Hence every claimed position is exactly where the sequential
+//!    evaluator counts that term: the terms whose queries are sent,
+//!    speculative or not, are always among the first
+//!    `max_dns_mechanisms` positions of the one sequence a sequential
+//!    evaluator walks. Queries per check are thus at most: the top TXT; one
+//!    query per term for at most 10 terms; for `mx` at most
+//!    [`SpfConfig::max_mx_names`] address lookups (none for an MX set over
+//!    the limit); for `ptr` the PTR query and at most
+//!    [`SpfConfig::max_ptr_names`] address lookups of names within the
+//!    target; `%{p}` and `exp=` lookups exactly as sequentially.
+//! 3. **Voids and known endings.** A term whose answer could be void (`a`,
+//!    `mx`, `ptr`, `exists`) is claimed only while void answers seen plus
+//!    such lookups outstanding stay within [`SpfConfig::max_void_lookups`],
+//!    so at most `max_void_lookups + 1` void answers are ever received,
+//!    as sequentially. Nothing more is claimed once an answer in hand shows
+//!    the check ends earlier (a DNS error of `a`/`mx`/`exists`, an MX set
+//!    over the limit, the void limit).
+//! 4. **Past an early match.** Speculative queries past a term that may
+//!    match are sent only under rule 2, i.e. when that match would end the
+//!    check: in `v=spf1 a:x mx:y -all` both are queried at once even if
+//!    `a:x` matches; both positions are within the budget.
+//!
+//! Consequence for latency: it is the depth of the *certain prefix*, not
+//! of the whole graph. A later sibling of an `include` cannot be queried
+//! before that include's subtree is known without risking more than 10
+//! terms' worth (10 top-level includes of 10 includes each: querying the
+//! second before the first's subtree is known sends 11 or more). For the
+//! graph of issue 6 this gives 8 round trips instead of 13 (see
+//! BENCHMARKS.md); with a warm record cache the walker sees the whole
+//! graph at once and needs 2.
+//!
+//! **Why not a count-based rule.** A rule that claims *any* known term
+//! (also after an `include` whose subtree is unknown, or after a term whose
+//! match would end only its record) as long as fewer than
+//! `max_dns_mechanisms` terms have been claimed does not keep the total
+//! within the budget: the evaluator must still send every query a
+//! sequential evaluator sends (or results would differ), and an unseen
+//! subtree may use up all 10 terms by itself, so the terms claimed past it
+//! come on top. Measured with such a prototype (not part of this code): the
+//! issue-6 graph in 5 round trips instead of 8, but 19 DNS-querying terms
+//! queried on the 10×10 include fan-out (`tests/spf_prefetch.rs`,
+//! `include_fan_out_stays_within_ten_terms`) and 12 on an early match inside
+//! an include; the only bound it keeps is 10 claimed + 10 evaluated terms.
+//! Nor can any rule within the budget do better than 8 round trips on the
+//! issue-6 graph: until `_nb.a`'s record is known it may hold 8 terms that
+//! end the check at the 11th term before `include:_spf.b`, and until
+//! `_s2.b`'s record is known, 4 that end it before the top record's `mx`
+//! and `a`; the walker cannot tell those zones from the real one, so
+//! `_spf.b` waits for round 4 and `mx`/`a` for round 7
+//! (`bench_graph_variants_pin_the_8_round_floor`).
 //!
 //! ```
 //! use sender_auth::dns::zone::ZoneResolver;
@@ -82,15 +166,19 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dns::Resolver;
 
+pub mod cache;
 mod eval;
 pub mod macros;
+mod prefetch;
 mod received;
 pub mod record;
 
+pub use cache::{SpfRecordCache, SpfRecordCacheStats};
 pub use received::{received_spf, resinfo};
 
 /// An SPF result (RFC 7208 §2.6).
@@ -227,6 +315,16 @@ pub struct SpfConfig {
     /// or it cannot be used). It is a macro string like an explanation
     /// record (§6.2); `None` (the default) leaves the explanation empty.
     pub default_explanation: Option<String>,
+    /// Speculative concurrent prefetch (default `true`): when a record is
+    /// parsed, the lookups its terms will need are started at once, within
+    /// the §4.6.4 budget, while evaluation still proceeds strictly left to
+    /// right; results are identical to `false` (plain sequential
+    /// evaluation). See "Speculative prefetch" in the [module docs](self)
+    /// for the exact budget rule.
+    pub prefetch: bool,
+    /// Shared cache of parsed SPF records (default `None`): a hit skips the
+    /// TXT lookup and the parse. See [`SpfRecordCache`].
+    pub record_cache: Option<Arc<SpfRecordCache>>,
 }
 
 impl Default for SpfConfig {
@@ -239,6 +337,8 @@ impl Default for SpfConfig {
             timeout: Duration::from_secs(20),
             receiver: "unknown".to_string(),
             default_explanation: None,
+            prefetch: true,
+            record_cache: None,
         }
     }
 }

@@ -296,12 +296,12 @@ impl Record {
                 .position(|&b| b == b' ')
                 .map_or(text.len(), |n| pos + n);
             let raw = &text[pos..end];
-            let term_text = String::from_utf8_lossy(raw).into_owned();
+            let term_text = || String::from_utf8_lossy(raw).into_owned();
             if let Some(bad) = raw.iter().position(|&b| !(0x21..=0x7e).contains(&b)) {
                 return Err(ParseError {
                     kind: ParseErrorKind::InvalidCharacter(raw[bad]),
                     offset: pos + bad,
-                    term: term_text,
+                    term: term_text(),
                 });
             }
             // All bytes are visible ASCII, so this is valid UTF-8.
@@ -309,7 +309,7 @@ impl Record {
             parse_term(term, pos, &mut record).map_err(|(kind, at)| ParseError {
                 kind,
                 offset: pos + at,
-                term: term_text,
+                term: term_text(),
             })?;
             pos = end;
         }
@@ -362,10 +362,15 @@ fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermErr
         .bytes()
         .position(|b| !b.is_ascii_alphanumeric())
         .unwrap_or(body.len());
-    let name = body[..mech_len].to_ascii_lowercase();
+    let raw_name = &body[..mech_len];
+    // Mechanism names are case-insensitive; compare without allocating.
+    let name = ["all", "include", "exists", "a", "mx", "ptr", "ip4", "ip6"]
+        .into_iter()
+        .find(|n| raw_name.eq_ignore_ascii_case(n))
+        .unwrap_or("");
     let rest = &body[mech_len..];
     let rest_at = qlen + mech_len;
-    let mechanism = match name.as_str() {
+    let mechanism = match name {
         "all" => {
             if !rest.is_empty() {
                 return Err((ParseErrorKind::UnexpectedArgument(rest.into()), rest_at));
@@ -419,7 +424,7 @@ fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermErr
             Mechanism::Ip6 { net: net.trunc() }
         }
         _ => {
-            let shown = if name.is_empty() {
+            let shown = if raw_name.is_empty() {
                 term.to_string()
             } else {
                 body[..mech_len].to_string()
@@ -446,10 +451,11 @@ fn parse_modifier(
     if !valid_name {
         return Err((ParseErrorKind::InvalidModifierName(name.into()), 0));
     }
-    let lower = name.to_ascii_lowercase();
-    match lower.as_str() {
-        "redirect" | "exp" => {
-            let slot = if lower == "redirect" {
+    let is_redirect = name.eq_ignore_ascii_case("redirect");
+    match is_redirect || name.eq_ignore_ascii_case("exp") {
+        true => {
+            let lower = name.to_ascii_lowercase();
+            let slot = if is_redirect {
                 &mut record.redirect
             } else {
                 &mut record.exp
@@ -462,7 +468,7 @@ fn parse_modifier(
             }
             *slot = Some(domain_spec(value, value_at)?);
         }
-        _ => {
+        false => {
             let value = MacroString::parse(value, MacroContext::Modifier)
                 .map_err(|e| macro_err(e, value_at))?;
             record.unknown_modifiers.push(UnknownModifier {

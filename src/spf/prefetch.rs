@@ -1,0 +1,778 @@
+//! Speculative concurrent prefetch for one evaluation (RFC 7208 §4.6.4
+//! budget kept; see "Speculative prefetch" in the [`spf`](super) module
+//! docs for the rule).
+//!
+//! Shape: every lookup of the evaluation goes through one per-evaluation
+//! table of lookups keyed by (type, name) ([`Prefetch::get`]); a lookup is
+//! a boxed future polled in place, never spawned, so the check needs no
+//! `'static` resolver and no runtime beyond what the resolver needs.
+//! [`Prefetch::run`] polls the evaluator (which still goes strictly left to
+//! right) together with every pending lookup; whenever an answer arrives,
+//! the *walker* ([`Prefetch::walk`]) re-walks the known part of the
+//! include/redirect graph in the order a sequential evaluator would, and
+//! starts the lookups of the terms it may claim.
+//!
+//! The walker claims *positions*: the n-th DNS-querying term a sequential
+//! evaluator would count. It only walks through terms that the sequential
+//! evaluator will certainly reach unless the whole check ends first, so a
+//! claimed position is exact, and it never claims beyond
+//! `max_dns_mechanisms`. Hence the terms whose queries are sent, speculative
+//! or not, are always among the first `max_dns_mechanisms` positions of the
+//! one sequence a sequential evaluator walks.
+
+use std::future::{Future, poll_fn};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
+
+use super::SpfConfig;
+use super::cache::RecordOutcome;
+use super::eval::{MAX_DEPTH, is_within, qualifier_result, select_record, usable_domain};
+use super::macros::{MacroString, MacroVars};
+use super::record::{Mechanism, Qualifier, Record};
+use super::{SpfRecordCache, SpfResult};
+use crate::dns::{self, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
+
+/// A query type of the lookup table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Qt {
+    Txt,
+    A,
+    Aaaa,
+    Mx,
+    Ptr,
+}
+
+/// One answer of any type.
+#[derive(Debug, Clone)]
+pub(crate) enum Ans {
+    Txt(DnsResult<Txt>),
+    A(DnsResult<Ipv4Addr>),
+    Aaaa(DnsResult<Ipv6Addr>),
+    Mx(DnsResult<Mx>),
+    Ptr(DnsResult<String>),
+}
+
+impl Ans {
+    fn error(&self) -> Option<&DnsError> {
+        match self {
+            Ans::Txt(r) => r.as_ref().err(),
+            Ans::A(r) => r.as_ref().err(),
+            Ans::Aaaa(r) => r.as_ref().err(),
+            Ans::Mx(r) => r.as_ref().err(),
+            Ans::Ptr(r) => r.as_ref().err(),
+        }
+    }
+
+    /// An error answer of type `qt` (no query was sent).
+    pub(crate) fn err(qt: Qt, e: DnsError) -> Ans {
+        match qt {
+            Qt::Txt => Ans::Txt(Err(e)),
+            Qt::A => Ans::A(Err(e)),
+            Qt::Aaaa => Ans::Aaaa(Err(e)),
+            Qt::Mx => Ans::Mx(Err(e)),
+            Qt::Ptr => Ans::Ptr(Err(e)),
+        }
+    }
+}
+
+enum Slot<'a> {
+    /// Started by the walker (or a prestart): polled by the driver and by
+    /// whoever waits for it.
+    Pending(BoxFuture<'a, Ans>),
+    /// Being run inside the evaluator's own future.
+    Evaluator,
+    Done(Ans),
+}
+
+struct Entry<'a> {
+    qt: Qt,
+    /// Lower case, no trailing dot.
+    name: String,
+    slot: Slot<'a>,
+}
+
+/// What a claimed position queries.
+#[derive(Debug, Clone)]
+enum ClaimKind {
+    /// `include`/`redirect`: the usable target domain (TXT).
+    Record(String),
+    /// `a` (A or AAAA) or `exists` (A) of this name.
+    Host(Qt, String),
+    /// `mx` of this name (then A/AAAA of the exchanges).
+    Mx(String),
+    /// `ptr` with this target (PTR of the client, then A/AAAA of the names
+    /// within the target).
+    Ptr(String),
+    /// A term whose target needs `%{p}`: the position is counted, the
+    /// evaluator sends the query itself.
+    Opaque,
+}
+
+impl ClaimKind {
+    /// Whether a void answer to this term's query counts (§4.6.4).
+    fn void_capable(&self) -> bool {
+        matches!(
+            self,
+            ClaimKind::Host(..) | ClaimKind::Mx(_) | ClaimKind::Ptr(_)
+        )
+    }
+}
+
+struct Claim {
+    kind: ClaimKind,
+    /// MX/PTR follow-up lookups started (or known to be unnecessary).
+    followed: bool,
+}
+
+/// The walker's view of a record's outcome when every DNS-querying term
+/// it has passed did not match.
+enum Flow {
+    /// Unknown or uncertain from here on: claim nothing further.
+    Stop,
+    /// The record certainly gives this result (if the check gets there).
+    Done(SpfResult),
+}
+
+/// How a match inside a record propagates (see the module docs).
+#[derive(Clone, Copy)]
+struct Flags {
+    /// Any match here ends the whole check (the top record and its
+    /// redirect targets).
+    any: bool,
+    /// A `pass` result of this record ends the whole check.
+    pass: bool,
+}
+
+/// A term the walker may claim.
+enum Term<'r> {
+    Record(&'r MacroString),
+    A(Option<&'r MacroString>),
+    Mx(Option<&'r MacroString>),
+    Ptr(Option<&'r MacroString>),
+    Exists(&'r MacroString),
+}
+
+pub(crate) struct State<'a> {
+    entries: Vec<Entry<'a>>,
+    /// Lookups started (queries sent to the resolver).
+    queries: usize,
+    /// Something changed that may let the walker or the evaluator progress.
+    dirty: bool,
+    /// Records parsed in this evaluation (lower-case domain).
+    records: Vec<(String, RecordOutcome)>,
+    /// Claimed positions, in order.
+    claims: Vec<Claim>,
+}
+
+/// The per-evaluation prefetcher.
+pub(crate) struct Prefetch<'a, R: ?Sized> {
+    resolver: &'a R,
+    config: &'a SpfConfig,
+    ip: IpAddr,
+    sender: &'a str,
+    local: &'a str,
+    sender_domain: &'a str,
+    helo: &'a str,
+    timestamp: u64,
+    /// The usable top-level domain, if any.
+    top: Option<String>,
+    /// The reverse-mapping name of the client (the PTR query), made when
+    /// first needed.
+    rev: OnceLock<String>,
+    st: Mutex<State<'a>>,
+}
+
+/// The walker never loops more than this many rounds per poll (each round
+/// needs new progress; this is only a backstop).
+const MAX_ROUNDS: usize = 10_000;
+
+impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        resolver: &'a R,
+        config: &'a SpfConfig,
+        ip: IpAddr,
+        sender: &'a str,
+        local: &'a str,
+        sender_domain: &'a str,
+        helo: &'a str,
+        timestamp: u64,
+        top: Option<String>,
+    ) -> Self {
+        Prefetch {
+            resolver,
+            config,
+            ip,
+            sender,
+            local,
+            sender_domain,
+            helo,
+            timestamp,
+            top,
+            rev: OnceLock::new(),
+            st: Mutex::new(State {
+                entries: Vec::new(),
+                queries: 0,
+                dirty: false,
+                records: Vec::new(),
+                claims: Vec::new(),
+            }),
+        }
+    }
+
+    fn rev(&self) -> &String {
+        self.rev.get_or_init(|| dns::reverse_name(self.ip))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<'a>> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queries sent so far.
+    pub(crate) fn queries(&self) -> usize {
+        self.lock().queries
+    }
+
+    /// Runs `fut` (the evaluator) to completion while driving every pending
+    /// lookup and the walker.
+    pub(crate) async fn run<F: Future>(&self, fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        poll_fn(|cx| {
+            for _ in 0..MAX_ROUNDS {
+                self.drive(cx);
+                if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(v);
+                }
+                if !self.lock().dirty {
+                    return Poll::Pending;
+                }
+            }
+            // Unreachable in practice; yield and come back.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Polls every pending lookup; runs the walker while anything changes.
+    fn drive(&self, cx: &mut Context<'_>) {
+        let mut st = self.lock();
+        for _ in 0..MAX_ROUNDS {
+            let mut progressed = false;
+            for e in st.entries.iter_mut() {
+                if let Slot::Pending(f) = &mut e.slot
+                    && let Poll::Ready(a) = f.as_mut().poll(cx)
+                {
+                    e.slot = Slot::Done(a);
+                    progressed = true;
+                }
+            }
+            if progressed {
+                st.dirty = true;
+            }
+            if !st.dirty {
+                return;
+            }
+            st.dirty = false;
+            self.walk(&mut st, cx);
+        }
+    }
+
+    /// The answer to (`qt`, `name`): shared with the walker, sent at most
+    /// once per evaluation. `name` must be a valid DNS name (callers check);
+    /// for [`Qt::Ptr`] it is the reverse name of the client.
+    ///
+    /// A lookup the walker has not started is run here, in the evaluator's
+    /// own future (not boxed); the table marks it in flight meanwhile so the
+    /// walker does not send it again.
+    pub(crate) async fn get(&self, qt: Qt, name: &str) -> Ans {
+        let existing = {
+            let mut st = self.lock();
+            match find(&st, qt, name) {
+                Some(i) => Some(i),
+                None => {
+                    st.queries += 1;
+                    st.entries.push(Entry {
+                        qt,
+                        name: name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase(),
+                        slot: Slot::Evaluator,
+                    });
+                    None
+                }
+            }
+        };
+        let Some(i) = existing else {
+            let r = self.resolver;
+            let a = match qt {
+                Qt::Txt => Ans::Txt(r.txt(name).await),
+                Qt::A => Ans::A(r.a(name).await),
+                Qt::Aaaa => Ans::Aaaa(r.aaaa(name).await),
+                Qt::Mx => Ans::Mx(r.mx(name).await),
+                Qt::Ptr => Ans::Ptr(r.ptr(self.ip).await),
+            };
+            let mut st = self.lock();
+            if let Some(i) = find(&st, qt, name)
+                && let Some(e) = st.entries.get_mut(i)
+            {
+                e.slot = Slot::Done(a.clone());
+            }
+            st.dirty = true;
+            return a;
+        };
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            let Some(e) = st.entries.get_mut(i) else {
+                return Poll::Ready(Ans::err(
+                    qt,
+                    DnsError::Other("lookup table entry lost".into()),
+                ));
+            };
+            let a = match &mut e.slot {
+                Slot::Done(a) => return Poll::Ready(a.clone()),
+                // Only the evaluator itself runs such a lookup, and it
+                // never waits for the same (type, name) twice at once.
+                Slot::Evaluator => return Poll::Pending,
+                Slot::Pending(f) => match f.as_mut().poll(cx) {
+                    Poll::Ready(a) => a,
+                    Poll::Pending => return Poll::Pending,
+                },
+            };
+            e.slot = Slot::Done(a.clone());
+            st.dirty = true;
+            Poll::Ready(a)
+        })
+        .await
+    }
+
+    /// Starts the lookups of `names` (type `qt`) without waiting: the
+    /// address lookups of MX exchanges and PTR names, all within the term's
+    /// MX/PTR name limit.
+    pub(crate) async fn prestart(&self, qt: Qt, names: &[&str]) {
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            for n in names {
+                if dns::check_name(n).is_ok() {
+                    self.start(&mut st, qt, n, cx);
+                }
+            }
+            Poll::Ready(())
+        })
+        .await
+    }
+
+    /// The index of the lookup (`qt`, `name`), starting it if new. A new
+    /// lookup is polled once at once: an in-memory resolver answers there.
+    fn start(&self, st: &mut State<'a>, qt: Qt, name: &str, cx: &mut Context<'_>) -> usize {
+        if let Some(i) = find(st, qt, name) {
+            return i;
+        }
+        let r = self.resolver;
+        let owned = name.to_string();
+        let ip = self.ip;
+        let mut fut: BoxFuture<'a, Ans> = match qt {
+            Qt::Txt => Box::pin(async move { Ans::Txt(r.txt(&owned).await) }),
+            Qt::A => Box::pin(async move { Ans::A(r.a(&owned).await) }),
+            Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
+            Qt::Mx => Box::pin(async move { Ans::Mx(r.mx(&owned).await) }),
+            Qt::Ptr => Box::pin(async move { Ans::Ptr(r.ptr(ip).await) }),
+        };
+        st.queries += 1;
+        let slot = match fut.as_mut().poll(cx) {
+            Poll::Ready(a) => {
+                st.dirty = true;
+                Slot::Done(a)
+            }
+            Poll::Pending => Slot::Pending(fut),
+        };
+        let key = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        st.entries.push(Entry {
+            qt,
+            name: key,
+            slot,
+        });
+        st.entries.len() - 1
+    }
+
+    /// A record already parsed in this evaluation.
+    pub(crate) fn known_record(&self, domain: &str) -> Option<RecordOutcome> {
+        known(&self.lock(), domain)
+    }
+
+    /// Remembers a parsed record for the rest of the evaluation.
+    pub(crate) fn insert_record(&self, domain: &str, outcome: RecordOutcome) {
+        let mut st = self.lock();
+        if known(&st, domain).is_none() {
+            st.records.push((normalize(domain), outcome));
+            st.dirty = true;
+        }
+    }
+
+    fn cache(&self) -> Option<&SpfRecordCache> {
+        self.config.record_cache.as_deref()
+    }
+
+    // ------------------------------------------------------------ walker
+
+    /// Re-walks the known graph from the top, claiming what may be claimed.
+    fn walk(&self, st: &mut State<'a>, cx: &mut Context<'_>) {
+        self.follow_ups(st, cx);
+        let Some(top) = self.top.clone() else {
+            return;
+        };
+        let mut pos = 0usize;
+        let flags = Flags {
+            any: true,
+            pass: true,
+        };
+        let _ = self.walk_record(st, cx, &mut pos, &top, flags, 0);
+        self.follow_ups(st, cx);
+    }
+
+    /// The parsed record of `domain` if its TXT answer is in.
+    fn record_for(&self, st: &mut State<'a>, domain: &str) -> Option<RecordOutcome> {
+        if let Some(o) = known(st, domain) {
+            return Some(o);
+        }
+        match find(st, Qt::Txt, domain).map(|i| &st.entries[i].slot) {
+            Some(Slot::Done(Ans::Txt(Ok(ans)))) => {
+                let ans = ans.clone();
+                let o = select_record(&ans);
+                if let Some(c) = self.cache() {
+                    c.insert(domain, o.clone(), ans.ttl);
+                }
+                st.records.push((normalize(domain), o.clone()));
+                Some(o)
+            }
+            Some(_) => None,
+            None => {
+                let o = self.cache()?.get(domain)?;
+                st.records.push((normalize(domain), o.clone()));
+                Some(o)
+            }
+        }
+    }
+
+    fn walk_record(
+        &self,
+        st: &mut State<'a>,
+        cx: &mut Context<'_>,
+        pos: &mut usize,
+        domain: &str,
+        flags: Flags,
+        depth: usize,
+    ) -> Flow {
+        let rec: Arc<Record> = match self.record_for(st, domain) {
+            Some(RecordOutcome::Record(r)) => r,
+            _ => return Flow::Stop,
+        };
+        for d in &rec.directives {
+            let q = d.qualifier;
+            // Whether this term matching would end the whole check.
+            let ends_all = flags.any || (q == Qualifier::Pass && flags.pass);
+            let term = match &d.mechanism {
+                Mechanism::All => return Flow::Done(qualifier_result(q)),
+                Mechanism::Ip4 { net } => {
+                    if let IpAddr::V4(ip) = self.ip
+                        && net.contains(&ip)
+                    {
+                        return Flow::Done(qualifier_result(q));
+                    }
+                    continue;
+                }
+                Mechanism::Ip6 { net } => {
+                    if let IpAddr::V6(ip) = self.ip
+                        && net.contains(&ip)
+                    {
+                        return Flow::Done(qualifier_result(q));
+                    }
+                    continue;
+                }
+                Mechanism::Include { domain: spec } => {
+                    let Some(target) = self.claim(st, cx, pos, Term::Record(spec), domain) else {
+                        return Flow::Stop;
+                    };
+                    if depth >= MAX_DEPTH {
+                        return Flow::Stop;
+                    }
+                    let child = Flags {
+                        any: false,
+                        pass: ends_all,
+                    };
+                    match self.walk_record(st, cx, pos, &target, child, depth + 1) {
+                        Flow::Stop => return Flow::Stop,
+                        Flow::Done(SpfResult::Pass) => return Flow::Done(qualifier_result(q)),
+                        Flow::Done(_) => continue,
+                    }
+                }
+                Mechanism::A { domain: spec, .. } => Term::A(spec.as_ref()),
+                Mechanism::Mx { domain: spec, .. } => Term::Mx(spec.as_ref()),
+                Mechanism::Ptr { domain: spec } => Term::Ptr(spec.as_ref()),
+                Mechanism::Exists { domain: spec } => Term::Exists(spec),
+            };
+            if self.claim(st, cx, pos, term, domain).is_none() {
+                return Flow::Stop;
+            }
+            if !ends_all {
+                // A match here would end only this record: what follows
+                // may be skipped, so its positions are uncertain.
+                return Flow::Stop;
+            }
+        }
+        if let Some(spec) = &rec.redirect {
+            let Some(target) = self.claim(st, cx, pos, Term::Record(spec), domain) else {
+                return Flow::Stop;
+            };
+            if depth >= MAX_DEPTH {
+                return Flow::Stop;
+            }
+            return self.walk_record(st, cx, pos, &target, flags, depth + 1);
+        }
+        Flow::Done(SpfResult::Neutral)
+    }
+
+    fn vars<'v>(&'v self, domain: &'v str) -> MacroVars<'v> {
+        MacroVars {
+            sender: self.sender,
+            local: self.local,
+            sender_domain: self.sender_domain,
+            domain,
+            ip: self.ip,
+            helo: self.helo,
+            ptr: None,
+            receiver: &self.config.receiver,
+            timestamp: self.timestamp,
+        }
+    }
+
+    /// Expands a target like the evaluator does; `None` when it needs
+    /// `%{p}` (unknown before the evaluator gets there).
+    fn target(&self, spec: Option<&MacroString>, domain: &str) -> Option<String> {
+        match spec {
+            None => Some(domain.to_string()),
+            Some(ms) if ms.uses_ptr() => None,
+            Some(ms) => Some(ms.expand_domain(&self.vars(domain))),
+        }
+    }
+
+    fn addr_qt(&self) -> Qt {
+        match self.ip {
+            IpAddr::V4(_) => Qt::A,
+            IpAddr::V6(_) => Qt::Aaaa,
+        }
+    }
+
+    /// Claims the next position for `term` (found in the record of
+    /// `domain`), starting its lookup. Returns the target domain for a
+    /// record term (empty for others), or `None` when the walker must stop
+    /// here: past the term limit, gated, or the target is unknown/unusable.
+    fn claim(
+        &self,
+        st: &mut State<'a>,
+        cx: &mut Context<'_>,
+        pos: &mut usize,
+        term: Term<'_>,
+        domain: &str,
+    ) -> Option<String> {
+        *pos += 1;
+        if *pos > self.config.max_dns_mechanisms {
+            return None;
+        }
+        if let Some(c) = st.claims.get(*pos - 1) {
+            return match &c.kind {
+                ClaimKind::Record(t) => Some(t.clone()),
+                _ => Some(String::new()),
+            };
+        }
+        let void_capable = !matches!(term, Term::Record(_));
+        if !self.may_claim(st, void_capable) {
+            return None;
+        }
+        let kind = match term {
+            Term::Record(spec) => {
+                let target = self.target(Some(spec), domain)?;
+                let target = usable_domain(&target).ok()?.into_owned();
+                if known(st, &target).is_none() && find(st, Qt::Txt, &target).is_none() {
+                    match self.cache().and_then(|c| c.get(&target)) {
+                        Some(o) => st.records.push((normalize(&target), o)),
+                        None => {
+                            self.start(st, Qt::Txt, &target, cx);
+                        }
+                    }
+                }
+                ClaimKind::Record(target)
+            }
+            Term::A(spec) => self.host_claim(st, cx, self.addr_qt(), spec, domain),
+            Term::Exists(spec) => self.host_claim(st, cx, Qt::A, Some(spec), domain),
+            Term::Mx(spec) => match self.target(spec, domain) {
+                None => ClaimKind::Opaque,
+                Some(t) => {
+                    if dns::check_name(&t).is_ok() {
+                        self.start(st, Qt::Mx, &t, cx);
+                    }
+                    ClaimKind::Mx(t)
+                }
+            },
+            Term::Ptr(spec) => match self.target(spec, domain) {
+                None => ClaimKind::Opaque,
+                Some(t) => {
+                    let rev = self.rev().clone();
+                    self.start(st, Qt::Ptr, &rev, cx);
+                    ClaimKind::Ptr(t)
+                }
+            },
+        };
+        let ret = match &kind {
+            ClaimKind::Record(t) => t.clone(),
+            _ => String::new(),
+        };
+        st.claims.push(Claim {
+            kind,
+            followed: false,
+        });
+        Some(ret)
+    }
+
+    fn host_claim(
+        &self,
+        st: &mut State<'a>,
+        cx: &mut Context<'_>,
+        qt: Qt,
+        spec: Option<&MacroString>,
+        domain: &str,
+    ) -> ClaimKind {
+        match self.target(spec, domain) {
+            None => ClaimKind::Opaque,
+            Some(t) => {
+                if dns::check_name(&t).is_ok() {
+                    self.start(st, qt, &t, cx);
+                }
+                ClaimKind::Host(qt, t)
+            }
+        }
+    }
+
+    /// The answer of a claim's own query, if it is in.
+    fn claim_answer<'s>(&self, st: &'s State<'a>, kind: &ClaimKind) -> Option<&'s Slot<'a>> {
+        let (qt, name) = match kind {
+            ClaimKind::Record(t) => (Qt::Txt, t.as_str()),
+            ClaimKind::Host(qt, t) => (*qt, t.as_str()),
+            ClaimKind::Mx(t) => (Qt::Mx, t.as_str()),
+            ClaimKind::Ptr(_) => (Qt::Ptr, self.rev().as_str()),
+            ClaimKind::Opaque => return None,
+        };
+        find(st, qt, name).map(|i| &st.entries[i].slot)
+    }
+
+    /// The gate on a new claim: no claim once an answer already in shows
+    /// that the sequential evaluator ends before this position (a temporary
+    /// DNS error of an `a`/`mx`/`exists` term, an MX set over the limit,
+    /// more void lookups than allowed); and for a term whose answer could be
+    /// void, no more such terms outstanding than the void budget left
+    /// (`max_void_lookups + 1` void answers at most, as sequentially).
+    fn may_claim(&self, st: &State<'a>, void_capable: bool) -> bool {
+        let mut seen = 0usize;
+        let mut outstanding = 0usize;
+        for c in &st.claims {
+            let counts = c.kind.void_capable();
+            match self.claim_answer(st, &c.kind) {
+                // A `%{p}` target: the evaluator sends that query itself and
+                // the walker never sees its answer; count it as a possible
+                // void for good.
+                None if matches!(c.kind, ClaimKind::Opaque) => outstanding += 1,
+                None => {}
+                Some(Slot::Pending(_) | Slot::Evaluator) if counts => outstanding += 1,
+                Some(Slot::Pending(_) | Slot::Evaluator) => {}
+                Some(Slot::Done(a)) => {
+                    if let Ans::Mx(Ok(ans)) = a
+                        && ans.len() > self.config.max_mx_names
+                    {
+                        return false;
+                    }
+                    match a.error() {
+                        Some(e) if e.is_void() => {
+                            if counts {
+                                seen += 1;
+                            }
+                        }
+                        Some(DnsError::InvalidName(_)) | None => {}
+                        Some(_) => {
+                            if matches!(c.kind, ClaimKind::Host(..) | ClaimKind::Mx(_)) {
+                                return false;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if seen > self.config.max_void_lookups {
+            return false;
+        }
+        !(void_capable && seen + outstanding > self.config.max_void_lookups)
+    }
+
+    /// Starts the address lookups of MX exchanges and PTR names of claimed
+    /// `mx`/`ptr` terms once their first answer is in.
+    fn follow_ups(&self, st: &mut State<'a>, cx: &mut Context<'_>) {
+        let qt = self.addr_qt();
+        for i in 0..st.claims.len() {
+            if st.claims[i].followed {
+                continue;
+            }
+            let kind = st.claims[i].kind.clone();
+            let names: Vec<String> = match (&kind, self.claim_answer(st, &kind)) {
+                (ClaimKind::Mx(_), Some(Slot::Done(Ans::Mx(Ok(ans))))) => {
+                    if ans.len() > self.config.max_mx_names {
+                        Vec::new()
+                    } else {
+                        let mut hosts: Vec<&Mx> = ans.iter().collect();
+                        hosts.sort_by_key(|m| m.preference);
+                        hosts.iter().map(|m| m.exchange.clone()).collect()
+                    }
+                }
+                (ClaimKind::Ptr(target), Some(Slot::Done(Ans::Ptr(Ok(ans))))) => ans
+                    .iter()
+                    .take(self.config.max_ptr_names)
+                    .map(|n| n.strip_suffix('.').unwrap_or(n))
+                    .filter(|n| is_within(n, target))
+                    .map(str::to_string)
+                    .collect(),
+                (
+                    ClaimKind::Mx(_) | ClaimKind::Ptr(_),
+                    Some(Slot::Pending(_) | Slot::Evaluator),
+                ) => {
+                    continue;
+                }
+                _ => Vec::new(),
+            };
+            for n in &names {
+                if dns::check_name(n).is_ok() {
+                    self.start(st, qt, n, cx);
+                }
+            }
+            st.claims[i].followed = true;
+        }
+    }
+}
+
+fn normalize(domain: &str) -> String {
+    domain
+        .strip_suffix('.')
+        .unwrap_or(domain)
+        .to_ascii_lowercase()
+}
+
+fn find(st: &State<'_>, qt: Qt, name: &str) -> Option<usize> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    st.entries
+        .iter()
+        .position(|e| e.qt == qt && e.name.eq_ignore_ascii_case(name))
+}
+
+fn known(st: &State<'_>, domain: &str) -> Option<RecordOutcome> {
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    st.records
+        .iter()
+        .find(|(d, _)| d.eq_ignore_ascii_case(domain))
+        .map(|(_, o)| o.clone())
+}
