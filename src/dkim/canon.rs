@@ -523,27 +523,32 @@ pub fn canonicalize_header_content(
             let mut pending_wsp = false;
             let mut started = false;
             let mut i = 0;
-            while i < value.len() {
-                let b = value[i];
-                if b == b'\r' && value.get(i + 1) == Some(&b'\n') {
-                    i += 2;
-                    continue;
-                }
-                if b == b'\n' {
-                    i += 1;
-                    continue;
-                }
-                if is_wsp(b) {
-                    pending_wsp = true;
-                } else {
-                    if pending_wsp && started {
-                        out.push(b' ');
+            let n = value.len();
+            while i < n {
+                match value[i] {
+                    b'\r' if value.get(i + 1) == Some(&b'\n') => i += 2,
+                    b'\n' => i += 1,
+                    b' ' | b'\t' => {
+                        pending_wsp = true;
+                        i += 1;
                     }
-                    pending_wsp = false;
-                    started = true;
-                    out.push(b);
+                    _ => {
+                        if pending_wsp && started {
+                            out.push(b' ');
+                        }
+                        pending_wsp = false;
+                        started = true;
+                        // Copy the run of bytes relaxed leaves alone in one go
+                        // (a bare CR is data; it ends the run and is copied
+                        // by the next round unless an LF follows).
+                        let start = i;
+                        i += 1;
+                        while i < n && !matches!(value[i], b' ' | b'\t' | b'\r' | b'\n') {
+                            i += 1;
+                        }
+                        out.extend_from_slice(&value[start..i]);
+                    }
                 }
-                i += 1;
             }
         }
     }

@@ -105,6 +105,11 @@ pub(crate) fn body_hashes(
         .collect()
 }
 
+/// Up to this many (h= name, header field) comparisons the signed fields
+/// are selected by a plain scan; above it through a hash map, so the work
+/// stays linear for hostile messages with many fields and long h= lists.
+const LINEAR_SELECT_MAX: usize = 4096;
+
 /// Computes the header hash (§3.7): the signed fields selected bottom-up
 /// (absent instances contribute nothing), then the signature field itself
 /// with an empty `b=` and no final CRLF.
@@ -115,23 +120,44 @@ pub(crate) fn header_hash(
     sig: &SigParams<'_>,
     endings: LineEndings,
 ) -> Vec<u8> {
-    // name (lower case) -> indices, top down.
-    let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        if h.has_colon && Some(i) != sig_index {
-            by_name
-                .entry(h.name.to_ascii_lowercase())
-                .or_default()
-                .push(i);
-        }
-    }
-    let mut data = Vec::new();
-    for name in sig.signed_headers {
-        let key = name.to_ascii_lowercase().into_bytes();
-        if let Some(list) = by_name.get_mut(&key)
-            && let Some(i) = list.pop()
+    let mut data = Vec::with_capacity(1024);
+    let candidates = headers.len();
+    if sig.signed_headers.len().saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+        // Few fields: for each name in h=, the bottom-most unused instance,
+        // found by a scan (no allocation per field, no hashing).
+        let mut used = vec![false; candidates];
+        if let Some(i) = sig_index
+            && let Some(u) = used.get_mut(i)
         {
-            canonicalize_header(sig.header_canon, endings, headers[i].raw, &mut data);
+            *u = true;
+        }
+        for name in sig.signed_headers {
+            let found = headers.iter().enumerate().rev().find(|(i, h)| {
+                h.has_colon && !used[*i] && h.name.eq_ignore_ascii_case(name.as_bytes())
+            });
+            if let Some((i, h)) = found {
+                used[i] = true;
+                canonicalize_header(sig.header_canon, endings, h.raw, &mut data);
+            }
+        }
+    } else {
+        // name (lower case) -> indices, top down.
+        let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            if h.has_colon && Some(i) != sig_index {
+                by_name
+                    .entry(h.name.to_ascii_lowercase())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for name in sig.signed_headers {
+            let key = name.to_ascii_lowercase().into_bytes();
+            if let Some(list) = by_name.get_mut(&key)
+                && let Some(i) = list.pop()
+            {
+                canonicalize_header(sig.header_canon, endings, headers[i].raw, &mut data);
+            }
         }
     }
     let stripped = strip_b_value(sig_field_content);
