@@ -308,6 +308,34 @@ fn dkim_benches(c: &mut Criterion) {
         g.finish();
     }
 
+    // Where the fixed per-message cost goes (1 KiB message, rsa2048).
+    {
+        let msg = message(1 << 10);
+        let signed = sign(&rsa, "rsa", &msg);
+        let parsed = sender_auth::message::Message::parse(&signed);
+        let sig_value = parsed
+            .headers()
+            .iter()
+            .find(|h| h.is("DKIM-Signature"))
+            .expect("signature")
+            .value;
+        let mut g = c.benchmark_group("dkim_parts");
+        g.bench_function("message_parse/1KiB", |b| {
+            b.iter(|| {
+                sender_auth::message::Message::parse(black_box(&signed))
+                    .headers()
+                    .len()
+            })
+        });
+        g.bench_function("signature_parse/rsa2048", |b| {
+            b.iter(|| sender_auth::dkim::Signature::parse(black_box(sig_value)))
+        });
+        g.bench_function("block_on_ready", |b| {
+            b.iter(|| s.rt.block_on(async { black_box(1) }))
+        });
+        g.finish();
+    }
+
     // One signature verification with each backend.
     let digest: [u8; 32] = sha2::Sha256::digest(b"header hash input").into();
     let mut g = c.benchmark_group("dkim_floor");
