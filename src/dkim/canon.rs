@@ -260,7 +260,7 @@ impl BodyCanonicalizer {
     /// Feeds the next chunk of the raw body.
     ///
     /// With relaxed canonicalization, large chunks are processed in pieces
-    /// of [`PIECE`] octets, so that each piece is still in the L1 cache
+    /// of 16 KiB, so that each piece is still in the L1 cache
     /// when the sink (the hasher) reads what the canonicalizer has just
     /// scanned.
     pub fn update<S: Sink + ?Sized>(&mut self, data: &[u8], sink: &mut S) {
