@@ -244,7 +244,11 @@ impl Signature {
     /// colon). Pure; never panics.
     pub fn parse(value: &[u8]) -> Result<Signature, SignatureError> {
         let tags = taglist::parse(value).map_err(SignatureError::TagList)?;
-        let get = |name: &str| tags.iter().find(|t| t.name == name).map(|t| t.value);
+        // Tag names are one or two octets: compare inline rather than
+        // through a memcmp call per tag.
+        let same =
+            |a: &str, b: &str| a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y);
+        let get = |name: &str| tags.iter().find(|t| same(t.name, name)).map(|t| t.value);
         let req = |name: &'static str| get(name).ok_or(SignatureError::Missing(name));
 
         let v = req("v")?;
@@ -264,7 +268,9 @@ impl Signature {
         if b.is_empty() {
             return Err(SignatureError::Invalid("b", String::new()));
         }
-        let b_text = text(&b_clean);
+        // The decoded base64 text is ASCII: reuse its buffer, no lossy scan.
+        let b_text = String::from_utf8(b_clean)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let body_hash = base64_fws("bh", req("bh")?)?;
         if body_hash.is_empty() {
             return Err(SignatureError::Invalid("bh", String::new()));
