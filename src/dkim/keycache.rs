@@ -17,7 +17,7 @@
 //!   [`DkimConfig::max_rsa_bits`]) is checked again on every use, so one
 //!   cache may be shared by verifiers with different limits.
 //! * It is bounded: at [`KeyCache::capacity`] entries, expired entries are
-//!   dropped, then the entry closest to expiry.
+//!   dropped, then the oldest entry.
 //! * It is `Send + Sync`; share it as an `Arc<KeyCache>` through
 //!   [`DkimConfig::key_cache`].
 //!
@@ -27,15 +27,15 @@
 //! [`DkimConfig::max_rsa_bits`]: super::DkimConfig::max_rsa_bits
 //! [`DkimConfig::key_cache`]: super::DkimConfig::key_cache
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::crypto::{HashAlgorithm, PublicKey};
 use super::key::KeyRecord;
 use super::signature::KeyType;
 use crate::dns::cache::{Clock, SystemClock};
+use crate::ttlcache::TtlMap;
 
 /// Default number of entries.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -67,11 +67,6 @@ impl CachedKey {
     }
 }
 
-struct Entry {
-    key: Arc<CachedKey>,
-    expires: Instant,
-}
-
 /// Counters of a [`KeyCache`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeyCacheStats {
@@ -88,24 +83,15 @@ pub struct KeyCacheStats {
 /// A bounded, TTL-honouring, thread-safe cache of decoded DKIM public keys.
 /// See the [module documentation](self).
 pub struct KeyCache {
-    map: Mutex<Inner>,
-    capacity: usize,
-    max_ttl: u32,
-    clock: Arc<dyn Clock>,
-}
-
-#[derive(Default)]
-struct Inner {
-    entries: HashMap<String, Entry>,
-    stats: KeyCacheStats,
+    map: TtlMap<Arc<CachedKey>>,
 }
 
 impl fmt::Debug for KeyCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyCache")
             .field("len", &self.len())
-            .field("capacity", &self.capacity)
-            .field("max_ttl", &self.max_ttl)
+            .field("capacity", &self.capacity())
+            .field("max_ttl", &self.map.max_ttl())
             .finish()
     }
 }
@@ -126,27 +112,29 @@ impl KeyCache {
     /// A cache on the given clock (for tests: [`crate::dns::cache::ManualClock`]).
     pub fn with_clock(capacity: usize, clock: Arc<dyn Clock>) -> Self {
         KeyCache {
-            map: Mutex::new(Inner::default()),
-            capacity: capacity.max(1),
-            max_ttl: DEFAULT_MAX_TTL,
-            clock,
+            map: TtlMap::new(
+                capacity,
+                Duration::from_secs(u64::from(DEFAULT_MAX_TTL)),
+                clock,
+            ),
         }
     }
 
     /// Keys are kept for at most `seconds`, whatever their DNS TTL.
     pub fn with_max_ttl(mut self, seconds: u32) -> Self {
-        self.max_ttl = seconds;
+        self.map
+            .set_max_ttl(Duration::from_secs(u64::from(seconds)));
         self
     }
 
     /// The maximum number of entries.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.map.capacity()
     }
 
     /// Number of entries (expired ones included until they are purged).
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.map.len()
     }
 
     /// True when the cache holds nothing.
@@ -156,69 +144,28 @@ impl KeyCache {
 
     /// Drops every entry.
     pub fn clear(&self) {
-        self.lock().entries.clear();
+        self.map.clear();
     }
 
     /// The counters so far.
     pub fn stats(&self) -> KeyCacheStats {
-        self.lock().stats
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the map inconsistent
-        // (every operation is a single HashMap call), so poisoning is ignored.
-        self.map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let c = self.map.counters();
+        KeyCacheStats {
+            hits: c.hits,
+            misses: c.misses,
+            inserts: c.inserts,
+            evictions: c.evictions,
+        }
     }
 
     /// The live entry for `name` (`<selector>._domainkey.<domain>`).
     pub(crate) fn get(&self, name: &str) -> Option<Arc<CachedKey>> {
-        let now = self.clock.now();
-        let mut inner = self.lock();
-        let hit = match inner.entries.get(name) {
-            Some(e) if e.expires > now => Some(Arc::clone(&e.key)),
-            Some(_) => {
-                inner.entries.remove(name);
-                None
-            }
-            None => None,
-        };
-        if hit.is_some() {
-            inner.stats.hits += 1;
-        } else {
-            inner.stats.misses += 1;
-        }
-        hit
+        self.map.get_at(name, self.map.now())
     }
 
     /// Stores `key` for `ttl` seconds (nothing is stored for a TTL of 0).
     pub(crate) fn insert(&self, name: &str, key: Arc<CachedKey>, ttl: u32) {
-        let ttl = ttl.min(self.max_ttl);
-        if ttl == 0 {
-            return;
-        }
-        let now = self.clock.now();
-        let expires = now + Duration::from_secs(u64::from(ttl));
-        let mut inner = self.lock();
-        if !inner.entries.contains_key(name) && inner.entries.len() >= self.capacity {
-            inner.entries.retain(|_, e| e.expires > now);
-            if inner.entries.len() >= self.capacity {
-                let oldest = inner
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.expires)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    inner.entries.remove(&k);
-                    inner.stats.evictions += 1;
-                }
-            }
-        }
-        inner
-            .entries
-            .insert(name.to_string(), Entry { key, expires });
-        inner.stats.inserts += 1;
+        self.map.insert(name.to_string(), key, ttl);
     }
 }
 
@@ -248,7 +195,7 @@ mod tests {
         cache.insert("b", key(), 20);
         cache.insert("c", key(), 30);
         assert_eq!(cache.len(), 2);
-        assert!(cache.get("a").is_none(), "closest to expiry is evicted");
+        assert!(cache.get("a").is_none(), "the oldest entry is evicted");
         assert!(cache.get("b").is_some() && cache.get("c").is_some());
         let s = cache.stats();
         assert_eq!(s.evictions, 1);
