@@ -42,6 +42,7 @@ pub mod iprev;
 pub mod message;
 pub mod spf;
 pub mod taglist;
+mod ttlcache;
 
 // The README's Rust examples are compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

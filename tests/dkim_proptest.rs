@@ -22,6 +22,27 @@ fn body_bytes() -> impl Strategy<Value = Vec<u8>> {
     )
 }
 
+/// Long bodies of mostly plain text with rare special bytes, so that the
+/// canonicalizer's block scanner (64-octet blocks) sees long clean runs and
+/// specials at every offset within and across blocks.
+fn sparse_body() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![
+            40 => Just(&b"a"[..]),
+            8 => Just(&b" "[..]),
+            4 => Just(&b"\r\n"[..]),
+            1 => Just(&b"  "[..]),
+            1 => Just(&b"\t"[..]),
+            1 => Just(&b" \r\n"[..]),
+            1 => Just(&b"\r"[..]),
+            1 => Just(&b"\n"[..]),
+            1 => Just(&b"\r\n\r\n"[..]),
+        ],
+        0..1500,
+    )
+    .prop_map(|pieces| pieces.concat())
+}
+
 /// RFC 6376 §3.4.3 written the obvious way.
 fn naive_simple(body: &[u8]) -> Vec<u8> {
     let mut b = body.to_vec();
@@ -105,6 +126,30 @@ proptest! {
         c.update(&body[prev..], &mut out);
         c.finish(&mut out);
         prop_assert_eq!(out, whole);
+    }
+
+    #[test]
+    fn long_runs_match_naive_reference(
+        body in sparse_body(),
+        cuts in proptest::collection::vec(0usize..3000, 0..4),
+    ) {
+        let expected = naive_relaxed(&body);
+        prop_assert_eq!(
+            canonicalize_body(BodyCanon::Relaxed, LineEndings::Crlf, &body),
+            expected.clone()
+        );
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(body.len())).collect();
+        cuts.sort();
+        let mut out = Vec::new();
+        let mut c = BodyCanonicalizer::new(BodyCanon::Relaxed, LineEndings::Crlf);
+        let mut prev = 0;
+        for cut in cuts {
+            c.update(&body[prev..cut], &mut out);
+            prev = cut;
+        }
+        c.update(&body[prev..], &mut out);
+        c.finish(&mut out);
+        prop_assert_eq!(out, expected);
     }
 
     #[test]

@@ -32,21 +32,10 @@ const DIR: &str = concat!(
 /// Reads a conformance file, or returns `None` after printing SKIPPED when
 /// skipping is requested; panics with the path otherwise.
 fn read(path: &str) -> Option<String> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            if std::env::var("SENDER_AUTH_SKIP_CONFORMANCE").as_deref() == Ok("1") {
-                println!("SKIPPED: conformance data {path} is absent ({e})");
-                None
-            } else {
-                panic!(
-                    "conformance data {path} is missing ({e}); \
-                     set SENDER_AUTH_SKIP_CONFORMANCE=1 to skip"
-                );
-            }
-        }
-    }
+    common::read_text(path)
 }
+
+mod common;
 
 fn cases() -> Option<serde_yaml::Value> {
     let text = read(&format!("{DIR}/CASES.yaml"))?;

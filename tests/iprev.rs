@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+mod common;
+
 use sender_auth::authres::AuthenticationResults;
 use sender_auth::dns::RecordType;
 use sender_auth::dns::zone::{Fault, ZoneResolver};
@@ -186,12 +188,8 @@ fn formatting_vectors() {
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/conformance/iprev/CASES.yaml"
     );
-    let Ok(text) = std::fs::read_to_string(path) else {
-        if std::env::var_os("SENDER_AUTH_SKIP_CONFORMANCE").is_some() {
-            eprintln!("SKIPPED: conformance file {path} is absent");
-            return;
-        }
-        panic!("conformance data missing: {path} (set SENDER_AUTH_SKIP_CONFORMANCE=1 to skip)");
+    let Some(text) = common::read_text(path) else {
+        return;
     };
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let cases = doc["auth_results_formatting"].as_sequence().unwrap();

@@ -11,21 +11,10 @@ use sender_auth::dmarc::psl::{EmbeddedPsl, PslFile, SuffixList, registrable_doma
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/psl");
 
+mod common;
+
 fn read(path: &str) -> Option<String> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            if std::env::var("SENDER_AUTH_SKIP_CONFORMANCE").as_deref() == Ok("1") {
-                println!("SKIPPED: conformance data {path} is absent ({e})");
-                None
-            } else {
-                panic!(
-                    "conformance data {path} is missing ({e}); \
-                     set SENDER_AUTH_SKIP_CONFORMANCE=1 to skip"
-                );
-            }
-        }
-    }
+    common::read_text(path)
 }
 
 /// `checkPublicSuffix(a, b);` → (a, b), `null` as `None`.

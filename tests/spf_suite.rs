@@ -96,24 +96,10 @@ const RFC4408_RFC7208_RESULT: &[(&str, &str, &str)] = &[
 ];
 
 fn load(file: &str) -> Option<String> {
-    let path = format!("{SUITE_DIR}{file}");
-    match std::fs::read_to_string(&path) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            if std::env::var("SENDER_AUTH_SKIP_CONFORMANCE").as_deref() == Ok("1") {
-                println!(
-                    "SKIPPED: SPF conformance data {path} not readable ({e}); SENDER_AUTH_SKIP_CONFORMANCE=1"
-                );
-                None
-            } else {
-                panic!(
-                    "SPF conformance data missing: cannot read {path}: {e} \
-                     (set SENDER_AUTH_SKIP_CONFORMANCE=1 to skip)"
-                );
-            }
-        }
-    }
+    common::read_text(format!("{SUITE_DIR}{file}"))
 }
+
+mod common;
 
 fn scalar(v: &Value) -> String {
     match v {

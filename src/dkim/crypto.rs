@@ -6,6 +6,17 @@
 //! touching the protocol code. The default backend is pure Rust: `sha2`,
 //! `sha1` (only reachable when the legacy rsa-sha1 switch is on), `rsa` and
 //! `ed25519-dalek`.
+//!
+//! With the `aws-lc-rs` feature, RSA public keys of 1024 to 8192 bits are
+//! parsed once into an aws-lc `ParsedPublicKey` and RSA signatures are
+//! verified by aws-lc (several times faster than the `rsa` crate). Keys
+//! outside that range (only reachable when [`DkimConfig`] widens the limits)
+//! keep using the `rsa` crate. The key-size policy is checked on the DER
+//! bytes in [`rsa_public_key`], before either backend sees the key.
+//! Ed25519 and SHA-256 stay on `ed25519-dalek` and `sha2` (measured: see
+//! BENCHMARKS.md).
+//!
+//! [`DkimConfig`]: super::DkimConfig
 
 use rsa::BigUint;
 use rsa::pkcs1v15::Pkcs1v15Sign;
@@ -90,7 +101,35 @@ pub(crate) enum KeyError {
 #[derive(Debug, Clone)]
 pub(crate) enum PublicKey {
     Rsa(rsa::RsaPublicKey),
+    /// An RSA key parsed by aws-lc (1024..=8192 bits).
+    #[cfg(feature = "aws-lc-rs")]
+    AwsRsa(aws_lc_rs::signature::ParsedPublicKey),
     Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl PublicKey {
+    /// The RSA modulus size in bits (None for Ed25519).
+    pub(crate) fn rsa_bits(&self) -> Option<usize> {
+        use rsa::traits::PublicKeyParts;
+        match self {
+            PublicKey::Rsa(k) => Some(k.n().bits()),
+            #[cfg(feature = "aws-lc-rs")]
+            PublicKey::AwsRsa(k) => aws_rsa_bits(k.as_ref()),
+            PublicKey::Ed25519(_) => None,
+        }
+    }
+}
+
+/// Modulus bits of an RSA key given as SPKI or PKCS#1 DER.
+#[cfg(feature = "aws-lc-rs")]
+fn aws_rsa_bits(der: &[u8]) -> Option<usize> {
+    let pkcs1 = match rsa::pkcs8::spki::SubjectPublicKeyInfoRef::from_der(der) {
+        Ok(spki) => spki.subject_public_key.as_bytes()?,
+        Err(_) => der,
+    };
+    rsa::pkcs1::RsaPublicKey::from_der(pkcs1)
+        .ok()
+        .map(|pk| bit_len(pk.modulus.as_bytes()))
 }
 
 /// Number of significant bits in a big-endian unsigned integer.
@@ -139,6 +178,15 @@ pub(crate) fn rsa_public_key(
     if bit_len(e) > 64 {
         return Err(KeyError::Malformed("public exponent too large".into()));
     }
+    #[cfg(feature = "aws-lc-rs")]
+    if (1024..=8192).contains(&bits) {
+        use aws_lc_rs::signature::{
+            ParsedPublicKey, RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+        };
+        return ParsedPublicKey::new(&RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, pkcs1_der)
+            .map(PublicKey::AwsRsa)
+            .map_err(|e| KeyError::Malformed(format!("invalid RSA key: {e}")));
+    }
     let key = rsa::RsaPublicKey::new_with_max_size(
         BigUint::from_bytes_be(n),
         BigUint::from_bytes_be(e),
@@ -177,12 +225,37 @@ fn pkcs1v15(alg: HashAlgorithm) -> Pkcs1v15Sign {
 pub(crate) fn verify(key: &PublicKey, alg: HashAlgorithm, digest: &[u8], signature: &[u8]) -> bool {
     match key {
         PublicKey::Rsa(key) => key.verify(pkcs1v15(alg), digest, signature).is_ok(),
+        #[cfg(feature = "aws-lc-rs")]
+        PublicKey::AwsRsa(key) => aws_rsa_verify(key, alg, digest, signature),
         PublicKey::Ed25519(k) => {
             let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
                 return false;
             };
             k.verify_strict(digest, &sig).is_ok()
         }
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 verification of a precomputed digest with aws-lc.
+#[cfg(feature = "aws-lc-rs")]
+fn aws_rsa_verify(
+    key: &aws_lc_rs::signature::ParsedPublicKey,
+    alg: HashAlgorithm,
+    digest: &[u8],
+    signature: &[u8],
+) -> bool {
+    use aws_lc_rs::digest::{Digest, SHA1_FOR_LEGACY_USE_ONLY, SHA256};
+    use aws_lc_rs::signature::{RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY, UnparsedPublicKey};
+    match alg {
+        HashAlgorithm::Sha256 => Digest::import_less_safe(digest, &SHA256)
+            .is_ok_and(|d| key.verify_digest_sig(&d, signature).is_ok()),
+        // Legacy, off by default: re-parse the key for the SHA-1 variant.
+        HashAlgorithm::Sha1 => Digest::import_less_safe(digest, &SHA1_FOR_LEGACY_USE_ONLY)
+            .is_ok_and(|d| {
+                UnparsedPublicKey::new(&RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY, key.as_ref())
+                    .verify_digest(&d, signature)
+                    .is_ok()
+            }),
     }
 }
 
@@ -229,16 +302,28 @@ mod tests {
 
     #[test]
     fn spki_and_pkcs1_forms() {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
         let spki_der = test_spki();
-        let PublicKey::Rsa(a) = rsa_public_key(&spki_der, 1024, 8192).unwrap() else {
-            panic!("not rsa")
-        };
+        let a = rsa_public_key(&spki_der, 1024, 8192).unwrap();
         let spki = rsa::pkcs8::spki::SubjectPublicKeyInfoRef::from_der(&spki_der).unwrap();
         let pkcs1 = spki.subject_public_key.as_bytes().unwrap();
-        let PublicKey::Rsa(b) = rsa_public_key(pkcs1, 1024, 8192).unwrap() else {
-            panic!("not rsa")
-        };
-        assert_eq!(a, b);
+        let b = rsa_public_key(pkcs1, 1024, 8192).unwrap();
+        assert_eq!(a.rsa_bits(), Some(1024));
+        assert_eq!(b.rsa_bits(), Some(1024));
+        // Both forms verify a signature by the matching private key, with
+        // whichever backend is compiled in; a changed digest fails.
+        let private =
+            rsa::RsaPrivateKey::from_pkcs1_pem(include_str!("testdata/rsa1024.pem")).unwrap();
+        for alg in [HashAlgorithm::Sha256, HashAlgorithm::Sha1] {
+            let len = if alg == HashAlgorithm::Sha256 { 32 } else { 20 };
+            let digest = vec![7u8; len];
+            let sig = private.sign(pkcs1v15(alg), &digest).unwrap();
+            for key in [&a, &b] {
+                assert!(verify(key, alg, &digest, &sig), "{alg:?}");
+                assert!(!verify(key, alg, &[8u8; 32][..len], &sig), "{alg:?}");
+                assert!(!verify(key, alg, &digest, &sig[1..]), "{alg:?}");
+            }
+        }
         assert_eq!(
             rsa_public_key(pkcs1, 2048, 8192).unwrap_err(),
             KeyError::TooSmall(1024)

@@ -1,6 +1,7 @@
 //! The verifier (RFC 6376 §6).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures_util::future::{join, join_all};
 
@@ -10,6 +11,7 @@ use super::canon::{
 };
 use super::crypto::{self, HashAlgorithm, Hasher, KeyError, PublicKey};
 use super::key::{KeyRecord, KeyRecordError};
+use super::keycache::CachedKey;
 use super::signature::{Algorithm, KeyType, Signature, strip_b_value};
 use super::{DkimConfig, DkimOutput, DkimResult};
 use crate::dns::{DnsError, DnsResult, Resolver, Txt};
@@ -103,6 +105,11 @@ pub(crate) fn body_hashes(
         .collect()
 }
 
+/// Up to this many (h= name, header field) comparisons the signed fields
+/// are selected by a plain scan; above it through a hash map, so the work
+/// stays linear for hostile messages with many fields and long h= lists.
+const LINEAR_SELECT_MAX: usize = 4096;
+
 /// Computes the header hash (§3.7): the signed fields selected bottom-up
 /// (absent instances contribute nothing), then the signature field itself
 /// with an empty `b=` and no final CRLF.
@@ -113,23 +120,44 @@ pub(crate) fn header_hash(
     sig: &SigParams<'_>,
     endings: LineEndings,
 ) -> Vec<u8> {
-    // name (lower case) -> indices, top down.
-    let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
-    for (i, h) in headers.iter().enumerate() {
-        if h.has_colon && Some(i) != sig_index {
-            by_name
-                .entry(h.name.to_ascii_lowercase())
-                .or_default()
-                .push(i);
-        }
-    }
-    let mut data = Vec::new();
-    for name in sig.signed_headers {
-        let key = name.to_ascii_lowercase().into_bytes();
-        if let Some(list) = by_name.get_mut(&key)
-            && let Some(i) = list.pop()
+    let mut data = Vec::with_capacity(1024);
+    let candidates = headers.len();
+    if sig.signed_headers.len().saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+        // Few fields: for each name in h=, the bottom-most unused instance,
+        // found by a scan (no allocation per field, no hashing).
+        let mut used = vec![false; candidates];
+        if let Some(i) = sig_index
+            && let Some(u) = used.get_mut(i)
         {
-            canonicalize_header(sig.header_canon, endings, headers[i].raw, &mut data);
+            *u = true;
+        }
+        for name in sig.signed_headers {
+            let found = headers.iter().enumerate().rev().find(|(i, h)| {
+                h.has_colon && !used[*i] && h.name.eq_ignore_ascii_case(name.as_bytes())
+            });
+            if let Some((i, h)) = found {
+                used[i] = true;
+                canonicalize_header(sig.header_canon, endings, h.raw, &mut data);
+            }
+        }
+    } else {
+        // name (lower case) -> indices, top down.
+        let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            if h.has_colon && Some(i) != sig_index {
+                by_name
+                    .entry(h.name.to_ascii_lowercase())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for name in sig.signed_headers {
+            let key = name.to_ascii_lowercase().into_bytes();
+            if let Some(list) = by_name.get_mut(&key)
+                && let Some(i) = list.pop()
+            {
+                canonicalize_header(sig.header_canon, endings, headers[i].raw, &mut data);
+            }
         }
     }
     let stripped = strip_b_value(sig_field_content);
@@ -334,18 +362,31 @@ pub async fn verify<R: Resolver + ?Sized>(
         return outputs;
     }
 
-    // Key lookups (each distinct name once, concurrently) while the body
-    // hashes are computed (one pass, one hash per distinct key).
+    // Keys: from the cache, or looked up (each distinct name once,
+    // concurrently) while the body hashes are computed (one pass, one hash
+    // per distinct key). Each distinct key is decoded once.
     let mut names: Vec<String> = pending.iter().map(|(_, _, s)| s.key_name()).collect();
     names.sort();
     names.dedup();
+    let cache = config.key_cache.as_deref();
+    let mut keys: HashMap<&str, KeyOutcome> = HashMap::with_capacity(names.len());
+    let mut to_fetch: Vec<&str> = Vec::new();
+    for n in &names {
+        match cache.and_then(|c| c.get(n)) {
+            Some(k) => {
+                keys.insert(n.as_str(), Ok(k));
+            }
+            None => to_fetch.push(n.as_str()),
+        }
+    }
     let body_keys = distinct_body_keys(pending.iter().map(|(_, _, s)| s));
-    let lookups = join_all(names.iter().map(|n| resolver.txt(n)));
+    let lookups = join_all(to_fetch.iter().map(|n| resolver.txt(n)));
     let body = msg.body();
     let hashing = async { body_hashes(body, endings, &body_keys) };
     let (answers, bodies) = join(lookups, hashing).await;
-    let keys: HashMap<&str, DnsResult<Txt>> =
-        names.iter().map(String::as_str).zip(answers).collect();
+    for (name, answer) in to_fetch.into_iter().zip(answers) {
+        keys.insert(name, decode_key(name, &answer, config));
+    }
 
     for (oi, hi, sig) in pending {
         let name = sig.key_name();
@@ -356,7 +397,7 @@ pub async fn verify<R: Resolver + ?Sized>(
                 false,
                 0,
             ),
-            Some(answer) => check(&sig, &name, answer, &bodies, headers, hi, endings, config),
+            Some(key) => check(&sig, key, &bodies, headers, hi, endings, config),
         };
         if let Some(out) = outputs.get_mut(oi) {
             out.result = result;
@@ -368,50 +409,99 @@ pub async fn verify<R: Resolver + ?Sized>(
     outputs
 }
 
+/// A key ready for use, or why there is none: (result, reason) when no key
+/// record was selected; the record's flags and the decoding error when the
+/// key itself could not be decoded (the per-signature checks that come
+/// before decoding still apply to it).
+type KeyOutcome = Result<Arc<CachedKey>, KeyFailure>;
+
+enum KeyFailure {
+    NoRecord(DkimResult, String),
+    Undecodable(Box<KeyRecord>, KeyError),
+}
+
+/// Selects the key record from a DNS answer and decodes its key (once);
+/// a decoded key is put into the configured cache with the answer's TTL.
+fn decode_key(name: &str, answer: &DnsResult<Txt>, config: &DkimConfig) -> KeyOutcome {
+    let record = select_key(name, answer).map_err(|(r, reason)| KeyFailure::NoRecord(r, reason))?;
+    let public = match record.key_type {
+        KeyType::Rsa => {
+            crypto::rsa_public_key(&record.public_key, config.min_rsa_bits, config.max_rsa_bits)
+        }
+        KeyType::Ed25519 => crypto::ed25519_public_key(&record.public_key),
+    };
+    match public {
+        Ok(p) => {
+            let key = Arc::new(CachedKey::new(&record, p));
+            if let (Some(cache), Ok(a)) = (&config.key_cache, answer) {
+                cache.insert(name, Arc::clone(&key), a.ttl);
+            }
+            Ok(key)
+        }
+        Err(e) => Err(KeyFailure::Undecodable(Box::new(record), e)),
+    }
+}
+
 /// Verifies one signature whose key lookup has completed.
-#[allow(clippy::too_many_arguments)]
 fn check(
     sig: &Signature,
-    name: &str,
-    answer: &DnsResult<Txt>,
+    key: &KeyOutcome,
     bodies: &HashMap<BodyKey, (Vec<u8>, u64)>,
     headers: &[HeaderField<'_>],
     hi: usize,
     endings: LineEndings,
     config: &DkimConfig,
 ) -> (DkimResult, String, bool, u64) {
-    let key = match select_key(name, answer) {
-        Ok(k) => k,
-        Err((r, reason)) => return (r, reason, false, 0),
+    let (key_type, allows_hash, testing, strict_identity) = match key {
+        Ok(k) => (
+            k.key_type,
+            k.hashes
+                .as_ref()
+                .is_none_or(|h| h.contains(&sig.algorithm.hash())),
+            k.testing,
+            k.strict_identity,
+        ),
+        Err(KeyFailure::NoRecord(r, reason)) => return (*r, reason.clone(), false, 0),
+        Err(KeyFailure::Undecodable(rec, _)) => (
+            rec.key_type,
+            rec.allows_hash(sig.algorithm.hash()),
+            rec.testing,
+            rec.strict_identity,
+        ),
     };
-    let testing = key.testing;
     let fail = |r: DkimResult, reason: String| (r, reason, testing, 0);
-    if key.key_type != sig.algorithm.key_type() {
+    if key_type != sig.algorithm.key_type() {
         return fail(
             DkimResult::PermError,
             format!("key type does not match a={}", sig.algorithm.as_str()),
         );
     }
     let hash = sig.algorithm.hash();
-    if !key.allows_hash(hash) {
+    if !allows_hash {
         return fail(
             DkimResult::PermError,
             format!("key h= does not allow {}", hash.as_str()),
         );
     }
-    if key.strict_identity && sig.identity_domain != sig.domain_ascii {
+    if strict_identity && sig.identity_domain != sig.domain_ascii {
         return fail(
             DkimResult::PermError,
             "key has t=s but the i= domain differs from d=".into(),
         );
     }
-    let public = match key.key_type {
-        KeyType::Rsa => {
-            crypto::rsa_public_key(&key.public_key, config.min_rsa_bits, config.max_rsa_bits)
+    let decoded: Result<&PublicKey, KeyError> = match key {
+        Ok(k) => match k.rsa_bits {
+            // A cached key may have been decoded under other limits.
+            Some(bits) if bits > config.max_rsa_bits => Err(KeyError::TooLarge(bits)),
+            Some(bits) if bits < config.min_rsa_bits => Err(KeyError::TooSmall(bits)),
+            _ => Ok(&k.public),
+        },
+        Err(KeyFailure::Undecodable(_, e)) => Err(e.clone()),
+        Err(KeyFailure::NoRecord(..)) => {
+            return fail(DkimResult::TempError, "internal: no key".into());
         }
-        KeyType::Ed25519 => crypto::ed25519_public_key(&key.public_key),
     };
-    let public: PublicKey = match public {
+    let public: &PublicKey = match decoded {
         Ok(p) => p,
         Err(KeyError::TooSmall(bits)) => {
             return fail(
@@ -460,7 +550,7 @@ fn check(
         hash,
     };
     let digest = header_hash(headers, Some(hi), field_content(field), &params, endings);
-    if !crypto::verify(&public, hash, &digest, &sig.b) {
+    if !crypto::verify(public, hash, &digest, &sig.b) {
         return fail(DkimResult::Fail, "signature did not verify".into());
     }
     if unsigned > 0 && !config.allow_unsigned_body {

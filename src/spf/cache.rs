@@ -44,14 +44,13 @@
 //! # });
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::record::{ParseError, Record};
 use crate::dns::cache::{Clock, SystemClock};
+use crate::ttlcache::TtlMap;
 
 /// Default bound on the number of cached records.
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -70,20 +69,6 @@ pub(crate) enum RecordOutcome {
     Multiple(usize),
     /// The one `v=spf1` record does not parse (permerror).
     Invalid(ParseError),
-}
-
-#[derive(Debug)]
-struct Entry {
-    value: RecordOutcome,
-    expires: Instant,
-    seq: u64,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    map: HashMap<String, Entry>,
-    by_age: BTreeMap<u64, String>,
-    next_seq: u64,
 }
 
 /// Counters of an [`SpfRecordCache`].
@@ -105,20 +90,14 @@ pub struct SpfRecordCacheStats {
 /// Equality (needed because [`SpfConfig`](super::SpfConfig) is `Eq`) is
 /// identity: two caches are equal only if they are the same object.
 pub struct SpfRecordCache {
-    capacity: usize,
-    max_ttl: Duration,
-    clock: Arc<dyn Clock>,
-    state: Mutex<State>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    evictions: AtomicU64,
+    map: TtlMap<RecordOutcome>,
 }
 
 impl fmt::Debug for SpfRecordCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpfRecordCache")
-            .field("capacity", &self.capacity)
-            .field("max_ttl", &self.max_ttl)
+            .field("capacity", &self.capacity())
+            .field("max_ttl", &self.map.max_ttl())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -138,150 +117,81 @@ impl Default for SpfRecordCache {
     }
 }
 
+/// The cache key: lower-case, without the trailing dot.
+fn key(domain: &str) -> std::borrow::Cow<'_, str> {
+    let key = domain.strip_suffix('.').unwrap_or(domain);
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        key.to_ascii_lowercase().into()
+    } else {
+        key.into()
+    }
+}
+
 impl SpfRecordCache {
-    /// A cache holding at most `capacity` records (at least 1).
+    /// A cache of at most `capacity` entries (at least 1) on the system
+    /// clock.
     pub fn new(capacity: usize) -> Self {
         Self::with_clock(capacity, Arc::new(SystemClock))
     }
 
-    /// A cache reading the time from `clock` (for tests).
+    /// A cache on the given clock (for tests:
+    /// [`ManualClock`](crate::dns::cache::ManualClock)).
     pub fn with_clock(capacity: usize, clock: Arc<dyn Clock>) -> Self {
         SpfRecordCache {
-            capacity: capacity.max(1),
-            max_ttl: DEFAULT_MAX_TTL,
-            clock,
-            state: Mutex::new(State::default()),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
+            map: TtlMap::new(capacity, DEFAULT_MAX_TTL, clock),
         }
     }
 
     /// Caps how long an entry is kept, whatever the record's TTL.
     pub fn with_max_ttl(mut self, max_ttl: Duration) -> Self {
-        self.max_ttl = max_ttl;
+        self.map.set_max_ttl(max_ttl);
         self
     }
 
     /// The bound on the number of entries.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.map.capacity()
     }
 
-    /// Hit, miss and eviction counters and the number of entries.
+    /// The counters so far.
     pub fn stats(&self) -> SpfRecordCacheStats {
+        let c = self.map.counters();
         SpfRecordCacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            evictions: self.evictions.load(Ordering::Relaxed),
+            hits: c.hits,
+            misses: c.misses,
+            evictions: c.evictions,
             entries: self.len(),
         }
     }
 
-    /// Number of stored entries (expired ones included until dropped).
+    /// Number of entries (expired ones included until dropped).
     pub fn len(&self) -> usize {
-        self.lock().map.len()
+        self.map.len()
     }
 
-    /// True when nothing is stored.
+    /// True when the cache holds nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Drops every entry (the counters are kept).
+    /// Drops every entry.
     pub fn clear(&self) {
-        *self.lock() = State::default();
+        self.map.clear();
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The cache's current time (one reading serves a whole check).
     pub(crate) fn now(&self) -> Instant {
-        self.clock.now()
+        self.map.now()
     }
 
-    /// The cached outcome for `domain`, if present and not expired.
     pub(crate) fn get(&self, domain: &str) -> Option<RecordOutcome> {
-        self.get_at(domain, self.clock.now())
+        self.get_at(domain, self.map.now())
     }
 
-    /// [`get`](Self::get) at time `now`.
     pub(crate) fn get_at(&self, domain: &str, now: Instant) -> Option<RecordOutcome> {
-        let key = domain.strip_suffix('.').unwrap_or(domain);
-        let lowered;
-        let key = if key.bytes().any(|b| b.is_ascii_uppercase()) {
-            lowered = key.to_ascii_lowercase();
-            lowered.as_str()
-        } else {
-            key
-        };
-        let mut st = self.lock();
-        let found = match st.map.get(key) {
-            Some(e) if e.expires > now => Some(e.value.clone()),
-            Some(_) => {
-                if let Some(e) = st.map.remove(key) {
-                    st.by_age.remove(&e.seq);
-                }
-                None
-            }
-            None => None,
-        };
-        drop(st);
-        match &found {
-            Some(_) => self.hits.fetch_add(1, Ordering::Relaxed),
-            None => self.misses.fetch_add(1, Ordering::Relaxed),
-        };
-        found
+        self.map.get_at(&key(domain), now)
     }
 
-    /// Stores the outcome of a TXT answer with TTL `ttl` seconds.
     pub(crate) fn insert(&self, domain: &str, value: RecordOutcome, ttl: u32) {
-        let life = Duration::from_secs(u64::from(ttl)).min(self.max_ttl);
-        if life.is_zero() {
-            return;
-        }
-        let now = self.clock.now();
-        let Some(expires) = now.checked_add(life) else {
-            return;
-        };
-        let key = domain
-            .strip_suffix('.')
-            .unwrap_or(domain)
-            .to_ascii_lowercase();
-        let mut st = self.lock();
-        if let Some(old) = st.map.remove(&key) {
-            st.by_age.remove(&old.seq);
-        }
-        let mut evicted = 0;
-        if st.map.len() >= self.capacity {
-            st.map.retain(|_, e| e.expires > now);
-            let State { map, by_age, .. } = &mut *st;
-            by_age.retain(|_, k| map.contains_key(k));
-            while st.map.len() >= self.capacity {
-                let Some((_, oldest)) = st.by_age.pop_first() else {
-                    break;
-                };
-                if st.map.remove(&oldest).is_some() {
-                    evicted += 1;
-                }
-            }
-        }
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        st.by_age.insert(seq, key.clone());
-        st.map.insert(
-            key,
-            Entry {
-                value,
-                expires,
-                seq,
-            },
-        );
-        drop(st);
-        if evicted > 0 {
-            self.evictions.fetch_add(evicted, Ordering::Relaxed);
-        }
+        self.map.insert(key(domain).into_owned(), value, ttl);
     }
 }
