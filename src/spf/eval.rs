@@ -345,12 +345,9 @@ pub(super) fn is_within(name: &str, target: &str) -> bool {
 struct Eval<'a, 'p, R: ?Sized> {
     dns: Lookups<'a, 'p, R>,
     config: &'a SpfConfig,
-    ip: IpAddr,
-    sender: &'a str,
-    local: &'a str,
-    sender_domain: &'a str,
-    helo: &'a str,
-    timestamp: u64,
+    /// The check's macro variables (`ip`, sender, HELO, time); `domain`
+    /// and `ptr` are filled in per expansion.
+    base: MacroVars<'a>,
     /// PTR answer for `ip` (first `max_ptr_names` names), queried once.
     ptr_names: Option<Result<Arc<[String]>, DnsError>>,
     /// Validation results of PTR names (forward lookup contains `ip`).
@@ -362,15 +359,9 @@ struct Eval<'a, 'p, R: ?Sized> {
 impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     fn vars<'v>(&'v self, domain: &'v str, ptr: Option<&'v str>) -> MacroVars<'v> {
         MacroVars {
-            sender: self.sender,
-            local: self.local,
-            sender_domain: self.sender_domain,
             domain,
-            ip: self.ip,
-            helo: self.helo,
             ptr,
-            receiver: &self.config.receiver,
-            timestamp: self.timestamp,
+            ..self.base
         }
     }
 
@@ -402,7 +393,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         if let Some(r) = &self.ptr_names {
             return r.clone();
         }
-        let r = self.dns.ptr(self.ip).await.map(|ans| {
+        let r = self.dns.ptr(self.base.ip).await.map(|ans| {
             ans.iter()
                 .take(self.config.max_ptr_names)
                 .map(|n| n.strip_suffix('.').unwrap_or(n).to_string())
@@ -421,7 +412,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         }
         let ok = matches!(
             self.dns
-                .host_matches(name, self.ip, DualCidr::default())
+                .host_matches(name, self.base.ip, DualCidr::default())
                 .await,
             Ok(true)
         );
@@ -533,11 +524,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         for (idx, d) in record.directives.iter().enumerate() {
             let matched = match &d.mechanism {
                 Mechanism::All => true,
-                Mechanism::Ip4 { net } => match self.ip {
+                Mechanism::Ip4 { net } => match self.base.ip {
                     IpAddr::V4(ip) => net.contains(&ip),
                     IpAddr::V6(_) => false,
                 },
-                Mechanism::Ip6 { net } => match self.ip {
+                Mechanism::Ip6 { net } => match self.base.ip {
                     IpAddr::V6(ip) => net.contains(&ip),
                     IpAddr::V4(_) => false,
                 },
@@ -675,7 +666,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The `a` mechanism (§5.3).
     async fn match_a(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        match self.dns.host_matches(target, self.ip, cidr).await {
+        match self.dns.host_matches(target, self.base.ip, cidr).await {
             Ok(b) => Ok(b),
             Err(e) if e.is_void() => {
                 self.dns.count_void(target, domain)?;
@@ -690,7 +681,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     fn addr_type(&self) -> &'static str {
-        match self.ip {
+        match self.base.ip {
             IpAddr::V4(_) => "A",
             IpAddr::V6(_) => "AAAA",
         }
@@ -722,10 +713,14 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         hosts.sort_by_key(|m| m.preference);
         if self.dns.pf.is_some() {
             let names: Vec<&str> = hosts.iter().map(|m| m.exchange.as_str()).collect();
-            self.dns.prestart_hosts(&names, self.ip).await;
+            self.dns.prestart_hosts(&names, self.base.ip).await;
         }
         for mx in hosts {
-            match self.dns.host_matches(&mx.exchange, self.ip, cidr).await {
+            match self
+                .dns
+                .host_matches(&mx.exchange, self.base.ip, cidr)
+                .await
+            {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}
                 Err(e) if e.is_void() => {}
@@ -750,7 +745,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         let names = match self.ptr_names().await {
             Ok(n) => n,
             Err(e) if e.is_void() => {
-                self.dns.count_void(&dns::reverse_name(self.ip), domain)?;
+                self.dns
+                    .count_void(&dns::reverse_name(self.base.ip), domain)?;
                 return Ok(false);
             }
             Err(_) => return Ok(false),
@@ -761,7 +757,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 .filter(|n| is_within(n, target))
                 .map(String::as_str)
                 .collect();
-            self.dns.prestart_hosts(&within, self.ip).await;
+            self.dns.prestart_hosts(&within, self.base.ip).await;
         }
         for name in names.iter().filter(|n| is_within(n, target)) {
             if self.validate(name).await {
@@ -849,29 +845,29 @@ async fn run_inner<R: Resolver + ?Sized>(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let ip_c = dns::canonical_ip(ip);
+    let base = MacroVars {
+        sender: &full_sender,
+        local,
+        sender_domain,
+        domain: "",
+        ip: dns::canonical_ip(ip),
+        helo,
+        ptr: None,
+        receiver: &config.receiver,
+        timestamp,
+    };
     let pf = config.prefetch.then(|| {
         Prefetch::new(
             resolver,
             config,
-            ip_c,
-            &full_sender,
-            local,
-            sender_domain,
-            helo,
-            timestamp,
+            base,
             usable_domain(&top_domain).ok().map(Cow::into_owned),
         )
     });
     let mut ev = Eval {
         dns: Lookups::new(resolver, config, pf.as_ref()),
         config,
-        ip: dns::canonical_ip(ip),
-        sender: &full_sender,
-        local,
-        sender_domain,
-        helo,
-        timestamp,
+        base,
         ptr_names: None,
         validated: HashMap::new(),
         cache_now: None,

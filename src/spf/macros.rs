@@ -431,7 +431,7 @@ fn parse_macro_body(body: &[u8], context: MacroContext, base: usize) -> Result<M
 }
 
 /// The values macros expand to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct MacroVars<'a> {
     /// `<sender>` (`s`), always with a local-part.
     pub sender: &'a str,

@@ -169,12 +169,8 @@ pub(crate) struct State<'a> {
 pub(crate) struct Prefetch<'a, R: ?Sized> {
     resolver: &'a R,
     config: &'a SpfConfig,
-    ip: IpAddr,
-    sender: &'a str,
-    local: &'a str,
-    sender_domain: &'a str,
-    helo: &'a str,
-    timestamp: u64,
+    /// The check's macro variables (`domain` filled in per expansion).
+    base: MacroVars<'a>,
     /// The usable top-level domain, if any.
     top: Option<String>,
     /// The reverse-mapping name of the client (the PTR query), made when
@@ -188,27 +184,16 @@ pub(crate) struct Prefetch<'a, R: ?Sized> {
 const MAX_ROUNDS: usize = 10_000;
 
 impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         resolver: &'a R,
         config: &'a SpfConfig,
-        ip: IpAddr,
-        sender: &'a str,
-        local: &'a str,
-        sender_domain: &'a str,
-        helo: &'a str,
-        timestamp: u64,
+        base: MacroVars<'a>,
         top: Option<String>,
     ) -> Self {
         Prefetch {
             resolver,
             config,
-            ip,
-            sender,
-            local,
-            sender_domain,
-            helo,
-            timestamp,
+            base,
             top,
             rev: OnceLock::new(),
             st: Mutex::new(State {
@@ -222,7 +207,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
     }
 
     fn rev(&self) -> &String {
-        self.rev.get_or_init(|| dns::reverse_name(self.ip))
+        self.rev.get_or_init(|| dns::reverse_name(self.base.ip))
     }
 
     fn lock(&self) -> MutexGuard<'_, State<'a>> {
@@ -309,7 +294,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                 Qt::A => Ans::A(r.a(name).await),
                 Qt::Aaaa => Ans::Aaaa(r.aaaa(name).await),
                 Qt::Mx => Ans::Mx(r.mx(name).await),
-                Qt::Ptr => Ans::Ptr(r.ptr(self.ip).await),
+                Qt::Ptr => Ans::Ptr(r.ptr(self.base.ip).await),
             };
             let mut st = self.lock();
             if let Some(i) = find(&st, qt, name)
@@ -369,7 +354,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         }
         let r = self.resolver;
         let owned = name.to_string();
-        let ip = self.ip;
+        let ip = self.base.ip;
         let mut fut: BoxFuture<'a, Ans> = match qt {
             Qt::Txt => Box::pin(async move { Ans::Txt(r.txt(&owned).await) }),
             Qt::A => Box::pin(async move { Ans::A(r.a(&owned).await) }),
@@ -473,7 +458,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             let term = match &d.mechanism {
                 Mechanism::All => return Flow::Done(qualifier_result(q)),
                 Mechanism::Ip4 { net } => {
-                    if let IpAddr::V4(ip) = self.ip
+                    if let IpAddr::V4(ip) = self.base.ip
                         && net.contains(&ip)
                     {
                         return Flow::Done(qualifier_result(q));
@@ -481,7 +466,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                     continue;
                 }
                 Mechanism::Ip6 { net } => {
-                    if let IpAddr::V6(ip) = self.ip
+                    if let IpAddr::V6(ip) = self.base.ip
                         && net.contains(&ip)
                     {
                         return Flow::Done(qualifier_result(q));
@@ -533,15 +518,9 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
 
     fn vars<'v>(&'v self, domain: &'v str) -> MacroVars<'v> {
         MacroVars {
-            sender: self.sender,
-            local: self.local,
-            sender_domain: self.sender_domain,
             domain,
-            ip: self.ip,
-            helo: self.helo,
             ptr: None,
-            receiver: &self.config.receiver,
-            timestamp: self.timestamp,
+            ..self.base
         }
     }
 
@@ -556,7 +535,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
     }
 
     fn addr_qt(&self) -> Qt {
-        match self.ip {
+        match self.base.ip {
             IpAddr::V4(_) => Qt::A,
             IpAddr::V6(_) => Qt::Aaaa,
         }
