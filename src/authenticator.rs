@@ -212,16 +212,18 @@ impl<R: Resolver> Authenticator<R> {
                 _ => None,
             }
         };
+        // The message is split into header fields once, for DKIM and DMARC.
+        let parsed = message.map(Message::parse);
         let dkim = async {
-            match message {
+            match &parsed {
                 Some(m) if c.checks.dkim || c.checks.dmarc => {
-                    Some(dkim::verify(resolver, m, &c.dkim).await)
+                    Some(dkim::verify_message(resolver, m, &c.dkim).await)
                 }
                 _ => None,
             }
         };
         let (iprev, spf_helo, spf, dkim) = tokio::join!(iprev, spf_helo, spf_mail, dkim);
-        let dmarc = match message {
+        let dmarc = match &parsed {
             Some(m) if c.checks.dmarc => Some(
                 self.dmarc(
                     resolver,
@@ -248,12 +250,12 @@ impl<R: Resolver> Authenticator<R> {
     async fn dmarc(
         &self,
         resolver: &impl Resolver,
-        m: &[u8],
+        m: &Message<'_>,
         spf: Option<&SpfOutput>,
         dkim: &[DkimOutput],
     ) -> DmarcOutput {
         let c = &self.config.dmarc;
-        let from = match message::author_domain(&Message::parse(m)) {
+        let from = match message::author_domain(m) {
             Ok(d) => d,
             Err(e) => return DmarcOutput::author_error(&e, c.mode),
         };

@@ -100,7 +100,7 @@ pub use keycache::{KeyCache, KeyCacheStats};
 #[cfg(feature = "sign")]
 pub use sign::{SignError, Signer, SigningKey};
 pub use signature::{Algorithm, KeyType, Signature, SignatureError};
-pub use verify::verify;
+pub use verify::{verify, verify_message};
 
 /// The result of one DKIM signature (RFC 8601 §2.7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

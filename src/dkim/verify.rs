@@ -304,7 +304,17 @@ pub async fn verify<R: Resolver + ?Sized>(
     message: &[u8],
     config: &DkimConfig,
 ) -> Vec<DkimOutput> {
-    let msg = Message::parse(message);
+    verify_message(resolver, &Message::parse(message), config).await
+}
+
+/// [`verify`] for a message already split by [`Message::parse`], so a caller
+/// that also needs the header fields (DMARC's From) parses it once.
+pub async fn verify_message<R: Resolver + ?Sized>(
+    resolver: &R,
+    msg: &Message<'_>,
+    config: &DkimConfig,
+) -> Vec<DkimOutput> {
+    let message = msg.raw();
     let endings = line_endings(message, config.line_endings);
     let headers = msg.headers();
     let now = now(config);
