@@ -180,6 +180,15 @@ struct Ch {
     escaped: bool,
 }
 
+/// Appends one character of a token, counting the line when it is a
+/// newline (inside quotes, or escaped).
+fn push_ch(chars: &mut Vec<Ch>, line: &mut usize, b: u8, escaped: bool) {
+    if b == b'\n' {
+        *line += 1;
+    }
+    chars.push(Ch { b, escaped });
+}
+
 #[derive(Debug)]
 struct Token {
     chars: Vec<Ch>,
@@ -307,23 +316,11 @@ fn lex(input: &str) -> Result<Vec<Entry>, ZoneFileError> {
                         }
                         b'\\' => {
                             let (v, next) = escape(i, line)?;
-                            if v == b'\n' {
-                                line += 1;
-                            }
-                            chars.push(Ch {
-                                b: v,
-                                escaped: true,
-                            });
+                            push_ch(&mut chars, &mut line, v, true);
                             i = next;
                         }
                         _ => {
-                            if c == b'\n' {
-                                line += 1;
-                            }
-                            chars.push(Ch {
-                                b: c,
-                                escaped: false,
-                            });
+                            push_ch(&mut chars, &mut line, c, false);
                             i += 1;
                         }
                     }
@@ -342,20 +339,11 @@ fn lex(input: &str) -> Result<Vec<Entry>, ZoneFileError> {
                         b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
                         b'\\' => {
                             let (v, next) = escape(i, line)?;
-                            if v == b'\n' {
-                                line += 1;
-                            }
-                            chars.push(Ch {
-                                b: v,
-                                escaped: true,
-                            });
+                            push_ch(&mut chars, &mut line, v, true);
                             i = next;
                         }
                         _ => {
-                            chars.push(Ch {
-                                b: c,
-                                escaped: false,
-                            });
+                            push_ch(&mut chars, &mut line, c, false);
                             i += 1;
                         }
                     }
