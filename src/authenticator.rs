@@ -71,6 +71,9 @@ pub struct Transaction {
 /// Default per-lookup deadline of the [`Authenticator`].
 pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default overall deadline of one [`Authenticator::authenticate`] call.
+pub const DEFAULT_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Configuration of every check.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -92,6 +95,15 @@ pub struct AuthConfig {
     /// server that never answers gives `temperror`, never a stall. SPF
     /// also has its own overall budget ([`SpfConfig::timeout`]).
     pub dns_timeout: Duration,
+    /// Overall deadline of one [`Authenticator::authenticate`] call
+    /// (default [`DEFAULT_TRANSACTION_TIMEOUT`], 30 s): every lookup of
+    /// every check ends by then, and no lookup is sent after it, so the
+    /// checks still waiting give `temperror` and the call returns. Without
+    /// it the worst case is the sum of the per-check bounds (SPF's budget,
+    /// then DMARC's up to [`DmarcConfig::max_dns_queries`] sequential
+    /// lookups of [`AuthConfig::dns_timeout`] each). CPU work (hashing a
+    /// large body) is linear in the message and is not cut short.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for AuthConfig {
@@ -104,6 +116,7 @@ impl Default for AuthConfig {
             dkim: DkimConfig::default(),
             dmarc: DmarcConfig::default(),
             dns_timeout: DEFAULT_DNS_TIMEOUT,
+            transaction_timeout: DEFAULT_TRANSACTION_TIMEOUT,
         }
     }
 }
@@ -183,10 +196,12 @@ impl<R: Resolver> Authenticator<R> {
     /// Runs every selected check whose inputs are present.
     ///
     /// Needs a Tokio runtime with the time driver enabled (for the DNS
-    /// deadlines).
+    /// deadlines). Ends by [`AuthConfig::transaction_timeout`] after it is
+    /// first polled, whatever the DNS does.
     pub async fn authenticate(&self, tx: &Transaction, message: Option<&[u8]>) -> Report {
         let c = &self.config;
-        let resolver = TimeoutResolver::new(&self.resolver, c.dns_timeout);
+        let deadline = tokio::time::Instant::now() + c.transaction_timeout;
+        let resolver = TimeoutResolver::with_deadline(&self.resolver, c.dns_timeout, deadline);
         let resolver = &resolver;
         let iprev = async {
             match tx.client_ip {

@@ -161,3 +161,51 @@ async fn hanging_resolver_does_not_hang_the_transaction() {
     assert_eq!(dkim[0].result, DkimResult::TempError, "{:?}", dkim[0]);
     assert_eq!(report.dmarc.unwrap().result, DmarcResult::TempError);
 }
+
+/// One overall deadline ([`AuthConfig::transaction_timeout`]) bounds the
+/// whole call even when the per-lookup deadline and SPF's budget are far
+/// longer: with every lookup hanging, 60 s per lookup and SPF's 20 s, the
+/// call still returns at 7 s (paused, virtual clock) with temperrors, and
+/// no lookup is sent after the deadline (DMARC, which runs after SPF and
+/// DKIM, sends none).
+#[tokio::test(start_paused = true)]
+async fn transaction_timeout_bounds_the_whole_call() {
+    let mut z = ZoneResolver::new();
+    let client: IpAddr = "192.0.2.1".parse().unwrap();
+    z.set_ptr_fault(client, Fault::Hang)
+        .set_fault("hang.example", RecordType::Txt, Fault::Hang)
+        .set_fault("ed._domainkey.example.com", RecordType::Txt, Fault::Hang)
+        .set_fault("_dmarc.example.com", RecordType::Txt, Fault::Hang);
+    for i in 0..20 {
+        z.set_fault(
+            &format!("s._domainkey.d{i}.example.com"),
+            RecordType::Txt,
+            Fault::Hang,
+        );
+    }
+    let mut c = config();
+    c.dns_timeout = Duration::from_secs(60);
+    c.transaction_timeout = Duration::from_secs(7);
+    let auth = Authenticator::new(&z, c);
+    let start = tokio::time::Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(3600),
+        auth.authenticate(
+            &tx("hang.example", "a@hang.example"),
+            Some(&signed_message()),
+        ),
+    )
+    .await
+    .expect("the Authenticator hung on a never-answering resolver");
+    assert_eq!(start.elapsed(), Duration::from_secs(7));
+    assert_eq!(report.iprev.unwrap().result, IprevResult::TempError);
+    assert_eq!(report.spf.unwrap().result, SpfResult::TempError);
+    assert_eq!(report.spf_helo.unwrap().result, SpfResult::TempError);
+    assert_eq!(report.dkim.unwrap()[0].result, DkimResult::TempError);
+    assert_eq!(report.dmarc.unwrap().result, DmarcResult::TempError);
+    let q = z.queries();
+    assert!(
+        !q.iter().any(|(_, n)| n.starts_with("_dmarc.")),
+        "DMARC queried after the deadline: {q:?}"
+    );
+}
