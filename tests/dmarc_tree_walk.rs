@@ -1,9 +1,10 @@
 //! RFC 9989 mode, written from the RFC text: the DNS Tree Walk (§4.10,
 //! label limit and query bound), Organizational Domain determination
-//! (§4.10, "Identifying the Organizational Domain": psd=n, psd=y,
-//! highest record), policy selection (p, sp, np for
-//! non-existent domains per the §3.2 definition / RFC 8020), t=y, several records at
-//! one name, and DNS failures. Every test counts the queries sent.
+//! (§4.10.2, "Identifier Alignment Evaluation": psd=n, psd=y, highest
+//! record), policy selection (§4.10.1, "DMARC Policy Discovery": p, sp, np
+//! for non-existent domains per §3.2.13, "Non-Existent Domains", and
+//! RFC 8020), t=y (§4.7), several records at one name (§4.10 steps 2 and
+//! 6), and DNS failures. Every test counts the queries sent.
 
 use sender_auth::dmarc::discovery::{tree_walk, walk_targets};
 use sender_auth::dmarc::{
@@ -210,9 +211,9 @@ fn psd_y_organizational_domain_record_wins_over_the_psd() {
 
 #[test]
 fn psd_y_at_the_start_stops_the_walk_there() {
-    // Generic step 2 stops at the start name for psd=y too; the psd=y rule
-    // of §4.10.2 excludes the start, so the start is its own
-    // Organizational Domain.
+    // Generic step 2 of §4.10 stops at the start name for psd=y too; the
+    // psd=y rule (step 2) of §4.10.2 excludes the start, so the start is
+    // its own Organizational Domain (step 3).
     let mut zone = ZoneResolver::new();
     zone.add_txt_str("_dmarc.psd.example", "v=DMARC1; p=reject; psd=y")
         .add_txt_str("_dmarc.example", "v=DMARC1; p=none");
@@ -330,7 +331,7 @@ fn np_applies_to_non_existent_subdomains_only() {
         (Some(Policy::Quarantine), Some(PolicySource::Sp))
     );
 
-    // an empty non-terminal exists (NODATA, RFC 8020)
+    // an empty non-terminal exists (NODATA, RFC 8020; RFC 9989 Appendix A.4)
     let out = eval(&zone, "empty.example.com", &[]);
     assert_eq!(out.policy_source, Some(PolicySource::Sp));
 
@@ -368,7 +369,8 @@ fn testing_mode_t_y_applies_one_level_lower() {
     let out = eval(&zone, "example.com", &[]);
     assert_eq!(out.result, DmarcResult::Fail);
     assert_eq!(out.policy, Some(Policy::Reject));
-    // §4.7: one level below the specified policy; pct is historic
+    // §4.7 (`t`): one level below the specified policy; pct is removed
+    // (Appendix A.6)
     assert_eq!(out.disposition, Policy::Quarantine);
     assert!(out.testing);
     let r = sender_auth::dmarc::resinfo(&out);

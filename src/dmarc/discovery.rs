@@ -29,8 +29,8 @@ use crate::dns::{DnsError, Resolver};
 pub enum Fetch {
     /// No DMARC record (NXDOMAIN, NODATA, or only non-DMARC TXT records).
     Nothing,
-    /// More than one DMARC record: all are discarded (RFC 9989 §4.10,
-    /// RFC 7489 §6.6.3).
+    /// More than one DMARC record: all are discarded (RFC 9989 §4.10
+    /// steps 2 and 6, RFC 7489 §6.6.3).
     Multiple,
     /// Exactly one DMARC record.
     One(DmarcRecord),
@@ -97,9 +97,11 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
         f
     }
 
-    /// Whether `domain` exists (RFC 9989 §3.2.13 and Appendix A.4: NXDOMAIN, in the sense
-    /// of RFC 8020, means it and everything below it do not exist). Asks
-    /// for A records; any answer other than NXDOMAIN means it exists.
+    /// Whether `domain` exists (RFC 9989 §3.2.13, "Non-Existent Domains",
+    /// and Appendix A.4, "Domain Existence Test": NXDOMAIN, in the sense of
+    /// RFC 8020, means it and everything below it do not exist). Asks for A
+    /// records; any answer other than NXDOMAIN (NODATA included) means it
+    /// exists.
     pub async fn exists(&mut self, domain: &str) -> Result<bool, String> {
         if self.queries >= self.budget {
             return Err("DNS query budget exhausted".into());
@@ -136,8 +138,8 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
                 Fetch::One(rec) => {
                     let psd = rec.psd;
                     walk.found.push((target, rec));
-                    // Steps 2 and 6: a single record with psd=n or psd=y
-                    // stops the walk (at the start name too).
+                    // RFC 9989 §4.10 steps 2 and 6: a single record with
+                    // psd=n or psd=y stops the walk (at the start name too).
                     if psd != Psd::Unknown {
                         break;
                     }
@@ -149,7 +151,7 @@ impl<'r, R: Resolver + ?Sized> Lookups<'r, R> {
     }
 }
 
-/// The names a DNS Tree Walk queries (RFC 9989 §4.10 steps 1–8): the start
+/// The names a DNS Tree Walk queries (RFC 9989 §4.10, steps 1–7): the start
 /// name; then, if it has 8 or more labels, its last 7 labels, otherwise its
 /// parent; then one label less at a time down to the top-level domain.
 /// At most `limit` names (the start plus `limit - 1` suffixes).
@@ -201,7 +203,8 @@ impl TreeWalk {
             .map(|(d, r)| (d.as_str(), r))
     }
 
-    /// The Organizational Domain (RFC 9989 §4.10.2): the domain of a
+    /// The Organizational Domain (RFC 9989 §4.10.2, "Identifier Alignment
+    /// Evaluation", selection steps 1–3): the domain of a
     /// `psd=n` record; else the child (toward the start name) of a `psd=y`
     /// record above the start; else the domain of the highest record found;
     /// else the start name itself.

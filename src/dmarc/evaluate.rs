@@ -250,7 +250,7 @@ pub async fn evaluate<R: Resolver + ?Sized>(
     let mut out = DmarcOutput::new(DmarcResult::None, from.clone(), mode, "");
     let mut lk = Lookups::new(resolver, config.max_dns_queries.max(1));
 
-    // 1. Policy discovery (RFC 9989 §4.10, RFC 7489 §6.6.3).
+    // 1. Policy discovery (RFC 9989 §4.10.1, RFC 7489 §6.6.3).
     let discovery = match mode {
         DmarcMode::Rfc9989 => discover_9989(&mut lk, &from, config.tree_walk_limit.max(1)).await,
         DmarcMode::Rfc7489 => discover_7489(&mut lk, &from, config.suffix_list()).await,
@@ -280,8 +280,8 @@ pub async fn evaluate<R: Resolver + ?Sized>(
     let is_sub = policy_domain != from;
 
     // 2. Is the record usable? (RFC 7489 §6.6.3 step 6; RFC 9989 §4.7:
-    // a missing p means none.) An invalid policy with a valid rua is
-    // treated as p=none; without one the record is unusable.
+    // a missing p means none, and §4.10.1: an invalid p, sp or np with a
+    // valid rua is treated as p=none; without one the record is unusable.)
     let bad_policy = match mode {
         DmarcMode::Rfc7489 => record.p.is_none() || record.is_invalid("sp"),
         DmarcMode::Rfc9989 => {
@@ -306,7 +306,7 @@ pub async fn evaluate<R: Resolver + ?Sized>(
         notes.push("invalid policy tag: treated as p=none because rua is present".into());
     }
 
-    // 3. Identifier alignment (RFC 9989 §4.4, RFC 7489 §3.1).
+    // 3. Identifier alignment (RFC 9989 §4.4 and §4.10.2, RFC 7489 §3.1).
     let mut al = Aligner {
         lk,
         config,
@@ -364,8 +364,9 @@ pub async fn evaluate<R: Resolver + ?Sized>(
         DmarcResult::Fail
     };
 
-    // 4. The policy that applies: p for the policy domain itself, sp for
-    // an existing subdomain, np (RFC 9989) for a non-existent one.
+    // 4. The policy that applies (RFC 9989 §4.10.1): p for the policy
+    // domain itself, sp for an existing subdomain, np (RFC 9989 only) for a
+    // non-existent one; an absent np falls back to sp, then p (§4.7).
     let (policy, source) = if bad_policy {
         (
             Policy::None,

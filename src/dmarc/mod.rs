@@ -10,20 +10,21 @@
 //! # Two modes
 //!
 //! * [`DmarcMode::Rfc9989`] (default): policy and Organizational Domain are
-//!   found with the DNS Tree Walk (RFC 9989 §4.10): `_dmarc.<name>` is
-//!   queried at the Author Domain and then at its ancestors, jumping to at
-//!   most 7 labels, so at most 8 queries per walk; a record with `psd=n` or
-//!   `psd=y` stops it. The Organizational Domain (§4.10.2) is the `psd=n`
-//!   domain, else the child of a `psd=y` domain (other than the start),
-//!   else the found domain with the fewest labels, else the start name.
-//!   The policy record (§4.10.1) is the Author Domain's own, else the
-//!   Organizational Domain's, else the Public Suffix Domain's; `p` applies
-//!   to the Author Domain itself, `sp`/`np` to a subdomain.
+//!   found with the DNS Tree Walk (RFC 9989 §4.10, "DNS Tree Walk"):
+//!   `_dmarc.<name>` is queried at the Author Domain and then at its
+//!   ancestors, jumping to at most 7 labels, so at most 8 queries per walk;
+//!   a record with `psd=n` or `psd=y` stops it. The Organizational Domain
+//!   (§4.10.2, "Identifier Alignment Evaluation") is the `psd=n` domain,
+//!   else the child of a `psd=y` domain (other than the start), else the
+//!   found domain with the fewest labels, else the start name. The policy
+//!   record (§4.10.1, "DMARC Policy Discovery") is the Author Domain's own,
+//!   else the Organizational Domain's, else the Public Suffix Domain's; `p`
+//!   applies to the Author Domain itself, `sp`/`np` to a subdomain.
 //!   `np` applies when the Author Domain does not exist (NXDOMAIN, RFC 8020,
-//!   RFC 9989 §3.2.13 and Appendix A.4: any query answered NXDOMAIN), `t=y`
-//!   (testing) applies the policy one level lower (`reject` becomes
-//!   `quarantine`, `quarantine` becomes `none`), `pct` is ignored (historic
-//!   in RFC 9989).
+//!   RFC 9989 §3.2.13 and Appendix A.4: an A query for it answered
+//!   NXDOMAIN), `t=y` (testing, §4.7) applies the policy one level lower
+//!   (`reject` becomes `quarantine`, `quarantine` becomes `none`), `pct` is
+//!   ignored (removed by RFC 9989, Appendix A.6; "historic" in its §9.3).
 //! * [`DmarcMode::Rfc7489`]: the Organizational Domain comes from the Public
 //!   Suffix List ([`psl`]; embedded list by default, or a caller-supplied
 //!   one), the record is looked up at the Author Domain and then at the
@@ -34,10 +35,11 @@
 //!
 //! Both modes: identifier alignment strict or relaxed (RFC 9989 §4.4,
 //! RFC 7489 §3.1); SPF aligns through the MAIL FROM domain (the HELO
-//! domain only for a null reverse-path); DKIM through each passing
-//! signature's `d=` (a signature in testing mode or with unsigned content
-//! does not count); several DMARC records at one name count as none; a
-//! DNS failure (SERVFAIL, timeout) during discovery gives `temperror`.
+//! domain only for a null reverse-path, RFC 9989 §3.2.4 and RFC 7208
+//! §2.4); DKIM through each passing signature's `d=` (a signature in
+//! testing mode or with unsigned content does not count); several DMARC
+//! records at one name count as none; a DNS failure (SERVFAIL, timeout)
+//! during discovery gives `temperror`.
 //!
 //! ```
 //! use sender_auth::dmarc::{evaluate, DkimEvidence, DmarcConfig, DmarcResult, Policy, SpfEvidence};
@@ -116,7 +118,8 @@ impl FromStr for DmarcMode {
 }
 
 /// The DMARC result, in the vocabulary of the Authentication-Results
-/// registry (RFC 8601, RFC 7489 §11.2, RFC 9989 §9.2).
+/// registry (RFC 8601, RFC 7489 §11.2, RFC 9989 §9.2 "Email Authentication
+/// Result Names Registry Update").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DmarcResult {
     /// An aligned identifier authenticated.
@@ -296,7 +299,8 @@ pub struct DmarcConfig {
     /// in the `psl` crate ([`psl::EmbeddedPsl`]).
     pub psl: Option<Arc<dyn psl::SuffixList>>,
     /// Most `_dmarc` queries in one DNS Tree Walk (RFC 9989 §4.10: 8,
-    /// i.e. the start name, then at most 7 labels).
+    /// i.e. the start name, then at most 7 labels, then one label less at a
+    /// time).
     pub tree_walk_limit: usize,
     /// Most distinct DKIM `d=` domains considered for alignment.
     pub max_dkim_domains: usize,
@@ -347,7 +351,7 @@ impl DmarcConfig {
     }
 }
 
-/// SPF evidence for DMARC (RFC 9989 §4.4, RFC 7489 §3.1.2).
+/// SPF evidence for DMARC (RFC 9989 §3.2.4 and §4.4.2, RFC 7489 §3.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpfEvidence<'a> {
     /// True when SPF gave `pass`.
@@ -358,9 +362,12 @@ pub struct SpfEvidence<'a> {
 }
 
 impl<'a> SpfEvidence<'a> {
-    /// The SPF identity DMARC uses (RFC 7489 §3.1.2; RFC 9989 §4.4): the
-    /// MAIL FROM domain with its SPF result, or, for a null reverse-path
-    /// (`mail_from_domain` is `None`), the HELO domain with the HELO result.
+    /// The SPF identity DMARC uses (RFC 7489 §3.1.2; RFC 9989 §3.2.4 "SPF
+    /// Domain" and §4.4.2): the MAIL FROM domain with its SPF result, or,
+    /// for a null reverse-path (`mail_from_domain` is `None`), the HELO
+    /// domain with the HELO result (RFC 7208 §2.4: the MAIL FROM identity is
+    /// then `postmaster@` the HELO domain: the same check_host() inputs as
+    /// the HELO check, RFC 7208 §2.3 and §4.3).
     ///
     /// ```
     /// use sender_auth::dmarc::SpfEvidence;
@@ -388,7 +395,7 @@ impl<'a> SpfEvidence<'a> {
     }
 }
 
-/// One DKIM signature's evidence for DMARC (RFC 9989 §4.4).
+/// One DKIM signature's evidence for DMARC (RFC 9989 §4.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DkimEvidence<'a> {
     /// True when the signature verified.
@@ -416,7 +423,7 @@ pub struct DmarcOutput {
     pub policy_source: Option<PolicySource>,
     /// What to do with the message: for a failing message the requested
     /// policy after `pct` sampling (RFC 7489 §6.6.4) or `t=y` (RFC 9989
-    /// §4.7: one level lower); [`Policy::None`] otherwise.
+    /// §4.7, `t`: one level lower); [`Policy::None`] otherwise.
     pub disposition: Policy,
     /// An SPF-authenticated domain aligned with the Author Domain.
     pub spf_aligned: bool,
@@ -496,7 +503,8 @@ impl DmarcOutput {
 }
 
 /// The `Authentication-Results` entry for a DMARC result (RFC 8601,
-/// RFC 7489 §11.2, RFC 9989 §9.1): `dmarc=<result> header.from=<domain>
+/// RFC 7489 §11.2, RFC 9989 §9.1 "Email Authentication Methods Registry
+/// Update" and §9.2): `dmarc=<result> header.from=<domain>
 /// policy.dmarc=<policy>`, where `policy.dmarc` is "the evaluated DMARC
 /// policy applied/to be applied after policy options have been processed"
 /// (RFC 9989 §9.1): the disposition for a failing message, the requested

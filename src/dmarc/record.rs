@@ -1,19 +1,23 @@
-//! DMARC policy record parser (RFC 9989 §4.7, RFC 7489 §6.3–§6.4). Pure.
+//! DMARC policy record parser (RFC 9989 §4.7 "DMARC Policy Record Format"
+//! and §4.8 "Formal Definition"; RFC 7489 §6.3–§6.4). Pure.
 //!
 //! A record is a tag-list (the RFC 6376 §3.2 syntax) whose first tag is
 //! `v=DMARC1`. Unlike DKIM, both DMARC RFCs are lenient about the rest:
-//! unknown tags MUST be ignored, and RFC 7489 §6.3 says syntax errors in the
-//! remainder SHOULD be discarded in favour of defaults. So this parser never
-//! rejects a record for a bad tag: it records each problem in
-//! [`DmarcRecord::problems`] and leaves the field at its default. Whether a
-//! problem makes the record unusable depends on the mode and is decided by
-//! the evaluator (RFC 7489 §6.6.3 step 6; RFC 9989 §4.10.1):
-//! an invalid `p` (or, when it applies, `sp`/`np`) means "act as `p=none`"
-//! when a valid `rua` URI exists, and no policy otherwise.
+//! unknown tags MUST be ignored, and syntax errors in the remainder are
+//! discarded in favour of defaults (SHOULD in RFC 7489 §6.3, MUST in
+//! RFC 9989 §4.8). So this parser never rejects a record for a bad tag: it
+//! records each problem in [`DmarcRecord::problems`] and leaves the field
+//! at its default. Whether a problem makes the record unusable depends on
+//! the mode and is decided by the evaluator (RFC 7489 §6.6.3 step 6: a
+//! missing or invalid `p`, or an invalid `sp`; RFC 9989 §4.10.1 "DMARC
+//! Policy Discovery": an invalid `p`, `sp` or `np`): such a record means
+//! "act as `p=none`" when a valid `rua` URI exists, and no policy
+//! otherwise.
 //!
 //! Tag names and keyword values compare case-insensitively (they are ABNF
 //! quoted strings, RFC 5234 §2.3); the version value `DMARC1` is
-//! case-sensitive (RFC 7489 §6.4 spells it with `%x` codes).
+//! case-sensitive (RFC 7489 §6.4 spells it with `%x` codes, RFC 9989 §4.8
+//! with `%s`).
 //!
 //! ```
 //! use sender_auth::dmarc::record::{parse, Alignment};
@@ -32,8 +36,8 @@ use std::fmt;
 
 use super::Policy;
 
-/// Identifier alignment mode (`adkim`, `aspf`; RFC 9989 §4.4, RFC 7489
-/// §3.1). Default relaxed.
+/// Identifier alignment mode (`adkim`, `aspf`; RFC 9989 §4.4 and §4.7,
+/// RFC 7489 §3.1). Default relaxed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Alignment {
     /// `r`: the Organizational Domains must match.
@@ -53,8 +57,8 @@ impl Alignment {
     }
 }
 
-/// The `psd` tag (RFC 9989 §4.7): whether the record's domain is a Public
-/// Suffix Domain.
+/// The `psd` tag (RFC 9989 §4.7; used by §4.10 and §4.10.2): whether the
+/// record's domain is a Public Suffix Domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Psd {
     /// `psd=y`: a Public Suffix Domain; the Organizational Domain is one
@@ -81,7 +85,8 @@ pub struct DmarcRecord {
     pub adkim: Alignment,
     /// `aspf`: SPF alignment mode.
     pub aspf: Alignment,
-    /// `pct` (RFC 7489 only; removed by RFC 9989): percentage of failing
+    /// `pct` (RFC 7489 only; removed by RFC 9989, Appendices A.6 and
+    /// C.5.2, "historic" in its §9.3): percentage of failing
     /// messages the policy applies to.
     pub pct: Option<u8>,
     /// `t=y` (RFC 9989): the domain owner is testing its policy.
@@ -94,9 +99,11 @@ pub struct DmarcRecord {
     pub ruf: Vec<String>,
     /// `fo`: failure reporting options (`0`, `1`, `d`, `s`).
     pub fo: Vec<String>,
-    /// `rf` (RFC 7489): failure report formats (`afrf`).
+    /// `rf` (RFC 7489; removed by RFC 9989, Appendix C.5.2): failure
+    /// report formats (`afrf`).
     pub rf: Vec<String>,
-    /// `ri` (RFC 7489): aggregate report interval in seconds.
+    /// `ri` (RFC 7489; removed by RFC 9989, Appendix C.5.2): aggregate
+    /// report interval in seconds.
     pub ri: Option<u32>,
     /// Every tag that was malformed or had an invalid value, in order.
     pub problems: Vec<TagProblem>,
@@ -175,8 +182,9 @@ fn split_tag(spec: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((trim(&spec[..eq]), trim(&spec[eq + 1..])))
 }
 
-/// True when `txt` starts with the tag `v=DMARC1` (RFC 9989 §4.7: other
-/// records at `_dmarc` names are discarded before counting).
+/// True when `txt` starts with the tag `v=DMARC1` (RFC 9989 §4.7, `v`;
+/// §4.10 steps 2 and 6: other records at `_dmarc` names are discarded
+/// before counting).
 pub fn is_dmarc(txt: &[u8]) -> bool {
     let first = txt.split(|&b| b == b';').next().unwrap_or(b"");
     matches!(split_tag(trim(first)), Some((n, v)) if n.eq_ignore_ascii_case(b"v") && v == b"DMARC1")
@@ -358,7 +366,8 @@ pub fn parse(txt: &[u8]) -> Result<DmarcRecord, RecordError> {
                 rec.ri = digits(value, 10).and_then(|n| u32::try_from(n).ok());
                 rec.ri.is_some()
             }
-            // Unknown tags MUST be ignored (RFC 9989 §4.7, RFC 7489 §6.3).
+            // Unknown tags MUST be ignored (RFC 9989 §4.7 and §4.8, RFC 7489
+            // §6.3).
             _ => true,
         };
         if !ok {
