@@ -635,3 +635,69 @@ fn rfc_example_b_4_3() {
     assert_eq!(walk.organizational_domain(), "mega.bank.example");
     assert_eq!(walk.queries, 3);
 }
+
+/// RFC 9989 §4.10 walks down to single-label names: a PSO publishing at a
+/// top-level domain with `psd=y` is found, the Author Domain one label
+/// below is its own Organizational Domain (§4.10.2 step 2), and the PSD
+/// record is the policy (§4.10.1, lowest preference) with `sp`/`np`
+/// because the Author Domain is a subdomain of the PSD.
+#[test]
+fn psd_y_at_a_single_label_parent() {
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str(
+        "_dmarc.example",
+        "v=DMARC1; psd=y; p=none; sp=quarantine; np=reject",
+    )
+    .add_a("bank.example", "192.0.2.1".parse().unwrap());
+    let out = eval(&zone, "bank.example", &[dkim("other.example")]);
+    assert_eq!(
+        txt_queries(&zone),
+        ["_dmarc.bank.example", "_dmarc.example"]
+    );
+    assert_eq!(out.organizational_domain.as_deref(), Some("bank.example"));
+    assert_eq!(out.policy_domain.as_deref(), Some("example"));
+    assert_eq!(
+        out.result,
+        DmarcResult::Fail,
+        "a sibling is another organization"
+    );
+    assert_eq!(
+        (out.policy, out.policy_source),
+        (Some(Policy::Quarantine), Some(PolicySource::Sp))
+    );
+    // a non-existent Author Domain below the PSD: np
+    let out = eval(&zone, "nosuch.example", &[]);
+    assert_eq!(
+        (out.policy, out.policy_source),
+        (Some(Policy::Reject), Some(PolicySource::Np))
+    );
+    // the Author Domain is the PSD itself: its own record, p
+    let out = eval(&zone, "example", &[]);
+    assert_eq!(
+        (out.policy_domain.as_deref(), out.policy_source),
+        (Some("example"), Some(PolicySource::P))
+    );
+}
+
+/// RFC 9989 §4.7 and §4.8: tags may come in any order after `v`, unknown
+/// tags are ignored, and the tags RFC 9989 removed (`pct`, `rf`, `ri`,
+/// Appendix C.5.2) have no effect, whatever their value; `pct=0` is not
+/// read as `t=y`.
+#[test]
+fn record_syntax_per_rfc_9989() {
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str(
+        "_dmarc.example.com",
+        "v=DMARC1; rua=mailto:a@example.com; x-new=1; pct=0; rf=bogus; ri=zz; p=reject",
+    );
+    let out = eval(&zone, "example.com", &[]);
+    assert_eq!(out.result, DmarcResult::Fail);
+    assert_eq!(
+        (out.policy, out.disposition, out.testing),
+        (Some(Policy::Reject), Policy::Reject, false)
+    );
+    // a record whose first tag is not v=DMARC1 is no DMARC record
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str("_dmarc.example.com", "p=reject; v=DMARC1");
+    assert_eq!(eval(&zone, "example.com", &[]).result, DmarcResult::None);
+}
