@@ -515,6 +515,35 @@ fn invalid_policy_tags_per_rfc_9989() {
     );
     let out = eval(&zone, "example.com", &[dkim("mail.example.com")]);
     assert_eq!(out.result, DmarcResult::Pass, "adkim defaults to relaxed");
+
+    // A duplicated p, sp or np is an ambiguous policy: invalid, fail-closed
+    // (permerror without rua, p=none with one). Other duplicated tags keep
+    // their first value.
+    for rec in [
+        "v=DMARC1; p=reject; p=none",
+        "v=DMARC1; p=none; sp=reject; sp=none",
+        "v=DMARC1; p=none; np=reject; np=none",
+    ] {
+        let mut zone = ZoneResolver::new();
+        zone.add_txt_str("_dmarc.example.com", rec);
+        let out = eval(&zone, "example.com", &[]);
+        assert_eq!(out.result, DmarcResult::PermError, "{rec}");
+        assert!(out.reason.contains("duplicate tag"), "{}", out.reason);
+    }
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str(
+        "_dmarc.example.com",
+        "v=DMARC1; p=reject; p=none; rua=mailto:a@example.com",
+    );
+    let out = eval(&zone, "example.com", &[]);
+    assert_eq!(
+        (out.result, out.policy),
+        (DmarcResult::Fail, Some(Policy::None))
+    );
+    let mut zone = ZoneResolver::new();
+    zone.add_txt_str("_dmarc.example.com", "v=DMARC1; p=reject; adkim=s; adkim=r");
+    let out = eval(&zone, "example.com", &[dkim("mail.example.com")]);
+    assert_eq!(out.result, DmarcResult::Fail, "first adkim (strict) kept");
 }
 
 #[test]

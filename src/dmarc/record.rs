@@ -260,8 +260,13 @@ pub fn parse(txt: &[u8]) -> Result<DmarcRecord, RecordError> {
         // thousands of unknown tags costs linear time.
         let known = KNOWN.contains(&name.as_str());
         if known && seen.contains(&name) {
-            rec.problems
-                .push(problem(&name, "duplicate tag (first occurrence kept)"));
+            // The first value stays in the record, but the tag counts as
+            // invalid (`is_invalid`): for `p`, `sp` and `np` an ambiguous
+            // policy is treated as an invalid one (§4.10.1), fail-closed.
+            rec.problems.push(problem(
+                &name,
+                "duplicate tag (first value kept, tag treated as invalid)",
+            ));
             continue;
         }
         if known {
