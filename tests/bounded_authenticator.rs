@@ -91,6 +91,25 @@ async fn everything_hostile_at_once_is_bounded() {
     );
 }
 
+/// A zone where every lookup `signed_message()` and `tx("hang.example", …)`
+/// cause hangs: the client's PTR, SPF, both DKIM keys, DMARC.
+fn hanging_zone() -> ZoneResolver {
+    let mut z = ZoneResolver::new();
+    let client: IpAddr = "192.0.2.1".parse().unwrap();
+    z.set_ptr_fault(client, Fault::Hang)
+        .set_fault("hang.example", RecordType::Txt, Fault::Hang)
+        .set_fault("ed._domainkey.example.com", RecordType::Txt, Fault::Hang)
+        .set_fault("_dmarc.example.com", RecordType::Txt, Fault::Hang);
+    for i in 0..20 {
+        z.set_fault(
+            &format!("s._domainkey.d{i}.example.com"),
+            RecordType::Txt,
+            Fault::Hang,
+        );
+    }
+    z
+}
+
 /// SPF alone has an overall budget: with every SPF lookup hanging, the SPF
 /// results are temperror after 20 s of (paused, virtual) time.
 #[tokio::test(start_paused = true)]
@@ -120,19 +139,7 @@ async fn spf_only_with_hanging_resolver_is_temperror() {
 /// sequential lookups.
 #[tokio::test(start_paused = true)]
 async fn hanging_resolver_does_not_hang_the_transaction() {
-    let mut z = ZoneResolver::new();
-    let client: IpAddr = "192.0.2.1".parse().unwrap();
-    z.set_ptr_fault(client, Fault::Hang)
-        .set_fault("hang.example", RecordType::Txt, Fault::Hang)
-        .set_fault("ed._domainkey.example.com", RecordType::Txt, Fault::Hang)
-        .set_fault("_dmarc.example.com", RecordType::Txt, Fault::Hang);
-    for i in 0..20 {
-        z.set_fault(
-            &format!("s._domainkey.d{i}.example.com"),
-            RecordType::Txt,
-            Fault::Hang,
-        );
-    }
+    let z = hanging_zone();
     let c = config();
     let bound = c.spf.timeout + c.dns_timeout * (c.dmarc.max_dns_queries as u32 + 1);
     let auth = Authenticator::new(&z, c);
@@ -170,19 +177,7 @@ async fn hanging_resolver_does_not_hang_the_transaction() {
 /// DKIM, sends none).
 #[tokio::test(start_paused = true)]
 async fn transaction_timeout_bounds_the_whole_call() {
-    let mut z = ZoneResolver::new();
-    let client: IpAddr = "192.0.2.1".parse().unwrap();
-    z.set_ptr_fault(client, Fault::Hang)
-        .set_fault("hang.example", RecordType::Txt, Fault::Hang)
-        .set_fault("ed._domainkey.example.com", RecordType::Txt, Fault::Hang)
-        .set_fault("_dmarc.example.com", RecordType::Txt, Fault::Hang);
-    for i in 0..20 {
-        z.set_fault(
-            &format!("s._domainkey.d{i}.example.com"),
-            RecordType::Txt,
-            Fault::Hang,
-        );
-    }
+    let z = hanging_zone();
     let mut c = config();
     c.dns_timeout = Duration::from_secs(60);
     c.transaction_timeout = Duration::from_secs(7);

@@ -105,11 +105,17 @@ mod tests {
     use crate::dns::RecordType;
     use crate::dns::zone::{Fault, ZoneResolver};
 
-    #[tokio::test(start_paused = true)]
-    async fn hanging_lookup_times_out() {
+    /// `hang.example` never answers, `ok.example` answers at once.
+    fn zone() -> ZoneResolver {
         let mut z = ZoneResolver::new();
         z.set_fault("hang.example", RecordType::Txt, Fault::Hang)
             .add_txt_str("ok.example", "hello");
+        z
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hanging_lookup_times_out() {
+        let z = zone();
         let r = TimeoutResolver::new(z, Duration::from_secs(5));
         assert_eq!(r.txt("hang.example").await, Err(DnsError::Timeout));
         assert!(r.txt("ok.example").await.is_ok());
@@ -117,9 +123,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn overall_deadline_cuts_a_lookup_short_and_stops_new_ones() {
-        let mut z = ZoneResolver::new();
-        z.set_fault("hang.example", RecordType::Txt, Fault::Hang)
-            .add_txt_str("ok.example", "hello");
+        let z = zone();
         let start = Instant::now();
         let r = TimeoutResolver::with_deadline(
             &z,
@@ -138,9 +142,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn per_lookup_timeout_still_applies_before_the_deadline() {
-        let mut z = ZoneResolver::new();
-        z.set_fault("hang.example", RecordType::Txt, Fault::Hang)
-            .add_txt_str("ok.example", "hello");
+        let z = zone();
         let start = Instant::now();
         let r = TimeoutResolver::with_deadline(
             &z,
