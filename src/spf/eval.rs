@@ -15,8 +15,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -29,7 +31,7 @@ use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
 use crate::dns::{self, Answer, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
 
 /// Hard cap on include/redirect nesting, whatever the configured term
-/// limit (each level is a boxed future; keep the poll stack shallow).
+/// limit (each level is a [`Frame`] on the evaluation stack).
 pub(super) const MAX_DEPTH: usize = 32;
 
 /// The internal DNS layer: every query of an evaluation goes through here.
@@ -62,7 +64,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     }
 
     /// Counts one DNS-querying term (§4.6.4); over the limit is a permerror.
-    fn count_term(&mut self, term: &str, domain: &str) -> Step<()> {
+    fn count_term(&mut self, term: &dyn fmt::Display, domain: &str) -> Step<()> {
         self.terms += 1;
         if self.terms > self.max_terms {
             return Err(Box::new(Verdict::error(
@@ -92,7 +94,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     }
 
     fn checked(&mut self, name: &str) -> Result<(), DnsError> {
-        dns::check_name(name).map_err(DnsError::InvalidName)?;
+        check_name(name).map_err(DnsError::InvalidName)?;
         self.queries += 1;
         Ok(())
     }
@@ -319,7 +321,7 @@ pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
                 .map_err(|_| format!("{domain:?} is not a valid internationalized domain name"))?,
         )
     };
-    if let Err(e) = dns::check_name(&d) {
+    if let Err(e) = check_name(&d) {
         return Err(format!("{domain:?} is not a valid domain name: {e}"));
     }
     if !d.contains('.') {
@@ -328,6 +330,34 @@ pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
         ));
     }
     Ok(d)
+}
+
+/// [`dns::check_name`] in one pass over the bytes (it runs for every query
+/// and every level); on any problem the error comes from `dns::check_name`
+/// itself, so both always agree.
+pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
+    let b = name.as_bytes();
+    let b = match b.split_last() {
+        Some((b'.', rest)) => rest,
+        _ => b,
+    };
+    let mut ok = !b.is_empty() && b.len() <= 253;
+    let mut label = 0usize;
+    for &c in b {
+        if c == b'.' {
+            ok &= label != 0;
+            label = 0;
+        } else {
+            ok &= c >= 0x20 && c != 0x7f;
+            label += 1;
+            ok &= label <= 63;
+        }
+    }
+    if ok && label != 0 {
+        Ok(())
+    } else {
+        dns::check_name(name)
+    }
 }
 
 /// `name` equals `target` or is a subdomain of it (case-insensitive).
@@ -340,6 +370,135 @@ pub(super) fn is_within(name: &str, target: &str) -> bool {
     name.len() > target.len()
         && name.as_bytes()[name.len() - target.len() - 1] == b'.'
         && name.as_bytes()[name.len() - target.len()..].eq_ignore_ascii_case(target.as_bytes())
+}
+
+/// How a record level was entered from its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Include,
+    Redirect,
+}
+
+/// One include/redirect level of the evaluation stack.
+struct Frame {
+    record: Arc<Record>,
+    /// The expanded target as written into the chain (`names[target]`;
+    /// empty for the top level).
+    target: std::ops::Range<usize>,
+    /// The usable domain whose record this is (`names[domain]`).
+    domain: std::ops::Range<usize>,
+    /// The next directive to evaluate; while a child level runs, the
+    /// `include` that entered it.
+    idx: usize,
+    depth: usize,
+    /// `None` for the top level.
+    via: Option<Via>,
+}
+
+/// Where [`Eval::evaluate`] stopped.
+enum Next<'r> {
+    /// The record's verdict.
+    Done(Verdict),
+    /// The `include` at directive `idx` (or the `redirect`, `idx` = number
+    /// of directives) needs `target`'s record first.
+    Enter {
+        via: Via,
+        idx: usize,
+        target: Cow<'r, str>,
+    },
+}
+
+/// `redirect=<spec>` as written, formatted only if an error message needs
+/// it.
+struct RedirectText<'a>(&'a MacroString);
+
+impl fmt::Display for RedirectText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redirect={}", self.0.as_str())
+    }
+}
+
+/// The `exp=` of `record` (at `domain`) for a verdict with `result`: only a
+/// `fail` uses it (§6.2).
+fn fail_exp(result: SpfResult, record: &Record, domain: &str) -> Option<(MacroString, String)> {
+    if result != SpfResult::Fail {
+        return None;
+    }
+    record.exp.as_ref().map(|e| (e.clone(), domain.to_string()))
+}
+
+/// What the parent level (`record` of `domain`, stopped at directive `idx`)
+/// makes of the verdict `inner` of the level its `include` (§5.2) or
+/// `redirect` (§6.1) entered with `target`. `child` is the usable domain of
+/// that level if it was evaluated (a pending match is written with it).
+/// `None`: the parent continues after directive `idx`; `Some`: the
+/// parent's own verdict.
+fn after_child(
+    record: &Arc<Record>,
+    domain: &str,
+    idx: usize,
+    via: Via,
+    target: &str,
+    mut inner: Verdict,
+    child: Option<&str>,
+) -> Option<Verdict> {
+    match via {
+        Via::Include => {
+            let Some(d) = record.directives.get(idx) else {
+                return Some(*perm("internal: include position lost".into()));
+            };
+            if matches!(
+                inner.result,
+                SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
+            ) && let Some(c) = child
+            {
+                inner.materialize(c);
+            }
+            match inner.result {
+                SpfResult::Pass => {
+                    let result = qualifier_result(d.qualifier);
+                    let mut v = inner.via(format!("include:{target}"));
+                    v.result = result;
+                    v.exp = fail_exp(result, record, domain);
+                    v.reason = None;
+                    if v.mechanism.is_none() {
+                        v.mechanism = Some(d.text.clone());
+                        v.mechanism_domain = Some(domain.to_string());
+                    }
+                    Some(v)
+                }
+                // §5.2: "not match".
+                SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => None,
+                SpfResult::TempError | SpfResult::PermError => {
+                    Some(inner.via(format!("include:{target}")))
+                }
+                SpfResult::None => {
+                    let why = inner.reason.unwrap_or_default();
+                    Some(*perm(format!(
+                        "\"{}\" in the record of {domain}: {why} (an include target without SPF record is a permerror, RFC 7208 §5.2)",
+                        d.text
+                    )))
+                }
+            }
+        }
+        Via::Redirect => {
+            if let Some(c) = child {
+                inner.materialize(c);
+            }
+            if inner.result == SpfResult::None {
+                let why = inner.reason.unwrap_or_default();
+                let text = record
+                    .redirect
+                    .as_ref()
+                    .map(|s| RedirectText(s).to_string())
+                    .unwrap_or_default();
+                return Some(*perm(format!(
+                    "\"{text}\" in the record of {domain}: {why} (a redirect target without SPF record is a permerror, RFC 7208 §6.1)"
+                )));
+            }
+            Some(inner.via(format!("redirect={target}")))
+        }
+    }
 }
 
 struct Eval<'a, 'p, R: ?Sized> {
@@ -370,22 +529,35 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// Only the `%{p}` case awaits, in a boxed future: it is rare, and
     /// keeping its state out of [`Eval::evaluate`]'s future keeps every
     /// boxed `check` level small (less to allocate and move per record).
-    async fn expand_domain(&mut self, ms: &MacroString, domain: &str) -> String {
+    /// A literal target (the common case) is borrowed, not copied.
+    async fn expand_domain<'m>(&mut self, ms: &'m MacroString, domain: &str) -> Cow<'m, str> {
+        if let Some(l) = ms.literal_domain() {
+            return Cow::Borrowed(l);
+        }
         if !ms.uses_ptr() {
-            return ms.expand_domain(&self.vars(domain, None));
+            return Cow::Owned(ms.expand_domain(&self.vars(domain, None)));
         }
         let ptr: BoxFuture<'_, Option<String>> = Box::pin(self.ptr_macro(domain));
         let ptr = ptr.await;
-        ms.expand_domain(&self.vars(domain, ptr.as_deref()))
+        Cow::Owned(ms.expand_domain(&self.vars(domain, ptr.as_deref())))
     }
 
+    /// Expands explanation text (§6.2); only here can `%{t}` appear (§7.1),
+    /// so the clock is read here, not per check.
     async fn expand_text(&mut self, ms: &MacroString, domain: &str) -> String {
         let ptr = if ms.uses_ptr() {
             self.ptr_macro(domain).await
         } else {
             None
         };
-        ms.expand(&self.vars(domain, ptr.as_deref()))
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        ms.expand(&MacroVars {
+            timestamp,
+            ..self.vars(domain, ptr.as_deref())
+        })
     }
 
     /// The PTR names of the client (first `max_ptr_names`), memoized.
@@ -492,36 +664,141 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         outcome_step(domain, o)
     }
 
-    /// One `check_host()` level (recursion for include and redirect).
-    fn check<'s>(&'s mut self, domain: &'s str, depth: usize) -> BoxFuture<'s, Verdict> {
-        Box::pin(async move {
-            let domain = match usable_domain(domain) {
-                Ok(d) => d,
-                Err(why) => {
-                    return Verdict::error(SpfResult::None, why);
-                }
-            };
-            let record = match self.fetch_record(&domain).await {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    return Verdict::error(SpfResult::None, format!("no SPF record at {domain}"));
-                }
-                Err(v) => return *v,
-            };
-            self.evaluate(&record, &domain, depth)
-                .await
-                .unwrap_or_else(|v| *v)
-        })
+    /// Enters a record level: `target`'s usable name (§4.3) and its record
+    /// (§4.4, §4.5), or the verdict of that level when there is nothing to
+    /// evaluate (`none`, or an error fetching the record).
+    async fn enter<'t>(&mut self, target: &'t str) -> Result<(Arc<Record>, Cow<'t, str>), Verdict> {
+        let domain = match usable_domain(target) {
+            Ok(d) => d,
+            Err(why) => return Err(Verdict::error(SpfResult::None, why)),
+        };
+        match self.fetch_record(&domain).await {
+            Ok(Some(r)) => Ok((r, domain)),
+            Ok(None) => Err(Verdict::error(
+                SpfResult::None,
+                format!("no SPF record at {domain}"),
+            )),
+            Err(v) => Err(*v),
+        }
     }
 
-    async fn evaluate(
+    /// `check_host()` of `top` (§4), include and redirect included.
+    ///
+    /// Not recursive: the include/redirect levels are an explicit stack of
+    /// [`Frame`]s in one future (no boxed future per level), and the
+    /// names of the levels (expanded target and usable domain) live in one
+    /// buffer that grows and shrinks with the stack, so entering a level
+    /// allocates nothing once the buffer has grown.
+    async fn check(&mut self, top: &str) -> Verdict {
+        let mut names = String::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        match self.enter(top).await {
+            Err(v) => return v,
+            Ok((record, domain)) => {
+                names.reserve(128);
+                names.push_str(&domain);
+                stack.push(Frame {
+                    record,
+                    target: 0..0,
+                    domain: 0..names.len(),
+                    idx: 0,
+                    depth: 0,
+                    via: None,
+                });
+            }
+        }
+        loop {
+            let Some(f) = stack.last() else {
+                return Verdict::error(SpfResult::PermError, "internal: empty stack".into());
+            };
+            let rec = Arc::clone(&f.record);
+            let (start, depth, dom) = (f.idx, f.depth, f.domain.clone());
+            let step = self.evaluate(&rec, &names[dom.clone()], start, depth).await;
+            let mut finished = match step {
+                Ok(Next::Done(v)) => v,
+                Err(v) => *v,
+                Ok(Next::Enter { via, idx, target }) => {
+                    if let Some(f) = stack.last_mut() {
+                        f.idx = idx;
+                    }
+                    match self.enter(&target).await {
+                        Ok((record, domain)) => {
+                            let t0 = names.len();
+                            names.push_str(&target);
+                            let t1 = names.len();
+                            names.push_str(&domain);
+                            stack.push(Frame {
+                                record,
+                                target: t0..t1,
+                                domain: t1..names.len(),
+                                idx: 0,
+                                depth: depth + 1,
+                                via: Some(via),
+                            });
+                            continue;
+                        }
+                        // No level to evaluate: `inner` has no pending
+                        // match, so there is nothing to materialize.
+                        Err(inner) => {
+                            match after_child(&rec, &names[dom], idx, via, &target, inner, None) {
+                                None => {
+                                    if let Some(f) = stack.last_mut() {
+                                        f.idx = idx + 1;
+                                    }
+                                    continue;
+                                }
+                                Some(v) => v,
+                            }
+                        }
+                    }
+                }
+            };
+            // The level on top of the stack is finished: hand its verdict
+            // to its parent, which may finish in turn.
+            loop {
+                let Some(f) = stack.pop() else {
+                    return finished;
+                };
+                let (Some(via), Some(parent)) = (f.via, stack.last()) else {
+                    // The top level: its pending match is written with
+                    // its usable domain.
+                    finished.materialize(&names[f.domain]);
+                    return finished;
+                };
+                let r = after_child(
+                    &parent.record,
+                    &names[parent.domain.clone()],
+                    parent.idx,
+                    via,
+                    &names[f.target.clone()],
+                    finished,
+                    Some(&names[f.domain.clone()]),
+                );
+                names.truncate(f.target.start);
+                match r {
+                    None => {
+                        if let Some(p) = stack.last_mut() {
+                            p.idx += 1;
+                        }
+                        break;
+                    }
+                    Some(v) => finished = v,
+                }
+            }
+        }
+    }
+
+    /// Evaluates `record` (of `domain`, at nesting `depth`) from directive
+    /// `start` on, left to right (§4.6.2), until it is decided or an
+    /// `include`/`redirect` needs the target's record first.
+    async fn evaluate<'r>(
         &mut self,
-        record: &Arc<Record>,
+        record: &'r Arc<Record>,
         domain: &str,
+        start: usize,
         depth: usize,
-    ) -> Step<Verdict> {
-        let exp = record.exp.as_ref().map(|e| (e.clone(), domain.to_string()));
-        for (idx, d) in record.directives.iter().enumerate() {
+    ) -> Step<Next<'r>> {
+        for (idx, d) in record.directives.iter().enumerate().skip(start) {
             let matched = match &d.mechanism {
                 Mechanism::All => true,
                 Mechanism::Ip4 { net } => match self.base.ip {
@@ -536,7 +813,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     self.dns.count_term(&d.text, domain)?;
                     let target = match spec {
                         Some(s) => self.expand_domain(s, domain).await,
-                        None => domain.to_string(),
+                        None => Cow::Borrowed(domain),
                     };
                     self.match_a(&target, *cidr, domain).await?
                 }
@@ -544,18 +821,17 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     self.dns.count_term(&d.text, domain)?;
                     let target = match spec {
                         Some(s) => self.expand_domain(s, domain).await,
-                        None => domain.to_string(),
+                        None => Cow::Borrowed(domain),
                     };
-                    let fut: BoxFuture<'_, Step<bool>> =
-                        Box::pin(self.match_mx(&target, *cidr, domain));
-                    fut.await?
+                    self.match_mx(&target, *cidr, domain).await?
                 }
                 Mechanism::Ptr { domain: spec } => {
                     self.dns.count_term(&d.text, domain)?;
                     let target = match spec {
                         Some(s) => self.expand_domain(s, domain).await,
-                        None => domain.to_string(),
+                        None => Cow::Borrowed(domain),
                     };
+                    // Rare (§5.5: "SHOULD NOT be used"): kept out of line.
                     let fut: BoxFuture<'_, Step<bool>> = Box::pin(self.match_ptr(&target, domain));
                     fut.await?
                 }
@@ -583,75 +859,39 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     if depth >= MAX_DEPTH {
                         return Err(perm(format!("include nesting deeper than {MAX_DEPTH}")));
                     }
-                    let mut inner = self.check(&target, depth + 1).await;
-                    let step = || format!("include:{target}");
-                    if matches!(
-                        inner.result,
-                        SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
-                    ) && let Ok(d) = usable_domain(&target)
-                    {
-                        inner.materialize(&d);
-                    }
-                    match inner.result {
-                        SpfResult::Pass => {
-                            let result = qualifier_result(d.qualifier);
-                            let mut v = inner.via(step());
-                            v.result = result;
-                            v.exp = if result == SpfResult::Fail { exp } else { None };
-                            v.reason = None;
-                            if v.mechanism.is_none() {
-                                v.mechanism = Some(d.text.clone());
-                                v.mechanism_domain = Some(domain.to_string());
-                            }
-                            return Ok(v);
-                        }
-                        SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => false,
-                        SpfResult::TempError | SpfResult::PermError => {
-                            return Err(Box::new(inner.via(step())));
-                        }
-                        SpfResult::None => {
-                            let why = inner.reason.unwrap_or_default();
-                            return Err(perm(format!(
-                                "\"{}\" in the record of {domain}: {why} (an include target without SPF record is a permerror, RFC 7208 §5.2)",
-                                d.text
-                            )));
-                        }
-                    }
+                    return Ok(Next::Enter {
+                        via: Via::Include,
+                        idx,
+                        target,
+                    });
                 }
             };
             if matched {
                 let result = qualifier_result(d.qualifier);
-                return Ok(Verdict {
+                return Ok(Next::Done(Verdict {
                     result,
                     mechanism: None,
                     mechanism_domain: None,
                     chain: Vec::new(),
                     reason: None,
-                    exp: if result == SpfResult::Fail { exp } else { None },
+                    exp: fail_exp(result, record, domain),
                     at: Some((Arc::clone(record), idx)),
-                });
+                }));
             }
         }
         if let Some(spec) = &record.redirect {
-            let text = format!("redirect={}", spec.as_str());
-            self.dns.count_term(&text, domain)?;
+            self.dns.count_term(&RedirectText(spec), domain)?;
             let target = self.expand_domain(spec, domain).await;
             if depth >= MAX_DEPTH {
                 return Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
             }
-            let mut inner = self.check(&target, depth + 1).await;
-            if let Ok(d) = usable_domain(&target) {
-                inner.materialize(&d);
-            }
-            if inner.result == SpfResult::None {
-                let why = inner.reason.unwrap_or_default();
-                return Err(perm(format!(
-                    "\"{text}\" in the record of {domain}: {why} (a redirect target without SPF record is a permerror, RFC 7208 §6.1)"
-                )));
-            }
-            return Ok(inner.via(format!("redirect={target}")));
+            return Ok(Next::Enter {
+                via: Via::Redirect,
+                idx: record.directives.len(),
+                target,
+            });
         }
-        Ok(Verdict {
+        Ok(Next::Done(Verdict {
             result: SpfResult::Neutral,
             mechanism: None,
             mechanism_domain: Some(domain.to_string()),
@@ -661,7 +901,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             )),
             exp: None,
             at: None,
-        })
+        }))
     }
 
     /// The `a` mechanism (§5.3).
@@ -796,10 +1036,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The top-level check: `check_host()` plus the explanation.
     async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
-        let mut v = self.check(domain, 0).await;
-        if let Ok(d) = usable_domain(domain) {
-            v.materialize(&d);
-        }
+        let v = self.check(domain).await;
         let exp = if v.result == SpfResult::Fail {
             self.explanation(&v, domain).await
         } else {
@@ -841,10 +1078,6 @@ async fn run_inner<R: Resolver + ?Sized>(
     let (local, sender_domain) = split_sender(sender);
     let full_sender = format!("{local}@{sender_domain}");
     let top_domain = domain.strip_suffix('.').unwrap_or(domain).to_string();
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let base = MacroVars {
         sender: &full_sender,
         local,
@@ -854,7 +1087,9 @@ async fn run_inner<R: Resolver + ?Sized>(
         helo,
         ptr: None,
         receiver: &config.receiver,
-        timestamp,
+        // Read by `expand_text` (explanations) only: `%{t}` is not allowed
+        // in a domain-spec (§7.1).
+        timestamp: 0,
     };
     let pf = config.prefetch.then(|| {
         Prefetch::new(
@@ -881,10 +1116,22 @@ async fn run_inner<R: Resolver + ?Sized>(
                 None => top.await,
             }
         };
-        if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::time::timeout(config.timeout, fut).await.ok()
-        } else {
-            Some(fut.await)
+        // The budget starts now; the timer is armed only if the check
+        // does not finish on its first poll (with DNS answered from memory
+        // it does, and then a timer could not fire anyway: `timeout` polls
+        // the check before its timer).
+        let start = tokio::time::Instant::now();
+        let mut fut = std::pin::pin!(fut);
+        match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending if tokio::runtime::Handle::try_current().is_ok() => {
+                let deadline = start.checked_add(config.timeout);
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d, fut).await.ok(),
+                    None => Some(fut.await),
+                }
+            }
+            Poll::Pending => Some(fut.await),
         }
     };
     let (verdict, explanation) = outcome.unwrap_or_else(|| {
@@ -896,8 +1143,17 @@ async fn run_inner<R: Resolver + ?Sized>(
             None,
         )
     });
-    let reason = match &verdict.reason {
-        Some(r) => r.clone(),
+    let dns_lookups = ev.dns.terms;
+    let void_lookups = ev.dns.voids;
+    let queries = match &pf {
+        Some(p) => p.queries(),
+        None => ev.dns.queries,
+    };
+    // Both borrow `full_sender`, which the output takes.
+    drop(ev);
+    drop(pf);
+    let reason = match verdict.reason {
+        Some(r) => r,
         None => {
             let mech = verdict.mechanism.as_deref().unwrap_or("?");
             let mdom = verdict.mechanism_domain.as_deref().unwrap_or(&top_domain);
@@ -916,7 +1172,7 @@ async fn run_inner<R: Resolver + ?Sized>(
         result: verdict.result,
         identity,
         ip,
-        sender: full_sender.clone(),
+        sender: full_sender,
         helo: helo.to_string(),
         domain: top_domain,
         mechanism: verdict.mechanism,
@@ -924,11 +1180,8 @@ async fn run_inner<R: Resolver + ?Sized>(
         explanation,
         reason,
         chain: verdict.chain,
-        dns_lookups: ev.dns.terms,
-        void_lookups: ev.dns.voids,
-        queries: match &pf {
-            Some(p) => p.queries(),
-            None => ev.dns.queries,
-        },
+        dns_lookups,
+        void_lookups,
+        queries,
     }
 }

@@ -343,16 +343,26 @@ impl MacroString {
     /// ```
     pub fn expand_domain(&self, vars: &MacroVars<'_>) -> String {
         // Fast path: a literal short enough not to be truncated.
-        if let [Part::Literal(l)] = &self.parts[..] {
-            let l = l.strip_suffix('.').unwrap_or(l);
-            if l.len() <= MAX_DOMAIN_LEN {
-                return l.to_string();
-            }
+        if let Some(l) = self.literal_domain() {
+            return l.to_string();
         }
         let mut out = Sink::Window(String::new());
         self.expand_into(vars, &mut out);
         let (Sink::Capped(s) | Sink::Window(s)) = out;
         truncate_domain(&s)
+    }
+
+    /// What [`MacroString::expand_domain`] gives when that needs no
+    /// variable and no copy: the string is one literal (one trailing dot
+    /// removed) short enough not to be truncated.
+    pub(crate) fn literal_domain(&self) -> Option<&str> {
+        if let [Part::Literal(l)] = &self.parts[..] {
+            let l = l.strip_suffix('.').unwrap_or(l);
+            if l.len() <= MAX_DOMAIN_LEN {
+                return Some(l);
+            }
+        }
+        None
     }
 
     fn expand_into(&self, vars: &MacroVars<'_>, out: &mut Sink) {
