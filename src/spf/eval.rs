@@ -15,10 +15,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -29,6 +29,9 @@ use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
 use crate::dns::{self, Answer, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
 
 /// Hard cap on include/redirect nesting, whatever the configured term
 /// limit (each level is a [`Frame`] on the evaluation stack).
@@ -37,29 +40,183 @@ pub(super) const MAX_DEPTH: usize = 32;
 /// The internal DNS layer: every query of an evaluation goes through here.
 pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     resolver: &'r R,
-    /// The per-evaluation lookup table and walker (speculative prefetch);
-    /// `None`: plain sequential evaluation.
-    pf: Option<&'p Prefetch<'r, R>>,
+    /// With prefetch: the per-evaluation lookup table and walker, created
+    /// only once some lookup is not answered on its first poll (until then
+    /// [`Lookups::log`] stands in for it); `None`: plain sequential
+    /// evaluation.
+    pf: Option<&'p OnceLock<Box<Prefetch<'r, R>>>>,
+    /// With prefetch, before the table exists: what the table would hold.
+    log: Log,
+    config: &'r SpfConfig,
+    /// For creating the table.
+    base: MacroVars<'r>,
+    top: &'r str,
     /// DNS-querying terms evaluated.
     pub(crate) terms: usize,
     /// Void lookups counted.
     pub(crate) voids: usize,
-    /// Queries sent to the resolver.
+    /// Queries sent to the resolver (sequential evaluation).
     pub(crate) queries: usize,
     max_terms: usize,
     max_voids: usize,
 }
 
+/// With prefetch, the lookups and records of the evaluation while every
+/// answer has come on its first poll: exactly what the per-evaluation table
+/// ([`Prefetch`]) would hold by then (each (type, name) sent at most once,
+/// records parsed at most once), kept without lock or per-entry
+/// allocation. It becomes the table's initial content when the table is
+/// created.
+#[derive(Default)]
+pub(super) struct Log {
+    /// The names, lower case without trailing dot, back to back.
+    names: String,
+    pub(super) answers: Vec<(Qt, std::ops::Range<usize>, Ans)>,
+    pub(super) records: Vec<(std::ops::Range<usize>, RecordOutcome)>,
+}
+
+impl Log {
+    fn push_name(&mut self, name: &str) -> std::ops::Range<usize> {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        let start = self.names.len();
+        self.names
+            .extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        start..self.names.len()
+    }
+
+    /// The name at `r`.
+    pub(super) fn name(&self, r: &std::ops::Range<usize>) -> &str {
+        self.names.get(r.clone()).unwrap_or_default()
+    }
+
+    fn answer(&self, qt: Qt, name: &str) -> Option<&Ans> {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        self.answers
+            .iter()
+            .find(|(q, r, _)| *q == qt && self.name(r).eq_ignore_ascii_case(name))
+            .map(|(_, _, a)| a)
+    }
+
+    fn record(&self, domain: &str) -> Option<RecordOutcome> {
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        self.records
+            .iter()
+            .find(|(r, _)| self.name(r).eq_ignore_ascii_case(domain))
+            .map(|(_, o)| o.clone())
+    }
+}
+
+/// Polls `fut` once.
+async fn poll_once<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+}
+
 impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
-    fn new(resolver: &'r R, config: &SpfConfig, pf: Option<&'p Prefetch<'r, R>>) -> Self {
+    fn new(
+        resolver: &'r R,
+        config: &'r SpfConfig,
+        base: MacroVars<'r>,
+        top: &'r str,
+        pf: Option<&'p OnceLock<Box<Prefetch<'r, R>>>>,
+    ) -> Self {
         Lookups {
             resolver,
             pf,
+            log: Log::default(),
+            config,
+            base,
+            top,
             terms: 0,
             voids: 0,
             queries: 0,
             max_terms: config.max_dns_mechanisms,
             max_voids: config.max_void_lookups,
+        }
+    }
+
+    /// With prefetch: queries sent.
+    pub(super) fn pf_queries(&self) -> Option<usize> {
+        let cell = self.pf?;
+        Some(match cell.get() {
+            Some(p) => p.queries(),
+            None => self.log.answers.len(),
+        })
+    }
+
+    /// Creates the table from the log (the first lookup not answered on
+    /// its first poll is being made); `evaluator`: that lookup, if the
+    /// evaluator waits for it itself.
+    fn activate(
+        &mut self,
+        cell: &'p OnceLock<Box<Prefetch<'r, R>>>,
+        evaluator: Option<(Qt, &str)>,
+    ) -> &'p Prefetch<'r, R> {
+        let log = std::mem::take(&mut self.log);
+        let (resolver, config, base, top) = (self.resolver, self.config, self.base, self.top);
+        cell.get_or_init(|| {
+            let top = usable_domain(top).ok().map(Cow::into_owned);
+            Box::new(Prefetch::new(resolver, config, base, top, log, evaluator))
+        })
+    }
+
+    /// One lookup: sent at once (sequential), or through the prefetch
+    /// table / its log (each (type, name) at most once per evaluation).
+    async fn lookup<T: Clone, Fut: Future<Output = DnsResult<T>>>(
+        &mut self,
+        qt: Qt,
+        name: &str,
+        send: impl FnOnce() -> Fut,
+        wrap: fn(DnsResult<T>) -> Ans,
+        unwrap: fn(Ans) -> DnsResult<T>,
+    ) -> DnsResult<T> {
+        let Some(cell) = self.pf else {
+            return send().await;
+        };
+        if let Some(p) = cell.get() {
+            return unwrap(p.get(qt, name).await);
+        }
+        if let Some(a) = self.log.answer(qt, name) {
+            return unwrap(a.clone());
+        }
+        let mut fut = std::pin::pin!(send());
+        match poll_once(fut.as_mut()).await {
+            Poll::Ready(r) => {
+                let key = self.log.push_name(name);
+                self.log.answers.push((qt, key, wrap(r.clone())));
+                r
+            }
+            Poll::Pending => {
+                let p = self.activate(cell, Some((qt, name)));
+                let r = fut.await;
+                p.evaluator_done(qt, name, wrap(r.clone()));
+                r
+            }
+        }
+    }
+
+    /// A record already parsed in this evaluation (prefetch only).
+    fn known_record(&self, domain: &str) -> Option<RecordOutcome> {
+        let cell = self.pf?;
+        match cell.get() {
+            Some(p) => p.known_record(domain),
+            None => self.log.record(domain),
+        }
+    }
+
+    /// Remembers a parsed record for the rest of the evaluation (prefetch
+    /// only).
+    fn insert_record(&mut self, domain: &str, o: &RecordOutcome) {
+        let Some(cell) = self.pf else {
+            return;
+        };
+        match cell.get() {
+            Some(p) => p.insert_record(domain, o.clone()),
+            None => {
+                if self.log.record(domain).is_none() {
+                    let key = self.log.push_name(domain);
+                    self.log.records.push((key, o.clone()));
+                }
+            }
         }
     }
 
@@ -101,67 +258,147 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
 
     async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
         self.checked(name)?;
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Txt, name).await {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.txt(name).await;
+        }
+        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+            Qt::Txt,
+            name,
+            || r.txt(name),
+            Ans::Txt,
+            |a| match a {
                 Ans::Txt(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.txt(name).await
+            },
+        ));
+        fut.await
     }
 
     async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
         self.checked(name)?;
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Mx, name).await {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.mx(name).await;
+        }
+        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+            Qt::Mx,
+            name,
+            || r.mx(name),
+            Ans::Mx,
+            |a| match a {
                 Ans::Mx(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.mx(name).await
+            },
+        ));
+        fut.await
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
         self.queries += 1;
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Ptr, &dns::reverse_name(ip)).await {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.ptr(ip).await;
+        }
+        // The table's key.
+        let rev = dns::reverse_name(ip);
+        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+            Qt::Ptr,
+            &rev,
+            || r.ptr(ip),
+            Ans::Ptr,
+            |a| match a {
                 Ans::Ptr(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.ptr(ip).await
+            },
+        ));
+        fut.await
     }
 
     /// With prefetch: starts the address lookups of `names` at once (MX
     /// exchanges, PTR names; bounded by the MX/PTR name limits).
-    async fn prestart_hosts(&self, names: &[&str], ip: IpAddr) {
-        if let Some(pf) = self.pf {
-            let qt = match ip {
-                IpAddr::V4(_) => Qt::A,
-                IpAddr::V6(_) => Qt::Aaaa,
-            };
-            pf.prestart(qt, names).await;
+    async fn prestart_hosts(&mut self, names: &[&str], ip: IpAddr) {
+        let Some(cell) = self.pf else {
+            return;
+        };
+        let qt = match ip {
+            IpAddr::V4(_) => Qt::A,
+            IpAddr::V6(_) => Qt::Aaaa,
+        };
+        let mut rest = names;
+        if cell.get().is_none() {
+            // As the table's `prestart` does: each new name is sent and
+            // polled once; the first not answered then goes into the
+            // table (created here) with the rest.
+            while let Some((n, tail)) = rest.split_first() {
+                if check_name(n).is_err() || self.log.answer(qt, n).is_some() {
+                    rest = tail;
+                    continue;
+                }
+                let r = self.resolver;
+                let owned = n.to_string();
+                let mut fut: BoxFuture<'r, Ans> = match qt {
+                    Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
+                    _ => Box::pin(async move { Ans::A(r.a(&owned).await) }),
+                };
+                match poll_once(fut.as_mut()).await {
+                    Poll::Ready(a) => {
+                        let key = self.log.push_name(n);
+                        self.log.answers.push((qt, key, a));
+                        rest = tail;
+                    }
+                    Poll::Pending => {
+                        let p = self.activate(cell, None);
+                        p.insert_pending(qt, n, fut);
+                        rest = tail;
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(p) = cell.get()
+            && !rest.is_empty()
+        {
+            p.prestart(qt, rest).await;
         }
     }
 
-    async fn addr_a(&self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::A, name).await {
+    async fn addr_a(&mut self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.a(name).await;
+        }
+        // With prefetch, out of line: keeps every sequential future small.
+        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+            Qt::A,
+            name,
+            || r.a(name),
+            Ans::A,
+            |a| match a {
                 Ans::A(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.a(name).await
+            },
+        ));
+        fut.await
     }
 
-    async fn addr_aaaa(&self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Aaaa, name).await {
+    async fn addr_aaaa(&mut self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.aaaa(name).await;
+        }
+        // With prefetch, out of line: keeps every sequential future small.
+        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+            Qt::Aaaa,
+            name,
+            || r.aaaa(name),
+            Ans::Aaaa,
+            |a| match a {
                 Ans::Aaaa(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.aaaa(name).await
+            },
+        ));
+        fut.await
     }
 
     /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
@@ -246,12 +483,12 @@ struct Verdict {
     /// sentence when the output is built.
     reason: Option<String>,
     /// `exp=` of the record that decided a `fail`, with that record's domain.
-    exp: Option<(MacroString, String)>,
+    exp: Option<Box<(MacroString, String)>>,
     /// A match not yet written into `mechanism`/`mechanism_domain`: the
     /// directive's record and index. Filled in ([`Verdict::materialize`])
     /// only when the verdict is used, so a matched `-all` inside an include
     /// that does not match costs no allocation.
-    at: Option<(Arc<Record>, usize)>,
+    at: Option<usize>,
 }
 
 /// An evaluation step: `Err` ends the evaluation of the current record with
@@ -271,11 +508,11 @@ impl Verdict {
         }
     }
 
-    /// Writes a pending match's mechanism text and the domain (`domain`, the
-    /// domain of the record it is in).
-    fn materialize(&mut self, domain: &str) {
-        if let Some((r, i)) = self.at.take() {
-            self.mechanism = r.directives.get(i).map(|d| d.text.clone());
+    /// Writes a pending match's mechanism text (directive `at` of
+    /// `record`) and the domain (`domain`, the domain of that record).
+    fn materialize(&mut self, record: &Record, domain: &str) {
+        if let Some(i) = self.at.take() {
+            self.mechanism = record.directives.get(i).map(|d| d.text.clone());
             self.mechanism_domain = Some(domain.to_string());
         }
     }
@@ -385,7 +622,8 @@ struct Frame {
     /// The expanded target as written into the chain (`names[target]`;
     /// empty for the top level).
     target: std::ops::Range<usize>,
-    /// The usable domain whose record this is (`names[domain]`).
+    /// The usable domain whose record this is (`names[domain]`, often a
+    /// prefix of `target`).
     domain: std::ops::Range<usize>,
     /// The next directive to evaluate; while a child level runs, the
     /// `include` that entered it.
@@ -420,40 +658,51 @@ impl fmt::Display for RedirectText<'_> {
 
 /// The `exp=` of `record` (at `domain`) for a verdict with `result`: only a
 /// `fail` uses it (§6.2).
-fn fail_exp(result: SpfResult, record: &Record, domain: &str) -> Option<(MacroString, String)> {
+fn fail_exp(
+    result: SpfResult,
+    record: &Record,
+    domain: &str,
+) -> Option<Box<(MacroString, String)>> {
     if result != SpfResult::Fail {
         return None;
     }
-    record.exp.as_ref().map(|e| (e.clone(), domain.to_string()))
+    record
+        .exp
+        .as_ref()
+        .map(|e| Box::new((e.clone(), domain.to_string())))
+}
+
+/// Whether a level's verdict `v`, reached via `via` (`None`: the top
+/// level), is used with its mechanism: always, except an included record's
+/// `fail`/`softfail`/`neutral`, which only means "no match" (§5.2).
+fn needs_mechanism(via: Option<Via>, v: &Verdict) -> bool {
+    match via {
+        Some(Via::Include) => matches!(
+            v.result,
+            SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
+        ),
+        None | Some(Via::Redirect) => true,
+    }
 }
 
 /// What the parent level (`record` of `domain`, stopped at directive `idx`)
 /// makes of the verdict `inner` of the level its `include` (§5.2) or
-/// `redirect` (§6.1) entered with `target`. `child` is the usable domain of
-/// that level if it was evaluated (a pending match is written with it).
-/// `None`: the parent continues after directive `idx`; `Some`: the
-/// parent's own verdict.
+/// `redirect` (§6.1) entered with `target` (a pending match of `inner` is
+/// already written, see [`needs_mechanism`]). `None`: the parent continues
+/// after directive `idx`; `Some`: the parent's own verdict.
 fn after_child(
     record: &Arc<Record>,
     domain: &str,
     idx: usize,
     via: Via,
     target: &str,
-    mut inner: Verdict,
-    child: Option<&str>,
+    inner: Verdict,
 ) -> Option<Verdict> {
     match via {
         Via::Include => {
             let Some(d) = record.directives.get(idx) else {
                 return Some(*perm("internal: include position lost".into()));
             };
-            if matches!(
-                inner.result,
-                SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
-            ) && let Some(c) = child
-            {
-                inner.materialize(c);
-            }
             match inner.result {
                 SpfResult::Pass => {
                     let result = qualifier_result(d.qualifier);
@@ -482,9 +731,6 @@ fn after_child(
             }
         }
         Via::Redirect => {
-            if let Some(c) = child {
-                inner.materialize(c);
-            }
             if inner.result == SpfResult::None {
                 let why = inner.reason.unwrap_or_default();
                 let text = record
@@ -621,8 +867,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// shared parsed-record cache, then a TXT lookup (whose outcome is
     /// stored in both).
     async fn fetch_record(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
-        let pf = self.dns.pf;
-        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+        if let Some(o) = self.dns.known_record(domain) {
             return outcome_step(domain, o);
         }
         let cache = self.config.record_cache.as_deref();
@@ -635,9 +880,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             (_, n) => n,
         };
         if let Some(o) = cache.zip(now).and_then(|(c, now)| c.get_at(domain, now)) {
-            if let Some(p) = pf {
-                p.insert_record(domain, o.clone());
-            }
+            self.dns.insert_record(domain, &o);
             return outcome_step(domain, o);
         }
         let ans = match self.dns.txt(domain).await {
@@ -651,35 +894,51 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             }
         };
         // The walker may have parsed the same answer meanwhile.
-        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+        if let Some(o) = self.dns.known_record(domain) {
             return outcome_step(domain, o);
         }
         let o = select_record(&ans);
         if let Some(c) = cache {
             c.insert(domain, o.clone(), ans.ttl);
         }
-        if let Some(p) = pf {
-            p.insert_record(domain, o.clone());
-        }
+        self.dns.insert_record(domain, &o);
         outcome_step(domain, o)
     }
 
-    /// Enters a record level: `target`'s usable name (§4.3) and its record
-    /// (§4.4, §4.5), or the verdict of that level when there is nothing to
-    /// evaluate (`none`, or an error fetching the record).
-    async fn enter<'t>(&mut self, target: &'t str) -> Result<(Arc<Record>, Cow<'t, str>), Verdict> {
-        let domain = match usable_domain(target) {
+    /// Enters a record level: the usable name (§4.3) of the target at
+    /// `names[target]` and its record (§4.4, §4.5), with that name's place
+    /// in `names` (usually a prefix of the target; appended otherwise); or
+    /// the verdict of that level when there is nothing to evaluate (`none`,
+    /// or an error fetching the record).
+    async fn enter(
+        &mut self,
+        names: &mut String,
+        target: std::ops::Range<usize>,
+    ) -> Result<(Arc<Record>, std::ops::Range<usize>), Verdict> {
+        let domain = match usable_domain(names.get(target.clone()).unwrap_or_default()) {
             Ok(d) => d,
             Err(why) => return Err(Verdict::error(SpfResult::None, why)),
         };
-        match self.fetch_record(&domain).await {
-            Ok(Some(r)) => Ok((r, domain)),
-            Ok(None) => Err(Verdict::error(
-                SpfResult::None,
-                format!("no SPF record at {domain}"),
-            )),
-            Err(v) => Err(*v),
-        }
+        let record = match self.fetch_record(&domain).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(Verdict::error(
+                    SpfResult::None,
+                    format!("no SPF record at {domain}"),
+                ));
+            }
+            Err(v) => return Err(*v),
+        };
+        let range = match domain {
+            // `usable_domain` borrows a prefix of its argument.
+            Cow::Borrowed(d) => target.start..target.start + d.len(),
+            Cow::Owned(d) => {
+                let start = names.len();
+                names.push_str(&d);
+                start..names.len()
+            }
+        };
+        Ok((record, range))
     }
 
     /// `check_host()` of `top` (§4), include and redirect included.
@@ -690,17 +949,17 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// buffer that grows and shrinks with the stack, so entering a level
     /// allocates nothing once the buffer has grown.
     async fn check(&mut self, top: &str) -> Verdict {
-        let mut names = String::new();
+        let mut names = String::with_capacity(256);
+        names.push_str(top);
         let mut stack: Vec<Frame> = Vec::new();
-        match self.enter(top).await {
+        match self.enter(&mut names, 0..top.len()).await {
             Err(v) => return v,
             Ok((record, domain)) => {
-                names.reserve(128);
-                names.push_str(&domain);
+                stack.reserve(8);
                 stack.push(Frame {
                     record,
-                    target: 0..0,
-                    domain: 0..names.len(),
+                    target: 0..top.len(),
+                    domain,
                     idx: 0,
                     depth: 0,
                     via: None,
@@ -711,36 +970,52 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             let Some(f) = stack.last() else {
                 return Verdict::error(SpfResult::PermError, "internal: empty stack".into());
             };
-            let rec = Arc::clone(&f.record);
-            let (start, depth, dom) = (f.idx, f.depth, f.domain.clone());
-            let step = self.evaluate(&rec, &names[dom.clone()], start, depth).await;
+            let (depth, dom) = (f.depth, f.domain.clone());
+            let step = self
+                .evaluate(
+                    &f.record,
+                    names.get(dom.clone()).unwrap_or_default(),
+                    f.idx,
+                    depth,
+                )
+                .await;
             let mut finished = match step {
                 Ok(Next::Done(v)) => v,
                 Err(v) => *v,
                 Ok(Next::Enter { via, idx, target }) => {
+                    let t0 = names.len();
+                    names.push_str(&target);
+                    let t = t0..names.len();
                     if let Some(f) = stack.last_mut() {
                         f.idx = idx;
                     }
-                    match self.enter(&target).await {
+                    match self.enter(&mut names, t.clone()).await {
                         Ok((record, domain)) => {
-                            let t0 = names.len();
-                            names.push_str(&target);
-                            let t1 = names.len();
-                            names.push_str(&domain);
                             stack.push(Frame {
                                 record,
-                                target: t0..t1,
-                                domain: t1..names.len(),
+                                target: t,
+                                domain,
                                 idx: 0,
                                 depth: depth + 1,
                                 via: Some(via),
                             });
                             continue;
                         }
-                        // No level to evaluate: `inner` has no pending
-                        // match, so there is nothing to materialize.
+                        // No level to evaluate (nor a pending match).
                         Err(inner) => {
-                            match after_child(&rec, &names[dom], idx, via, &target, inner, None) {
+                            let Some(parent) = stack.last() else {
+                                return inner;
+                            };
+                            let r = after_child(
+                                &parent.record,
+                                names.get(dom).unwrap_or_default(),
+                                idx,
+                                via,
+                                names.get(t).unwrap_or_default(),
+                                inner,
+                            );
+                            names.truncate(t0);
+                            match r {
                                 None => {
                                     if let Some(f) = stack.last_mut() {
                                         f.idx = idx + 1;
@@ -759,20 +1034,20 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 let Some(f) = stack.pop() else {
                     return finished;
                 };
+                if needs_mechanism(f.via, &finished) {
+                    finished
+                        .materialize(&f.record, names.get(f.domain.clone()).unwrap_or_default());
+                }
                 let (Some(via), Some(parent)) = (f.via, stack.last()) else {
-                    // The top level: its pending match is written with
-                    // its usable domain.
-                    finished.materialize(&names[f.domain]);
                     return finished;
                 };
                 let r = after_child(
                     &parent.record,
-                    &names[parent.domain.clone()],
+                    names.get(parent.domain.clone()).unwrap_or_default(),
                     parent.idx,
                     via,
-                    &names[f.target.clone()],
+                    names.get(f.target.clone()).unwrap_or_default(),
                     finished,
-                    Some(&names[f.domain.clone()]),
                 );
                 names.truncate(f.target.start);
                 match r {
@@ -875,7 +1150,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     chain: Vec::new(),
                     reason: None,
                     exp: fail_exp(result, record, domain),
-                    at: Some((Arc::clone(record), idx)),
+                    at: Some(idx),
                 }));
             }
         }
@@ -1010,7 +1285,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The explanation for a `fail` (§6.2): errors of any kind mean "no
     /// explanation"; the lookup counts against no limit.
     async fn explanation(&mut self, v: &Verdict, top_domain: &str) -> Option<String> {
-        if let Some((spec, domain)) = &v.exp {
+        if let Some((spec, domain)) = v.exp.as_deref() {
             let name = self.expand_domain(spec, domain).await;
             if let Ok(ans) = self.dns.txt(&name).await
                 && let [only] = &ans.records[..]
@@ -1037,8 +1312,13 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The top-level check: `check_host()` plus the explanation.
     async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
         let v = self.check(domain).await;
-        let exp = if v.result == SpfResult::Fail {
-            self.explanation(&v, domain).await
+        let exp = if v.result == SpfResult::Fail
+            && (v.exp.is_some() || self.config.default_explanation.is_some())
+        {
+            // Out of line: rare, and its state would make every check's
+            // future larger.
+            let fut: BoxFuture<'_, Option<String>> = Box::pin(self.explanation(&v, domain));
+            fut.await
         } else {
             None
         };
@@ -1076,7 +1356,10 @@ async fn run_inner<R: Resolver + ?Sized>(
     config: &SpfConfig,
 ) -> SpfOutput {
     let (local, sender_domain) = split_sender(sender);
-    let full_sender = format!("{local}@{sender_domain}");
+    let mut full_sender = String::with_capacity(local.len() + 1 + sender_domain.len());
+    full_sender.push_str(local);
+    full_sender.push('@');
+    full_sender.push_str(sender_domain);
     let top_domain = domain.strip_suffix('.').unwrap_or(domain).to_string();
     let base = MacroVars {
         sender: &full_sender,
@@ -1091,16 +1374,12 @@ async fn run_inner<R: Resolver + ?Sized>(
         // in a domain-spec (§7.1).
         timestamp: 0,
     };
-    let pf = config.prefetch.then(|| {
-        Prefetch::new(
-            resolver,
-            config,
-            base,
-            usable_domain(&top_domain).ok().map(Cow::into_owned),
-        )
-    });
+    // With prefetch: the per-evaluation table, created only once some
+    // lookup is not answered on its first poll.
+    let pf: OnceLock<Box<Prefetch<'_, R>>> = OnceLock::new();
+    let pf_ref = config.prefetch.then_some(&pf);
     let mut ev = Eval {
-        dns: Lookups::new(resolver, config, pf.as_ref()),
+        dns: Lookups::new(resolver, config, base, &top_domain, pf_ref),
         config,
         base,
         ptr_names: None,
@@ -1108,30 +1387,33 @@ async fn run_inner<R: Resolver + ?Sized>(
         cache_now: None,
     };
     let outcome = {
-        let pf_ref = pf.as_ref();
-        let top = ev.top(&top_domain);
-        let fut = async move {
-            match pf_ref {
-                Some(p) => p.run(top).await,
-                None => top.await,
-            }
+        let mut top = std::pin::pin!(ev.top(&top_domain));
+        let mut poll = |cx: &mut Context<'_>| match pf_ref {
+            Some(cell) => Prefetch::poll_run(cell, top.as_mut(), cx),
+            None => top.as_mut().poll(cx),
         };
         // The budget starts now; the timer is armed only if the check
         // does not finish on its first poll (with DNS answered from memory
         // it does, and then a timer could not fire anyway: `timeout` polls
         // the check before its timer).
         let start = tokio::time::Instant::now();
-        let mut fut = std::pin::pin!(fut);
-        match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        match std::future::poll_fn(|cx| Poll::Ready(poll(cx))).await {
             Poll::Ready(v) => Some(v),
-            Poll::Pending if tokio::runtime::Handle::try_current().is_ok() => {
-                let deadline = start.checked_add(config.timeout);
-                match deadline {
-                    Some(d) => tokio::time::timeout_at(d, fut).await.ok(),
-                    None => Some(fut.await),
-                }
+            Poll::Pending => {
+                // Out of line (the timer's state): only when DNS is waited
+                // for.
+                let rest: BoxFuture<'_, _> = Box::pin(async move {
+                    let fut = std::future::poll_fn(&mut poll);
+                    if tokio::runtime::Handle::try_current().is_err() {
+                        return Some(fut.await);
+                    }
+                    match start.checked_add(config.timeout) {
+                        Some(d) => tokio::time::timeout_at(d, fut).await.ok(),
+                        None => Some(fut.await),
+                    }
+                });
+                rest.await
             }
-            Poll::Pending => Some(fut.await),
         }
     };
     let (verdict, explanation) = outcome.unwrap_or_else(|| {
@@ -1145,10 +1427,7 @@ async fn run_inner<R: Resolver + ?Sized>(
     });
     let dns_lookups = ev.dns.terms;
     let void_lookups = ev.dns.voids;
-    let queries = match &pf {
-        Some(p) => p.queries(),
-        None => ev.dns.queries,
-    };
+    let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
     // Both borrow `full_sender`, which the output takes.
     drop(ev);
     drop(pf);
@@ -1157,10 +1436,13 @@ async fn run_inner<R: Resolver + ?Sized>(
         None => {
             let mech = verdict.mechanism.as_deref().unwrap_or("?");
             let mdom = verdict.mechanism_domain.as_deref().unwrap_or(&top_domain);
-            let mut r = format!(
-                "{} matched \"{mech}\" in the record of {mdom}",
-                dns::canonical_ip(ip)
-            );
+            let mut r = String::with_capacity(64 + mech.len() + mdom.len());
+            // `write!` to a String cannot fail.
+            let _ = write!(r, "{}", dns::canonical_ip(ip));
+            r.push_str(" matched \"");
+            r.push_str(mech);
+            r.push_str("\" in the record of ");
+            r.push_str(mdom);
             if !verdict.chain.is_empty() {
                 r.push_str(" via ");
                 r.push_str(&verdict.chain.join(" > "));
