@@ -439,10 +439,14 @@ fn mismatch() -> DnsError {
 
 /// Selects the one SPF record among a TXT answer (§4.5) and parses it.
 pub(super) fn select_record(ans: &Answer<Txt>) -> RecordOutcome {
-    let mut found: Option<Vec<u8>> = None;
+    let mut found: Option<Cow<'_, [u8]>> = None;
     let mut count = 0usize;
     for txt in ans.iter() {
-        let text = txt.concat();
+        // One character-string (the usual case) needs no joining (§3.3).
+        let text: Cow<'_, [u8]> = match txt.strings() {
+            [one] => Cow::Borrowed(one),
+            _ => Cow::Owned(txt.concat()),
+        };
         if is_spf_record(&text) {
             count += 1;
             found = Some(text);
@@ -761,6 +765,16 @@ struct Eval<'a, 'p, R: ?Sized> {
     cache_now: Option<std::time::Instant>,
 }
 
+/// `?` for a labeled block: `Err` breaks out of it.
+macro_rules! tri {
+    ($e:expr, $l:lifetime) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => break $l Err(e),
+        }
+    };
+}
+
 impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     fn vars<'v>(&'v self, domain: &'v str, ptr: Option<&'v str>) -> MacroVars<'v> {
         MacroVars {
@@ -971,14 +985,122 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 return Verdict::error(SpfResult::PermError, "internal: empty stack".into());
             };
             let (depth, dom) = (f.depth, f.domain.clone());
-            let step = self
-                .evaluate(
-                    &f.record,
-                    names.get(dom.clone()).unwrap_or_default(),
-                    f.idx,
-                    depth,
-                )
-                .await;
+            // Evaluate `record` (of `domain`, at nesting `depth`) from directive
+            // `start` on, left to right (§4.6.2), until it is decided or an
+            // `include`/`redirect` needs the target's record first.
+            // (Inline, not a separate async fn: no future to build and move
+            // per resumed level.)
+            let (record, domain, start) =
+                (&f.record, names.get(dom.clone()).unwrap_or_default(), f.idx);
+            let step: Step<Next<'_>> = 'eval: {
+                for (idx, d) in record.directives.iter().enumerate().skip(start) {
+                    let matched = match &d.mechanism {
+                        Mechanism::All => true,
+                        Mechanism::Ip4 { net } => match self.base.ip {
+                            IpAddr::V4(ip) => net.contains(&ip),
+                            IpAddr::V6(_) => false,
+                        },
+                        Mechanism::Ip6 { net } => match self.base.ip {
+                            IpAddr::V6(ip) => net.contains(&ip),
+                            IpAddr::V4(_) => false,
+                        },
+                        Mechanism::A { domain: spec, cidr } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = match spec {
+                                Some(s) => self.expand_domain(s, domain).await,
+                                None => Cow::Borrowed(domain),
+                            };
+                            tri!(self.match_a(&target, *cidr, domain).await, 'eval)
+                        }
+                        Mechanism::Mx { domain: spec, cidr } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = match spec {
+                                Some(s) => self.expand_domain(s, domain).await,
+                                None => Cow::Borrowed(domain),
+                            };
+                            tri!(self.match_mx(&target, *cidr, domain).await, 'eval)
+                        }
+                        Mechanism::Ptr { domain: spec } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = match spec {
+                                Some(s) => self.expand_domain(s, domain).await,
+                                None => Cow::Borrowed(domain),
+                            };
+                            // Rare (§5.5: "SHOULD NOT be used"): kept out of line.
+                            let fut: BoxFuture<'_, Step<bool>> =
+                                Box::pin(self.match_ptr(&target, domain));
+                            tri!(fut.await, 'eval)
+                        }
+                        Mechanism::Exists { domain: spec } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = self.expand_domain(spec, domain).await;
+                            match self.dns.a_exists(&target).await {
+                                Ok(b) => b,
+                                Err(e) if e.is_void() => {
+                                    tri!(self.dns.count_void(&target, domain), 'eval);
+                                    false
+                                }
+                                Err(DnsError::InvalidName(_)) => false,
+                                Err(e) => {
+                                    break 'eval Err(temp(format!(
+                                        "DNS error looking up A {target} for \"{}\" in the record of {domain}: {e}",
+                                        d.text
+                                    )));
+                                }
+                            }
+                        }
+                        Mechanism::Include { domain: spec } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = self.expand_domain(spec, domain).await;
+                            if depth >= MAX_DEPTH {
+                                break 'eval Err(perm(format!(
+                                    "include nesting deeper than {MAX_DEPTH}"
+                                )));
+                            }
+                            break 'eval Ok(Next::Enter {
+                                via: Via::Include,
+                                idx,
+                                target,
+                            });
+                        }
+                    };
+                    if matched {
+                        let result = qualifier_result(d.qualifier);
+                        break 'eval Ok(Next::Done(Verdict {
+                            result,
+                            mechanism: None,
+                            mechanism_domain: None,
+                            chain: Vec::new(),
+                            reason: None,
+                            exp: fail_exp(result, record, domain),
+                            at: Some(idx),
+                        }));
+                    }
+                }
+                if let Some(spec) = &record.redirect {
+                    tri!(self.dns.count_term(&RedirectText(spec), domain), 'eval);
+                    let target = self.expand_domain(spec, domain).await;
+                    if depth >= MAX_DEPTH {
+                        break 'eval Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
+                    }
+                    break 'eval Ok(Next::Enter {
+                        via: Via::Redirect,
+                        idx: record.directives.len(),
+                        target,
+                    });
+                }
+                Ok(Next::Done(Verdict {
+                    result: SpfResult::Neutral,
+                    mechanism: None,
+                    mechanism_domain: Some(domain.to_string()),
+                    chain: Vec::new(),
+                    reason: Some(format!(
+                        "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
+                    )),
+                    exp: None,
+                    at: None,
+                }))
+            };
             let mut finished = match step {
                 Ok(Next::Done(v)) => v,
                 Err(v) => *v,
@@ -1061,122 +1183,6 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 }
             }
         }
-    }
-
-    /// Evaluates `record` (of `domain`, at nesting `depth`) from directive
-    /// `start` on, left to right (§4.6.2), until it is decided or an
-    /// `include`/`redirect` needs the target's record first.
-    async fn evaluate<'r>(
-        &mut self,
-        record: &'r Arc<Record>,
-        domain: &str,
-        start: usize,
-        depth: usize,
-    ) -> Step<Next<'r>> {
-        for (idx, d) in record.directives.iter().enumerate().skip(start) {
-            let matched = match &d.mechanism {
-                Mechanism::All => true,
-                Mechanism::Ip4 { net } => match self.base.ip {
-                    IpAddr::V4(ip) => net.contains(&ip),
-                    IpAddr::V6(_) => false,
-                },
-                Mechanism::Ip6 { net } => match self.base.ip {
-                    IpAddr::V6(ip) => net.contains(&ip),
-                    IpAddr::V4(_) => false,
-                },
-                Mechanism::A { domain: spec, cidr } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = match spec {
-                        Some(s) => self.expand_domain(s, domain).await,
-                        None => Cow::Borrowed(domain),
-                    };
-                    self.match_a(&target, *cidr, domain).await?
-                }
-                Mechanism::Mx { domain: spec, cidr } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = match spec {
-                        Some(s) => self.expand_domain(s, domain).await,
-                        None => Cow::Borrowed(domain),
-                    };
-                    self.match_mx(&target, *cidr, domain).await?
-                }
-                Mechanism::Ptr { domain: spec } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = match spec {
-                        Some(s) => self.expand_domain(s, domain).await,
-                        None => Cow::Borrowed(domain),
-                    };
-                    // Rare (§5.5: "SHOULD NOT be used"): kept out of line.
-                    let fut: BoxFuture<'_, Step<bool>> = Box::pin(self.match_ptr(&target, domain));
-                    fut.await?
-                }
-                Mechanism::Exists { domain: spec } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = self.expand_domain(spec, domain).await;
-                    match self.dns.a_exists(&target).await {
-                        Ok(b) => b,
-                        Err(e) if e.is_void() => {
-                            self.dns.count_void(&target, domain)?;
-                            false
-                        }
-                        Err(DnsError::InvalidName(_)) => false,
-                        Err(e) => {
-                            return Err(temp(format!(
-                                "DNS error looking up A {target} for \"{}\" in the record of {domain}: {e}",
-                                d.text
-                            )));
-                        }
-                    }
-                }
-                Mechanism::Include { domain: spec } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = self.expand_domain(spec, domain).await;
-                    if depth >= MAX_DEPTH {
-                        return Err(perm(format!("include nesting deeper than {MAX_DEPTH}")));
-                    }
-                    return Ok(Next::Enter {
-                        via: Via::Include,
-                        idx,
-                        target,
-                    });
-                }
-            };
-            if matched {
-                let result = qualifier_result(d.qualifier);
-                return Ok(Next::Done(Verdict {
-                    result,
-                    mechanism: None,
-                    mechanism_domain: None,
-                    chain: Vec::new(),
-                    reason: None,
-                    exp: fail_exp(result, record, domain),
-                    at: Some(idx),
-                }));
-            }
-        }
-        if let Some(spec) = &record.redirect {
-            self.dns.count_term(&RedirectText(spec), domain)?;
-            let target = self.expand_domain(spec, domain).await;
-            if depth >= MAX_DEPTH {
-                return Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
-            }
-            return Ok(Next::Enter {
-                via: Via::Redirect,
-                idx: record.directives.len(),
-                target,
-            });
-        }
-        Ok(Next::Done(Verdict {
-            result: SpfResult::Neutral,
-            mechanism: None,
-            mechanism_domain: Some(domain.to_string()),
-            chain: Vec::new(),
-            reason: Some(format!(
-                "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
-            )),
-            exp: None,
-            at: None,
-        }))
     }
 
     /// The `a` mechanism (§5.3).
@@ -1326,6 +1332,31 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 }
 
+/// Appends `ip` in its usual text form (as `Display` writes it; IPv4
+/// without the formatting machinery, it is in every match's reason).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if o >= 100 {
+                    out.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    out.push(char::from(b'0' + o / 10 % 10));
+                }
+                out.push(char::from(b'0' + o % 10));
+            }
+        }
+        // `write!` to a String cannot fail.
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
 /// Runs a whole check and builds the output.
 ///
 /// Boxed on purpose: the boxed future is proven `Send` once, generically,
@@ -1341,9 +1372,14 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
     identity: Identity,
     config: &'a SpfConfig,
 ) -> BoxFuture<'a, SpfOutput> {
-    Box::pin(run_inner(
-        resolver, ip, domain, sender, helo, identity, config,
-    ))
+    // Written straight into its allocation (not built on the stack and
+    // copied: the future is large).
+    let b = Box::new_uninit();
+    let b = Box::write(
+        b,
+        run_inner(resolver, ip, domain, sender, helo, identity, config),
+    );
+    Box::into_pin(b)
 }
 
 async fn run_inner<R: Resolver + ?Sized>(
@@ -1437,8 +1473,7 @@ async fn run_inner<R: Resolver + ?Sized>(
             let mech = verdict.mechanism.as_deref().unwrap_or("?");
             let mdom = verdict.mechanism_domain.as_deref().unwrap_or(&top_domain);
             let mut r = String::with_capacity(64 + mech.len() + mdom.len());
-            // `write!` to a String cannot fail.
-            let _ = write!(r, "{}", dns::canonical_ip(ip));
+            push_ip(&mut r, dns::canonical_ip(ip));
             r.push_str(" matched \"");
             r.push_str(mech);
             r.push_str("\" in the record of ");
@@ -1465,5 +1500,25 @@ async fn run_inner<R: Resolver + ?Sized>(
         dns_lookups,
         void_lookups,
         queries,
+    }
+}
+
+#[cfg(test)]
+mod push_ip_tests {
+    #[test]
+    fn push_ip_is_display() {
+        for ip in [
+            "0.0.0.0",
+            "1.22.103.255",
+            "198.51.100.5",
+            "10.0.9.99",
+            "::1",
+            "2001:db8::cafe",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut s = String::new();
+            super::push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+        }
     }
 }
