@@ -47,6 +47,8 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     pf: Option<&'p OnceLock<Box<Prefetch<'r, R>>>>,
     /// With prefetch, before the table exists: what the table would hold.
     log: Log,
+    /// Owed lookups (see [`Log`]) when the table was created, to start.
+    owed: Vec<(Qt, String)>,
     config: &'r SpfConfig,
     /// For creating the table.
     base: MacroVars<'r>,
@@ -73,14 +75,26 @@ pub(super) struct Log {
     names: String,
     pub(super) answers: Vec<(Qt, std::ops::Range<usize>, Ans)>,
     pub(super) records: Vec<(std::ops::Range<usize>, RecordOutcome)>,
+    /// Address lookups the table would have started at once (MX
+    /// exchanges, PTR names of the current term) and the evaluator has not
+    /// made yet: sent when the table is created, or when the term ends.
+    owed: Vec<(Qt, std::ops::Range<usize>)>,
 }
 
 impl Log {
     fn push_name(&mut self, name: &str) -> std::ops::Range<usize> {
         let name = name.strip_suffix('.').unwrap_or(name);
+        if self.names.capacity() == 0 {
+            // One allocation each for a typical check.
+            self.names.reserve(512);
+            self.answers.reserve(16);
+            self.records.reserve(8);
+        }
         let start = self.names.len();
-        self.names
-            .extend(name.chars().map(|c| c.to_ascii_lowercase()));
+        self.names.push_str(name);
+        if let Some(new) = self.names.get_mut(start..) {
+            new.make_ascii_lowercase();
+        }
         start..self.names.len()
     }
 
@@ -123,6 +137,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             resolver,
             pf,
             log: Log::default(),
+            owed: Vec::new(),
             config,
             base,
             top,
@@ -152,6 +167,12 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         evaluator: Option<(Qt, &str)>,
     ) -> &'p Prefetch<'r, R> {
         let log = std::mem::take(&mut self.log);
+        // Started by the caller (`start_owed`) once the table exists.
+        self.owed = log
+            .owed
+            .iter()
+            .map(|(qt, k)| (*qt, log.name(k).to_string()))
+            .collect();
         let (resolver, config, base, top) = (self.resolver, self.config, self.base, self.top);
         cell.get_or_init(|| {
             let top = usable_domain(top).ok().map(Cow::into_owned);
@@ -173,7 +194,9 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             return send().await;
         };
         if let Some(p) = cell.get() {
-            return unwrap(p.get(qt, name).await);
+            // Out of line: only once DNS is actually waited for.
+            let fut: BoxFuture<'_, Ans> = Box::pin(p.get(qt, name));
+            return unwrap(fut.await);
         }
         if let Some(a) = self.log.answer(qt, name) {
             return unwrap(a.clone());
@@ -187,6 +210,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             }
             Poll::Pending => {
                 let p = self.activate(cell, Some((qt, name)));
+                self.start_owed(p).await;
                 let r = fut.await;
                 p.evaluator_done(qt, name, wrap(r.clone()));
                 r
@@ -262,7 +286,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if self.pf.is_none() {
             return r.txt(name).await;
         }
-        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+        self.lookup(
             Qt::Txt,
             name,
             || r.txt(name),
@@ -271,8 +295,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 Ans::Txt(r) => r,
                 _ => Err(mismatch()),
             },
-        ));
-        fut.await
+        )
+        .await
     }
 
     async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
@@ -281,7 +305,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if self.pf.is_none() {
             return r.mx(name).await;
         }
-        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+        self.lookup(
             Qt::Mx,
             name,
             || r.mx(name),
@@ -290,8 +314,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 Ans::Mx(r) => r,
                 _ => Err(mismatch()),
             },
-        ));
-        fut.await
+        )
+        .await
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
@@ -302,7 +326,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         }
         // The table's key.
         let rev = dns::reverse_name(ip);
-        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+        self.lookup(
             Qt::Ptr,
             &rev,
             || r.ptr(ip),
@@ -311,12 +335,19 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 Ans::Ptr(r) => r,
                 _ => Err(mismatch()),
             },
-        ));
-        fut.await
+        )
+        .await
     }
 
     /// With prefetch: starts the address lookups of `names` at once (MX
     /// exchanges, PTR names; bounded by the MX/PTR name limits).
+    ///
+    /// Before the table exists they are only noted ([`Log::owed`]): the
+    /// evaluator is about to make them one by one, and as long as each is
+    /// answered on its first poll nothing differs; the first that is not
+    /// creates the table, which starts the rest at once, and
+    /// [`Lookups::send_owed`] sends what is left when the term ends. The
+    /// same lookups are sent as by starting them all here.
     async fn prestart_hosts(&mut self, names: &[&str], ip: IpAddr) {
         let Some(cell) = self.pf else {
             return;
@@ -325,41 +356,62 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             IpAddr::V4(_) => Qt::A,
             IpAddr::V6(_) => Qt::Aaaa,
         };
-        let mut rest = names;
-        if cell.get().is_none() {
-            // As the table's `prestart` does: each new name is sent and
-            // polled once; the first not answered then goes into the
-            // table (created here) with the rest.
-            while let Some((n, tail)) = rest.split_first() {
-                if check_name(n).is_err() || self.log.answer(qt, n).is_some() {
-                    rest = tail;
-                    continue;
-                }
-                let r = self.resolver;
-                let owned = n.to_string();
-                let mut fut: BoxFuture<'r, Ans> = match qt {
-                    Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
-                    _ => Box::pin(async move { Ans::A(r.a(&owned).await) }),
-                };
-                match poll_once(fut.as_mut()).await {
-                    Poll::Ready(a) => {
-                        let key = self.log.push_name(n);
-                        self.log.answers.push((qt, key, a));
-                        rest = tail;
-                    }
-                    Poll::Pending => {
-                        let p = self.activate(cell, None);
-                        p.insert_pending(qt, n, fut);
-                        rest = tail;
-                        break;
-                    }
-                }
+        if let Some(p) = cell.get() {
+            p.prestart(qt, names).await;
+            return;
+        }
+        for n in names {
+            if check_name(n).is_ok() && self.log.answer(qt, n).is_none() {
+                let key = self.log.push_name(n);
+                self.log.owed.push((qt, key));
             }
         }
-        if let Some(p) = cell.get()
-            && !rest.is_empty()
-        {
-            p.prestart(qt, rest).await;
+    }
+
+    /// The table was just created: starts the owed lookups.
+    async fn start_owed(&mut self, p: &Prefetch<'r, R>) {
+        for (qt, name) in std::mem::take(&mut self.owed) {
+            p.prestart(qt, &[&name]).await;
+        }
+    }
+
+    /// At the end of an `mx`/`ptr` term: sends the owed lookups the
+    /// evaluator did not make (as if started with the term), in order, each
+    /// polled once; the first not answered then creates the table.
+    async fn send_owed(&mut self) {
+        let Some(cell) = self.pf else {
+            return;
+        };
+        if self.log.owed.is_empty() {
+            return;
+        }
+        let owed = std::mem::take(&mut self.log.owed);
+        let todo: Vec<(Qt, String)> = owed
+            .iter()
+            .filter(|(qt, k)| self.log.answer(*qt, self.log.name(k)).is_none())
+            .map(|(qt, k)| (*qt, self.log.name(k).to_string()))
+            .collect();
+        for (qt, name) in todo {
+            if let Some(p) = cell.get() {
+                p.prestart(qt, &[&name]).await;
+                continue;
+            }
+            let r = self.resolver;
+            let owned = name.clone();
+            let mut fut: BoxFuture<'r, Ans> = match qt {
+                Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
+                _ => Box::pin(async move { Ans::A(r.a(&owned).await) }),
+            };
+            match poll_once(fut.as_mut()).await {
+                Poll::Ready(a) => {
+                    let key = self.log.push_name(&name);
+                    self.log.answers.push((qt, key, a));
+                }
+                Poll::Pending => {
+                    let p = self.activate(cell, None);
+                    p.insert_pending(qt, &name, fut);
+                }
+            }
         }
     }
 
@@ -368,8 +420,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if self.pf.is_none() {
             return r.a(name).await;
         }
-        // With prefetch, out of line: keeps every sequential future small.
-        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+        self.lookup(
             Qt::A,
             name,
             || r.a(name),
@@ -378,8 +429,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 Ans::A(r) => r,
                 _ => Err(mismatch()),
             },
-        ));
-        fut.await
+        )
+        .await
     }
 
     async fn addr_aaaa(&mut self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
@@ -387,8 +438,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if self.pf.is_none() {
             return r.aaaa(name).await;
         }
-        // With prefetch, out of line: keeps every sequential future small.
-        let fut: BoxFuture<'_, _> = Box::pin(self.lookup(
+        self.lookup(
             Qt::Aaaa,
             name,
             || r.aaaa(name),
@@ -397,8 +447,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 Ans::Aaaa(r) => r,
                 _ => Err(mismatch()),
             },
-        ));
-        fut.await
+        )
+        .await
     }
 
     /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
@@ -1210,6 +1260,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The `mx` mechanism (§5.4, limits §4.6.4).
     async fn match_mx(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
+        let r = self.match_mx_hosts(target, cidr, domain).await;
+        self.dns.send_owed().await;
+        r
+    }
+
+    async fn match_mx_hosts(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
         let mxs = match self.dns.mx(target).await {
             Ok(a) => a,
             Err(e) if e.is_void() => {
@@ -1263,6 +1319,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// match; names beyond `max_ptr_names` are ignored; only names within
     /// `target` are validated.
     async fn match_ptr(&mut self, target: &str, domain: &str) -> Step<bool> {
+        let r = self.match_ptr_names(target, domain).await;
+        self.dns.send_owed().await;
+        r
+    }
+
+    async fn match_ptr_names(&mut self, target: &str, domain: &str) -> Step<bool> {
         let names = match self.ptr_names().await {
             Ok(n) => n,
             Err(e) if e.is_void() => {
