@@ -10,8 +10,21 @@
 //! * [`Eval::fetch_record`] is the one place that turns a domain into a
 //!   parsed [`Record`] (lookup, selection per §4.5, parse); a cache of
 //!   parsed records belongs there.
-//! * Evaluation proceeds strictly left to right; include and redirect
-//!   recurse through [`Eval::check`].
+//! * Evaluation proceeds strictly left to right. Include and redirect do
+//!   not recurse: [`Eval::check`] keeps the levels on an explicit stack of
+//!   [`Frame`]s inside one future (no boxed future per level), their names
+//!   in one buffer, and a pending match as a directive index, written into
+//!   an owned string only when the verdict is used (§5.2: an included
+//!   record's `fail` only means "no match").
+//!
+//! Where the time of a check goes with DNS in memory (see
+//! `benches/spf.rs`): every allocation and every moved future shows, so
+//! targets are borrowed from the parsed record, the output's strings are
+//! built once for the deciding record, rare paths (`ptr`, `%{p}`, `exp=`,
+//! the time-budget timer, the prefetch table) are boxed out of line to keep
+//! the common future small, and with prefetch the per-check table is only
+//! created once a lookup is not answered on its first poll (until then a
+//! lock-free [`Log`] keeps exactly what the table would hold).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -1286,13 +1299,39 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 self.config.max_mx_names
             )));
         }
-        let mut hosts: Vec<&Mx> = mxs.iter().collect();
-        hosts.sort_by_key(|m| m.preference);
+        // By preference, ties in answer order (a stable sort); for the
+        // usual few exchanges without allocating.
+        let recs: &[Mx] = &mxs.records;
+        let mut small = [0u8; 16];
+        let mut big: Vec<usize> = Vec::new();
+        if recs.len() <= small.len() {
+            for (i, slot) in small.iter_mut().enumerate().take(recs.len()) {
+                *slot = u8::try_from(i).unwrap_or(u8::MAX);
+            }
+            small[..recs.len()]
+                .sort_by_key(|&i| recs.get(usize::from(i)).map_or(u16::MAX, |m| m.preference));
+        } else {
+            big = (0..recs.len()).collect();
+            big.sort_by_key(|&i| recs.get(i).map_or(u16::MAX, |m| m.preference));
+        }
+        let at = |k: usize| -> Option<&Mx> {
+            let i = match big.get(k) {
+                Some(&i) => i,
+                None => usize::from(*small.get(k)?),
+            };
+            recs.get(i)
+        };
         if self.dns.pf.is_some() {
-            let names: Vec<&str> = hosts.iter().map(|m| m.exchange.as_str()).collect();
+            let names: Vec<&str> = (0..recs.len())
+                .filter_map(at)
+                .map(|m| m.exchange.as_str())
+                .collect();
             self.dns.prestart_hosts(&names, self.base.ip).await;
         }
-        for mx in hosts {
+        for k in 0..recs.len() {
+            let Some(mx) = at(k) else {
+                continue;
+            };
             match self
                 .dns
                 .host_matches(&mx.exchange, self.base.ip, cidr)
