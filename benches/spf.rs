@@ -281,7 +281,8 @@ fn thread_cpu_ns() -> Option<u64> {
 
 /// `SPF_CPU_TIME=1 cargo bench --bench spf`: instead of criterion, runs
 /// each check_host row for about a second and prints wall time *and* this
-/// thread's CPU time per check. On a shared, oversubscribed machine the
+/// thread's CPU time per check (`SPF_CPU_ROW=<text>`: only the rows whose
+/// name contains it, here and in the breakdown). On a shared, oversubscribed machine the
 /// CPU time is the figure that does not include other processes' turns.
 fn cpu_report() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -291,8 +292,14 @@ fn cpu_report() {
     let lean = Lean::bench();
     let zone = zone();
     println!("row                               wall/check   cpu/check   (checks)");
+    // `SPF_CPU_ROW=lean/warm` runs only the rows containing that text (for
+    // profiling one row).
+    let only = std::env::var("SPF_CPU_ROW").unwrap_or_default();
     for (name, cfg) in configs() {
         for (rname, which) in [("lean", 0), ("zone", 1)] {
+            if !format!("{rname}/{name}").contains(&only) {
+                continue;
+            }
             let one = || async {
                 if which == 0 {
                     check_host(
@@ -369,6 +376,9 @@ fn cpu_breakdown() {
         ("lean/warm/sequential, no runtime", &lean, "bench.example"),
         ("trivial -all, warm, no runtime", &trivial, "t.example"),
     ] {
+        if !name.contains(&std::env::var("SPF_CPU_ROW").unwrap_or_default()) {
+            continue;
+        }
         let one = || {
             check_host(r, client(), d, "u@bench.example", "h.example", &warm)
                 .now_or_never()

@@ -9,6 +9,10 @@
 //! * The lock is held only for one map operation, never across an `.await`;
 //!   a poisoned lock is recovered (every operation leaves the map
 //!   consistent).
+//! * Keys are hashed with `foldhash` (seeded per process at random): a hit
+//!   is on the hot path of every warm SPF check (one per record level), and
+//!   SipHash was a measurable part of it. Keys come from DNS (include
+//!   targets), so the hasher is still keyed, not a fixed function.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +36,7 @@ struct Entry<V> {
 }
 
 struct State<V> {
-    map: HashMap<String, Entry<V>>,
+    map: HashMap<String, Entry<V>, foldhash::fast::RandomState>,
     by_age: BTreeMap<u64, String>,
     next_seq: u64,
     counters: Counters,
@@ -41,7 +45,7 @@ struct State<V> {
 impl<V> Default for State<V> {
     fn default() -> Self {
         State {
-            map: HashMap::new(),
+            map: HashMap::default(),
             by_age: BTreeMap::new(),
             next_seq: 0,
             counters: Counters::default(),

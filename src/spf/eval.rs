@@ -10,13 +10,28 @@
 //! * [`Eval::fetch_record`] is the one place that turns a domain into a
 //!   parsed [`Record`] (lookup, selection per §4.5, parse); a cache of
 //!   parsed records belongs there.
-//! * Evaluation proceeds strictly left to right; include and redirect
-//!   recurse through [`Eval::check`].
+//! * Evaluation proceeds strictly left to right. Include and redirect do
+//!   not recurse: [`Eval::check`] keeps the levels on an explicit stack of
+//!   [`Frame`]s inside one future (no boxed future per level), their names
+//!   in one buffer, and a pending match as a directive index, written into
+//!   an owned string only when the verdict is used (§5.2: an included
+//!   record's `fail` only means "no match").
+//!
+//! Where the time of a check goes with DNS in memory (see
+//! `benches/spf.rs`): every allocation and every moved future shows, so
+//! targets are borrowed from the parsed record, the output's strings are
+//! built once for the deciding record, rare paths (`ptr`, `%{p}`, `exp=`,
+//! the time-budget timer, the prefetch table) are boxed out of line to keep
+//! the common future small, and with prefetch the per-check table is only
+//! created once a lookup is not answered on its first poll (until then a
+//! lock-free [`Log`] keeps exactly what the table would hold).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -27,32 +42,118 @@ use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
 use crate::dns::{self, Answer, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
 
 /// Hard cap on include/redirect nesting, whatever the configured term
-/// limit (each level is a boxed future; keep the poll stack shallow).
+/// limit (each level is a [`Frame`] on the evaluation stack).
 pub(super) const MAX_DEPTH: usize = 32;
 
 /// The internal DNS layer: every query of an evaluation goes through here.
 pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     resolver: &'r R,
-    /// The per-evaluation lookup table and walker (speculative prefetch);
-    /// `None`: plain sequential evaluation.
-    pf: Option<&'p Prefetch<'r, R>>,
+    /// With prefetch: the per-evaluation lookup table and walker, created
+    /// only once some lookup is not answered on its first poll (until then
+    /// [`Lookups::log`] stands in for it); `None`: plain sequential
+    /// evaluation.
+    pf: Option<&'p OnceLock<Box<Prefetch<'r, R>>>>,
+    /// With prefetch, before the table exists: what the table would hold.
+    log: Log,
+    /// Owed lookups (see [`Log`]) when the table was created, to start.
+    owed: Vec<(Qt, String)>,
+    config: &'r SpfConfig,
+    /// For creating the table.
+    base: MacroVars<'r>,
+    top: &'r str,
     /// DNS-querying terms evaluated.
     pub(crate) terms: usize,
     /// Void lookups counted.
     pub(crate) voids: usize,
-    /// Queries sent to the resolver.
+    /// Queries sent to the resolver (sequential evaluation).
     pub(crate) queries: usize,
     max_terms: usize,
     max_voids: usize,
 }
 
+/// With prefetch, the lookups and records of the evaluation while every
+/// answer has come on its first poll: exactly what the per-evaluation table
+/// ([`Prefetch`]) would hold by then (each (type, name) sent at most once,
+/// records parsed at most once), kept without lock or per-entry
+/// allocation. It becomes the table's initial content when the table is
+/// created.
+#[derive(Default)]
+pub(super) struct Log {
+    /// The names, lower case without trailing dot, back to back.
+    names: String,
+    pub(super) answers: Vec<(Qt, std::ops::Range<usize>, Ans)>,
+    pub(super) records: Vec<(std::ops::Range<usize>, RecordOutcome)>,
+    /// Address lookups the table would have started at once (MX
+    /// exchanges, PTR names of the current term) and the evaluator has not
+    /// made yet: sent when the table is created, or when the term ends.
+    owed: Vec<(Qt, std::ops::Range<usize>)>,
+}
+
+impl Log {
+    fn push_name(&mut self, name: &str) -> std::ops::Range<usize> {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if self.names.capacity() == 0 {
+            // One allocation each for a typical check.
+            self.names.reserve(512);
+            self.answers.reserve(16);
+            self.records.reserve(8);
+        }
+        let start = self.names.len();
+        self.names.push_str(name);
+        if let Some(new) = self.names.get_mut(start..) {
+            new.make_ascii_lowercase();
+        }
+        start..self.names.len()
+    }
+
+    /// The name at `r`.
+    pub(super) fn name(&self, r: &std::ops::Range<usize>) -> &str {
+        self.names.get(r.clone()).unwrap_or_default()
+    }
+
+    fn answer(&self, qt: Qt, name: &str) -> Option<&Ans> {
+        let name = name.strip_suffix('.').unwrap_or(name);
+        self.answers
+            .iter()
+            .find(|(q, r, _)| *q == qt && self.name(r).eq_ignore_ascii_case(name))
+            .map(|(_, _, a)| a)
+    }
+
+    fn record(&self, domain: &str) -> Option<RecordOutcome> {
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        self.records
+            .iter()
+            .find(|(r, _)| self.name(r).eq_ignore_ascii_case(domain))
+            .map(|(_, o)| o.clone())
+    }
+}
+
+/// Polls `fut` once.
+async fn poll_once<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+}
+
 impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
-    fn new(resolver: &'r R, config: &SpfConfig, pf: Option<&'p Prefetch<'r, R>>) -> Self {
+    fn new(
+        resolver: &'r R,
+        config: &'r SpfConfig,
+        base: MacroVars<'r>,
+        top: &'r str,
+        pf: Option<&'p OnceLock<Box<Prefetch<'r, R>>>>,
+    ) -> Self {
         Lookups {
             resolver,
             pf,
+            log: Log::default(),
+            owed: Vec::new(),
+            config,
+            base,
+            top,
             terms: 0,
             voids: 0,
             queries: 0,
@@ -61,8 +162,103 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         }
     }
 
+    /// With prefetch: queries sent.
+    pub(super) fn pf_queries(&self) -> Option<usize> {
+        let cell = self.pf?;
+        Some(match cell.get() {
+            Some(p) => p.queries(),
+            None => self.log.answers.len(),
+        })
+    }
+
+    /// Creates the table from the log (the first lookup not answered on
+    /// its first poll is being made); `evaluator`: that lookup, if the
+    /// evaluator waits for it itself.
+    fn activate(
+        &mut self,
+        cell: &'p OnceLock<Box<Prefetch<'r, R>>>,
+        evaluator: Option<(Qt, &str)>,
+    ) -> &'p Prefetch<'r, R> {
+        let log = std::mem::take(&mut self.log);
+        // Started by the caller (`start_owed`) once the table exists.
+        self.owed = log
+            .owed
+            .iter()
+            .map(|(qt, k)| (*qt, log.name(k).to_string()))
+            .collect();
+        let (resolver, config, base, top) = (self.resolver, self.config, self.base, self.top);
+        cell.get_or_init(|| {
+            let top = usable_domain(top).ok().map(Cow::into_owned);
+            Box::new(Prefetch::new(resolver, config, base, top, log, evaluator))
+        })
+    }
+
+    /// One lookup: sent at once (sequential), or through the prefetch
+    /// table / its log (each (type, name) at most once per evaluation).
+    async fn lookup<T: Clone, Fut: Future<Output = DnsResult<T>>>(
+        &mut self,
+        qt: Qt,
+        name: &str,
+        send: impl FnOnce() -> Fut,
+        wrap: fn(DnsResult<T>) -> Ans,
+        unwrap: fn(Ans) -> DnsResult<T>,
+    ) -> DnsResult<T> {
+        let Some(cell) = self.pf else {
+            return send().await;
+        };
+        if let Some(p) = cell.get() {
+            // Out of line: only once DNS is actually waited for.
+            let fut: BoxFuture<'_, Ans> = Box::pin(p.get(qt, name));
+            return unwrap(fut.await);
+        }
+        if let Some(a) = self.log.answer(qt, name) {
+            return unwrap(a.clone());
+        }
+        let mut fut = std::pin::pin!(send());
+        match poll_once(fut.as_mut()).await {
+            Poll::Ready(r) => {
+                let key = self.log.push_name(name);
+                self.log.answers.push((qt, key, wrap(r.clone())));
+                r
+            }
+            Poll::Pending => {
+                let p = self.activate(cell, Some((qt, name)));
+                self.start_owed(p).await;
+                let r = fut.await;
+                p.evaluator_done(qt, name, wrap(r.clone()));
+                r
+            }
+        }
+    }
+
+    /// A record already parsed in this evaluation (prefetch only).
+    fn known_record(&self, domain: &str) -> Option<RecordOutcome> {
+        let cell = self.pf?;
+        match cell.get() {
+            Some(p) => p.known_record(domain),
+            None => self.log.record(domain),
+        }
+    }
+
+    /// Remembers a parsed record for the rest of the evaluation (prefetch
+    /// only).
+    fn insert_record(&mut self, domain: &str, o: &RecordOutcome) {
+        let Some(cell) = self.pf else {
+            return;
+        };
+        match cell.get() {
+            Some(p) => p.insert_record(domain, o.clone()),
+            None => {
+                if self.log.record(domain).is_none() {
+                    let key = self.log.push_name(domain);
+                    self.log.records.push((key, o.clone()));
+                }
+            }
+        }
+    }
+
     /// Counts one DNS-querying term (§4.6.4); over the limit is a permerror.
-    fn count_term(&mut self, term: &str, domain: &str) -> Step<()> {
+    fn count_term(&mut self, term: &dyn fmt::Display, domain: &str) -> Step<()> {
         self.terms += 1;
         if self.terms > self.max_terms {
             return Err(Box::new(Verdict::error(
@@ -92,74 +288,180 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     }
 
     fn checked(&mut self, name: &str) -> Result<(), DnsError> {
-        dns::check_name(name).map_err(DnsError::InvalidName)?;
+        check_name(name).map_err(DnsError::InvalidName)?;
         self.queries += 1;
         Ok(())
     }
 
     async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
         self.checked(name)?;
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Txt, name).await {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.txt(name).await;
+        }
+        self.lookup(
+            Qt::Txt,
+            name,
+            || r.txt(name),
+            Ans::Txt,
+            |a| match a {
                 Ans::Txt(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.txt(name).await
+            },
+        )
+        .await
     }
 
     async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
         self.checked(name)?;
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Mx, name).await {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.mx(name).await;
+        }
+        self.lookup(
+            Qt::Mx,
+            name,
+            || r.mx(name),
+            Ans::Mx,
+            |a| match a {
                 Ans::Mx(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.mx(name).await
+            },
+        )
+        .await
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
         self.queries += 1;
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Ptr, &dns::reverse_name(ip)).await {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.ptr(ip).await;
+        }
+        // The table's key.
+        let rev = dns::reverse_name(ip);
+        self.lookup(
+            Qt::Ptr,
+            &rev,
+            || r.ptr(ip),
+            Ans::Ptr,
+            |a| match a {
                 Ans::Ptr(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.ptr(ip).await
+            },
+        )
+        .await
     }
 
     /// With prefetch: starts the address lookups of `names` at once (MX
     /// exchanges, PTR names; bounded by the MX/PTR name limits).
-    async fn prestart_hosts(&self, names: &[&str], ip: IpAddr) {
-        if let Some(pf) = self.pf {
-            let qt = match ip {
-                IpAddr::V4(_) => Qt::A,
-                IpAddr::V6(_) => Qt::Aaaa,
-            };
-            pf.prestart(qt, names).await;
+    ///
+    /// Before the table exists they are only noted ([`Log::owed`]): the
+    /// evaluator is about to make them one by one, and as long as each is
+    /// answered on its first poll nothing differs; the first that is not
+    /// creates the table, which starts the rest at once, and
+    /// [`Lookups::send_owed`] sends what is left when the term ends. The
+    /// same lookups are sent as by starting them all here.
+    async fn prestart_hosts(&mut self, names: &[&str], ip: IpAddr) {
+        let Some(cell) = self.pf else {
+            return;
+        };
+        let qt = match ip {
+            IpAddr::V4(_) => Qt::A,
+            IpAddr::V6(_) => Qt::Aaaa,
+        };
+        if let Some(p) = cell.get() {
+            p.prestart(qt, names).await;
+            return;
+        }
+        for n in names {
+            if check_name(n).is_ok() && self.log.answer(qt, n).is_none() {
+                let key = self.log.push_name(n);
+                self.log.owed.push((qt, key));
+            }
         }
     }
 
-    async fn addr_a(&self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::A, name).await {
+    /// The table was just created: starts the owed lookups.
+    async fn start_owed(&mut self, p: &Prefetch<'r, R>) {
+        for (qt, name) in std::mem::take(&mut self.owed) {
+            p.prestart(qt, &[&name]).await;
+        }
+    }
+
+    /// At the end of an `mx`/`ptr` term: sends the owed lookups the
+    /// evaluator did not make (as if started with the term), in order, each
+    /// polled once; the first not answered then creates the table.
+    async fn send_owed(&mut self) {
+        let Some(cell) = self.pf else {
+            return;
+        };
+        if self.log.owed.is_empty() {
+            return;
+        }
+        let owed = std::mem::take(&mut self.log.owed);
+        let todo: Vec<(Qt, String)> = owed
+            .iter()
+            .filter(|(qt, k)| self.log.answer(*qt, self.log.name(k)).is_none())
+            .map(|(qt, k)| (*qt, self.log.name(k).to_string()))
+            .collect();
+        for (qt, name) in todo {
+            if let Some(p) = cell.get() {
+                p.prestart(qt, &[&name]).await;
+                continue;
+            }
+            let r = self.resolver;
+            let owned = name.clone();
+            let mut fut: BoxFuture<'r, Ans> = match qt {
+                Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
+                _ => Box::pin(async move { Ans::A(r.a(&owned).await) }),
+            };
+            match poll_once(fut.as_mut()).await {
+                Poll::Ready(a) => {
+                    let key = self.log.push_name(&name);
+                    self.log.answers.push((qt, key, a));
+                }
+                Poll::Pending => {
+                    let p = self.activate(cell, None);
+                    p.insert_pending(qt, &name, fut);
+                }
+            }
+        }
+    }
+
+    async fn addr_a(&mut self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.a(name).await;
+        }
+        self.lookup(
+            Qt::A,
+            name,
+            || r.a(name),
+            Ans::A,
+            |a| match a {
                 Ans::A(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.a(name).await
+            },
+        )
+        .await
     }
 
-    async fn addr_aaaa(&self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
-        if let Some(pf) = self.pf {
-            return match pf.get(Qt::Aaaa, name).await {
+    async fn addr_aaaa(&mut self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
+        let r = self.resolver;
+        if self.pf.is_none() {
+            return r.aaaa(name).await;
+        }
+        self.lookup(
+            Qt::Aaaa,
+            name,
+            || r.aaaa(name),
+            Ans::Aaaa,
+            |a| match a {
                 Ans::Aaaa(r) => r,
                 _ => Err(mismatch()),
-            };
-        }
-        self.resolver.aaaa(name).await
+            },
+        )
+        .await
     }
 
     /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
@@ -200,10 +502,14 @@ fn mismatch() -> DnsError {
 
 /// Selects the one SPF record among a TXT answer (§4.5) and parses it.
 pub(super) fn select_record(ans: &Answer<Txt>) -> RecordOutcome {
-    let mut found: Option<Vec<u8>> = None;
+    let mut found: Option<Cow<'_, [u8]>> = None;
     let mut count = 0usize;
     for txt in ans.iter() {
-        let text = txt.concat();
+        // One character-string (the usual case) needs no joining (§3.3).
+        let text: Cow<'_, [u8]> = match txt.strings() {
+            [one] => Cow::Borrowed(one),
+            _ => Cow::Owned(txt.concat()),
+        };
         if is_spf_record(&text) {
             count += 1;
             found = Some(text);
@@ -244,12 +550,12 @@ struct Verdict {
     /// sentence when the output is built.
     reason: Option<String>,
     /// `exp=` of the record that decided a `fail`, with that record's domain.
-    exp: Option<(MacroString, String)>,
+    exp: Option<Box<(MacroString, String)>>,
     /// A match not yet written into `mechanism`/`mechanism_domain`: the
     /// directive's record and index. Filled in ([`Verdict::materialize`])
     /// only when the verdict is used, so a matched `-all` inside an include
     /// that does not match costs no allocation.
-    at: Option<(Arc<Record>, usize)>,
+    at: Option<usize>,
 }
 
 /// An evaluation step: `Err` ends the evaluation of the current record with
@@ -269,11 +575,11 @@ impl Verdict {
         }
     }
 
-    /// Writes a pending match's mechanism text and the domain (`domain`, the
-    /// domain of the record it is in).
-    fn materialize(&mut self, domain: &str) {
-        if let Some((r, i)) = self.at.take() {
-            self.mechanism = r.directives.get(i).map(|d| d.text.clone());
+    /// Writes a pending match's mechanism text (directive `at` of
+    /// `record`) and the domain (`domain`, the domain of that record).
+    fn materialize(&mut self, record: &Record, domain: &str) {
+        if let Some(i) = self.at.take() {
+            self.mechanism = record.directives.get(i).map(|d| d.text.clone());
             self.mechanism_domain = Some(domain.to_string());
         }
     }
@@ -319,7 +625,7 @@ pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
                 .map_err(|_| format!("{domain:?} is not a valid internationalized domain name"))?,
         )
     };
-    if let Err(e) = dns::check_name(&d) {
+    if let Err(e) = check_name(&d) {
         return Err(format!("{domain:?} is not a valid domain name: {e}"));
     }
     if !d.contains('.') {
@@ -328,6 +634,34 @@ pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
         ));
     }
     Ok(d)
+}
+
+/// [`dns::check_name`] in one pass over the bytes (it runs for every query
+/// and every level); on any problem the error comes from `dns::check_name`
+/// itself, so both always agree.
+pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
+    let b = name.as_bytes();
+    let b = match b.split_last() {
+        Some((b'.', rest)) => rest,
+        _ => b,
+    };
+    let mut ok = !b.is_empty() && b.len() <= 253;
+    let mut label = 0usize;
+    for &c in b {
+        if c == b'.' {
+            ok &= label != 0;
+            label = 0;
+        } else {
+            ok &= c >= 0x20 && c != 0x7f;
+            label += 1;
+            ok &= label <= 63;
+        }
+    }
+    if ok && label != 0 {
+        Ok(())
+    } else {
+        dns::check_name(name)
+    }
 }
 
 /// `name` equals `target` or is a subdomain of it (case-insensitive).
@@ -340,6 +674,144 @@ pub(super) fn is_within(name: &str, target: &str) -> bool {
     name.len() > target.len()
         && name.as_bytes()[name.len() - target.len() - 1] == b'.'
         && name.as_bytes()[name.len() - target.len()..].eq_ignore_ascii_case(target.as_bytes())
+}
+
+/// How a record level was entered from its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Include,
+    Redirect,
+}
+
+/// One include/redirect level of the evaluation stack.
+struct Frame {
+    record: Arc<Record>,
+    /// The expanded target as written into the chain (`names[target]`;
+    /// empty for the top level).
+    target: std::ops::Range<usize>,
+    /// The usable domain whose record this is (`names[domain]`, often a
+    /// prefix of `target`).
+    domain: std::ops::Range<usize>,
+    /// The next directive to evaluate; while a child level runs, the
+    /// `include` that entered it.
+    idx: usize,
+    depth: usize,
+    /// `None` for the top level.
+    via: Option<Via>,
+}
+
+/// Where [`Eval::evaluate`] stopped.
+enum Next<'r> {
+    /// The record's verdict.
+    Done(Verdict),
+    /// The `include` at directive `idx` (or the `redirect`, `idx` = number
+    /// of directives) needs `target`'s record first.
+    Enter {
+        via: Via,
+        idx: usize,
+        target: Cow<'r, str>,
+    },
+}
+
+/// `redirect=<spec>` as written, formatted only if an error message needs
+/// it.
+struct RedirectText<'a>(&'a MacroString);
+
+impl fmt::Display for RedirectText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redirect={}", self.0.as_str())
+    }
+}
+
+/// The `exp=` of `record` (at `domain`) for a verdict with `result`: only a
+/// `fail` uses it (§6.2).
+fn fail_exp(
+    result: SpfResult,
+    record: &Record,
+    domain: &str,
+) -> Option<Box<(MacroString, String)>> {
+    if result != SpfResult::Fail {
+        return None;
+    }
+    record
+        .exp
+        .as_ref()
+        .map(|e| Box::new((e.clone(), domain.to_string())))
+}
+
+/// Whether a level's verdict `v`, reached via `via` (`None`: the top
+/// level), is used with its mechanism: always, except an included record's
+/// `fail`/`softfail`/`neutral`, which only means "no match" (§5.2).
+fn needs_mechanism(via: Option<Via>, v: &Verdict) -> bool {
+    match via {
+        Some(Via::Include) => matches!(
+            v.result,
+            SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
+        ),
+        None | Some(Via::Redirect) => true,
+    }
+}
+
+/// What the parent level (`record` of `domain`, stopped at directive `idx`)
+/// makes of the verdict `inner` of the level its `include` (§5.2) or
+/// `redirect` (§6.1) entered with `target` (a pending match of `inner` is
+/// already written, see [`needs_mechanism`]). `None`: the parent continues
+/// after directive `idx`; `Some`: the parent's own verdict.
+fn after_child(
+    record: &Arc<Record>,
+    domain: &str,
+    idx: usize,
+    via: Via,
+    target: &str,
+    inner: Verdict,
+) -> Option<Verdict> {
+    match via {
+        Via::Include => {
+            let Some(d) = record.directives.get(idx) else {
+                return Some(*perm("internal: include position lost".into()));
+            };
+            match inner.result {
+                SpfResult::Pass => {
+                    let result = qualifier_result(d.qualifier);
+                    let mut v = inner.via(format!("include:{target}"));
+                    v.result = result;
+                    v.exp = fail_exp(result, record, domain);
+                    v.reason = None;
+                    if v.mechanism.is_none() {
+                        v.mechanism = Some(d.text.clone());
+                        v.mechanism_domain = Some(domain.to_string());
+                    }
+                    Some(v)
+                }
+                // §5.2: "not match".
+                SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => None,
+                SpfResult::TempError | SpfResult::PermError => {
+                    Some(inner.via(format!("include:{target}")))
+                }
+                SpfResult::None => {
+                    let why = inner.reason.unwrap_or_default();
+                    Some(*perm(format!(
+                        "\"{}\" in the record of {domain}: {why} (an include target without SPF record is a permerror, RFC 7208 §5.2)",
+                        d.text
+                    )))
+                }
+            }
+        }
+        Via::Redirect => {
+            if inner.result == SpfResult::None {
+                let why = inner.reason.unwrap_or_default();
+                let text = record
+                    .redirect
+                    .as_ref()
+                    .map(|s| RedirectText(s).to_string())
+                    .unwrap_or_default();
+                return Some(*perm(format!(
+                    "\"{text}\" in the record of {domain}: {why} (a redirect target without SPF record is a permerror, RFC 7208 §6.1)"
+                )));
+            }
+            Some(inner.via(format!("redirect={target}")))
+        }
+    }
 }
 
 struct Eval<'a, 'p, R: ?Sized> {
@@ -356,6 +828,16 @@ struct Eval<'a, 'p, R: ?Sized> {
     cache_now: Option<std::time::Instant>,
 }
 
+/// `?` for a labeled block: `Err` breaks out of it.
+macro_rules! tri {
+    ($e:expr, $l:lifetime) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => break $l Err(e),
+        }
+    };
+}
+
 impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     fn vars<'v>(&'v self, domain: &'v str, ptr: Option<&'v str>) -> MacroVars<'v> {
         MacroVars {
@@ -370,22 +852,35 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// Only the `%{p}` case awaits, in a boxed future: it is rare, and
     /// keeping its state out of [`Eval::evaluate`]'s future keeps every
     /// boxed `check` level small (less to allocate and move per record).
-    async fn expand_domain(&mut self, ms: &MacroString, domain: &str) -> String {
+    /// A literal target (the common case) is borrowed, not copied.
+    async fn expand_domain<'m>(&mut self, ms: &'m MacroString, domain: &str) -> Cow<'m, str> {
+        if let Some(l) = ms.literal_domain() {
+            return Cow::Borrowed(l);
+        }
         if !ms.uses_ptr() {
-            return ms.expand_domain(&self.vars(domain, None));
+            return Cow::Owned(ms.expand_domain(&self.vars(domain, None)));
         }
         let ptr: BoxFuture<'_, Option<String>> = Box::pin(self.ptr_macro(domain));
         let ptr = ptr.await;
-        ms.expand_domain(&self.vars(domain, ptr.as_deref()))
+        Cow::Owned(ms.expand_domain(&self.vars(domain, ptr.as_deref())))
     }
 
+    /// Expands explanation text (§6.2); only here can `%{t}` appear (§7.1),
+    /// so the clock is read here, not per check.
     async fn expand_text(&mut self, ms: &MacroString, domain: &str) -> String {
         let ptr = if ms.uses_ptr() {
             self.ptr_macro(domain).await
         } else {
             None
         };
-        ms.expand(&self.vars(domain, ptr.as_deref()))
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        ms.expand(&MacroVars {
+            timestamp,
+            ..self.vars(domain, ptr.as_deref())
+        })
     }
 
     /// The PTR names of the client (first `max_ptr_names`), memoized.
@@ -449,8 +944,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// shared parsed-record cache, then a TXT lookup (whose outcome is
     /// stored in both).
     async fn fetch_record(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
-        let pf = self.dns.pf;
-        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+        if let Some(o) = self.dns.known_record(domain) {
             return outcome_step(domain, o);
         }
         let cache = self.config.record_cache.as_deref();
@@ -463,9 +957,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             (_, n) => n,
         };
         if let Some(o) = cache.zip(now).and_then(|(c, now)| c.get_at(domain, now)) {
-            if let Some(p) = pf {
-                p.insert_record(domain, o.clone());
-            }
+            self.dns.insert_record(domain, &o);
             return outcome_step(domain, o);
         }
         let ans = match self.dns.txt(domain).await {
@@ -479,189 +971,281 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             }
         };
         // The walker may have parsed the same answer meanwhile.
-        if let Some(o) = pf.and_then(|p| p.known_record(domain)) {
+        if let Some(o) = self.dns.known_record(domain) {
             return outcome_step(domain, o);
         }
         let o = select_record(&ans);
         if let Some(c) = cache {
             c.insert(domain, o.clone(), ans.ttl);
         }
-        if let Some(p) = pf {
-            p.insert_record(domain, o.clone());
-        }
+        self.dns.insert_record(domain, &o);
         outcome_step(domain, o)
     }
 
-    /// One `check_host()` level (recursion for include and redirect).
-    fn check<'s>(&'s mut self, domain: &'s str, depth: usize) -> BoxFuture<'s, Verdict> {
-        Box::pin(async move {
-            let domain = match usable_domain(domain) {
-                Ok(d) => d,
-                Err(why) => {
-                    return Verdict::error(SpfResult::None, why);
-                }
-            };
-            let record = match self.fetch_record(&domain).await {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    return Verdict::error(SpfResult::None, format!("no SPF record at {domain}"));
-                }
-                Err(v) => return *v,
-            };
-            self.evaluate(&record, &domain, depth)
-                .await
-                .unwrap_or_else(|v| *v)
-        })
+    /// Enters a record level: the usable name (§4.3) of the target at
+    /// `names[target]` and its record (§4.4, §4.5), with that name's place
+    /// in `names` (usually a prefix of the target; appended otherwise); or
+    /// the verdict of that level when there is nothing to evaluate (`none`,
+    /// or an error fetching the record).
+    async fn enter(
+        &mut self,
+        names: &mut String,
+        target: std::ops::Range<usize>,
+    ) -> Result<(Arc<Record>, std::ops::Range<usize>), Verdict> {
+        let domain = match usable_domain(names.get(target.clone()).unwrap_or_default()) {
+            Ok(d) => d,
+            Err(why) => return Err(Verdict::error(SpfResult::None, why)),
+        };
+        let record = match self.fetch_record(&domain).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(Verdict::error(
+                    SpfResult::None,
+                    format!("no SPF record at {domain}"),
+                ));
+            }
+            Err(v) => return Err(*v),
+        };
+        let range = match domain {
+            // `usable_domain` borrows a prefix of its argument.
+            Cow::Borrowed(d) => target.start..target.start + d.len(),
+            Cow::Owned(d) => {
+                let start = names.len();
+                names.push_str(&d);
+                start..names.len()
+            }
+        };
+        Ok((record, range))
     }
 
-    async fn evaluate(
-        &mut self,
-        record: &Arc<Record>,
-        domain: &str,
-        depth: usize,
-    ) -> Step<Verdict> {
-        let exp = record.exp.as_ref().map(|e| (e.clone(), domain.to_string()));
-        for (idx, d) in record.directives.iter().enumerate() {
-            let matched = match &d.mechanism {
-                Mechanism::All => true,
-                Mechanism::Ip4 { net } => match self.base.ip {
-                    IpAddr::V4(ip) => net.contains(&ip),
-                    IpAddr::V6(_) => false,
-                },
-                Mechanism::Ip6 { net } => match self.base.ip {
-                    IpAddr::V6(ip) => net.contains(&ip),
-                    IpAddr::V4(_) => false,
-                },
-                Mechanism::A { domain: spec, cidr } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = match spec {
-                        Some(s) => self.expand_domain(s, domain).await,
-                        None => domain.to_string(),
-                    };
-                    self.match_a(&target, *cidr, domain).await?
-                }
-                Mechanism::Mx { domain: spec, cidr } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = match spec {
-                        Some(s) => self.expand_domain(s, domain).await,
-                        None => domain.to_string(),
-                    };
-                    let fut: BoxFuture<'_, Step<bool>> =
-                        Box::pin(self.match_mx(&target, *cidr, domain));
-                    fut.await?
-                }
-                Mechanism::Ptr { domain: spec } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = match spec {
-                        Some(s) => self.expand_domain(s, domain).await,
-                        None => domain.to_string(),
-                    };
-                    let fut: BoxFuture<'_, Step<bool>> = Box::pin(self.match_ptr(&target, domain));
-                    fut.await?
-                }
-                Mechanism::Exists { domain: spec } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = self.expand_domain(spec, domain).await;
-                    match self.dns.a_exists(&target).await {
-                        Ok(b) => b,
-                        Err(e) if e.is_void() => {
-                            self.dns.count_void(&target, domain)?;
-                            false
-                        }
-                        Err(DnsError::InvalidName(_)) => false,
-                        Err(e) => {
-                            return Err(temp(format!(
-                                "DNS error looking up A {target} for \"{}\" in the record of {domain}: {e}",
-                                d.text
-                            )));
-                        }
-                    }
-                }
-                Mechanism::Include { domain: spec } => {
-                    self.dns.count_term(&d.text, domain)?;
-                    let target = self.expand_domain(spec, domain).await;
-                    if depth >= MAX_DEPTH {
-                        return Err(perm(format!("include nesting deeper than {MAX_DEPTH}")));
-                    }
-                    let mut inner = self.check(&target, depth + 1).await;
-                    let step = || format!("include:{target}");
-                    if matches!(
-                        inner.result,
-                        SpfResult::Pass | SpfResult::TempError | SpfResult::PermError
-                    ) && let Ok(d) = usable_domain(&target)
-                    {
-                        inner.materialize(&d);
-                    }
-                    match inner.result {
-                        SpfResult::Pass => {
-                            let result = qualifier_result(d.qualifier);
-                            let mut v = inner.via(step());
-                            v.result = result;
-                            v.exp = if result == SpfResult::Fail { exp } else { None };
-                            v.reason = None;
-                            if v.mechanism.is_none() {
-                                v.mechanism = Some(d.text.clone());
-                                v.mechanism_domain = Some(domain.to_string());
-                            }
-                            return Ok(v);
-                        }
-                        SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => false,
-                        SpfResult::TempError | SpfResult::PermError => {
-                            return Err(Box::new(inner.via(step())));
-                        }
-                        SpfResult::None => {
-                            let why = inner.reason.unwrap_or_default();
-                            return Err(perm(format!(
-                                "\"{}\" in the record of {domain}: {why} (an include target without SPF record is a permerror, RFC 7208 §5.2)",
-                                d.text
-                            )));
-                        }
-                    }
-                }
-            };
-            if matched {
-                let result = qualifier_result(d.qualifier);
-                return Ok(Verdict {
-                    result,
-                    mechanism: None,
-                    mechanism_domain: None,
-                    chain: Vec::new(),
-                    reason: None,
-                    exp: if result == SpfResult::Fail { exp } else { None },
-                    at: Some((Arc::clone(record), idx)),
+    /// `check_host()` of `top` (§4), include and redirect included.
+    ///
+    /// Not recursive: the include/redirect levels are an explicit stack of
+    /// [`Frame`]s in one future (no boxed future per level), and the
+    /// names of the levels (expanded target and usable domain) live in one
+    /// buffer that grows and shrinks with the stack, so entering a level
+    /// allocates nothing once the buffer has grown.
+    async fn check(&mut self, top: &str) -> Verdict {
+        let mut names = String::with_capacity(256);
+        names.push_str(top);
+        let mut stack: Vec<Frame> = Vec::new();
+        match self.enter(&mut names, 0..top.len()).await {
+            Err(v) => return v,
+            Ok((record, domain)) => {
+                stack.reserve(8);
+                stack.push(Frame {
+                    record,
+                    target: 0..top.len(),
+                    domain,
+                    idx: 0,
+                    depth: 0,
+                    via: None,
                 });
             }
         }
-        if let Some(spec) = &record.redirect {
-            let text = format!("redirect={}", spec.as_str());
-            self.dns.count_term(&text, domain)?;
-            let target = self.expand_domain(spec, domain).await;
-            if depth >= MAX_DEPTH {
-                return Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
+        loop {
+            let Some(f) = stack.last() else {
+                return Verdict::error(SpfResult::PermError, "internal: empty stack".into());
+            };
+            let (depth, dom) = (f.depth, f.domain.clone());
+            // Evaluate `record` (of `domain`, at nesting `depth`) from directive
+            // `start` on, left to right (§4.6.2), until it is decided or an
+            // `include`/`redirect` needs the target's record first.
+            // (Inline, not a separate async fn: no future to build and move
+            // per resumed level.)
+            let (record, domain, start) =
+                (&f.record, names.get(dom.clone()).unwrap_or_default(), f.idx);
+            let step: Step<Next<'_>> = 'eval: {
+                for (idx, d) in record.directives.iter().enumerate().skip(start) {
+                    let matched = match &d.mechanism {
+                        Mechanism::All => true,
+                        Mechanism::Ip4 { net } => match self.base.ip {
+                            IpAddr::V4(ip) => net.contains(&ip),
+                            IpAddr::V6(_) => false,
+                        },
+                        Mechanism::Ip6 { net } => match self.base.ip {
+                            IpAddr::V6(ip) => net.contains(&ip),
+                            IpAddr::V4(_) => false,
+                        },
+                        Mechanism::A { domain: spec, cidr } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = match spec {
+                                Some(s) => self.expand_domain(s, domain).await,
+                                None => Cow::Borrowed(domain),
+                            };
+                            tri!(self.match_a(&target, *cidr, domain).await, 'eval)
+                        }
+                        Mechanism::Mx { domain: spec, cidr } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = match spec {
+                                Some(s) => self.expand_domain(s, domain).await,
+                                None => Cow::Borrowed(domain),
+                            };
+                            tri!(self.match_mx(&target, *cidr, domain).await, 'eval)
+                        }
+                        Mechanism::Ptr { domain: spec } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = match spec {
+                                Some(s) => self.expand_domain(s, domain).await,
+                                None => Cow::Borrowed(domain),
+                            };
+                            // Rare (§5.5: "SHOULD NOT be used"): kept out of line.
+                            let fut: BoxFuture<'_, Step<bool>> =
+                                Box::pin(self.match_ptr(&target, domain));
+                            tri!(fut.await, 'eval)
+                        }
+                        Mechanism::Exists { domain: spec } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = self.expand_domain(spec, domain).await;
+                            match self.dns.a_exists(&target).await {
+                                Ok(b) => b,
+                                Err(e) if e.is_void() => {
+                                    tri!(self.dns.count_void(&target, domain), 'eval);
+                                    false
+                                }
+                                Err(DnsError::InvalidName(_)) => false,
+                                Err(e) => {
+                                    break 'eval Err(temp(format!(
+                                        "DNS error looking up A {target} for \"{}\" in the record of {domain}: {e}",
+                                        d.text
+                                    )));
+                                }
+                            }
+                        }
+                        Mechanism::Include { domain: spec } => {
+                            tri!(self.dns.count_term(&d.text, domain), 'eval);
+                            let target = self.expand_domain(spec, domain).await;
+                            if depth >= MAX_DEPTH {
+                                break 'eval Err(perm(format!(
+                                    "include nesting deeper than {MAX_DEPTH}"
+                                )));
+                            }
+                            break 'eval Ok(Next::Enter {
+                                via: Via::Include,
+                                idx,
+                                target,
+                            });
+                        }
+                    };
+                    if matched {
+                        let result = qualifier_result(d.qualifier);
+                        break 'eval Ok(Next::Done(Verdict {
+                            result,
+                            mechanism: None,
+                            mechanism_domain: None,
+                            chain: Vec::new(),
+                            reason: None,
+                            exp: fail_exp(result, record, domain),
+                            at: Some(idx),
+                        }));
+                    }
+                }
+                if let Some(spec) = &record.redirect {
+                    tri!(self.dns.count_term(&RedirectText(spec), domain), 'eval);
+                    let target = self.expand_domain(spec, domain).await;
+                    if depth >= MAX_DEPTH {
+                        break 'eval Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
+                    }
+                    break 'eval Ok(Next::Enter {
+                        via: Via::Redirect,
+                        idx: record.directives.len(),
+                        target,
+                    });
+                }
+                Ok(Next::Done(Verdict {
+                    result: SpfResult::Neutral,
+                    mechanism: None,
+                    mechanism_domain: Some(domain.to_string()),
+                    chain: Vec::new(),
+                    reason: Some(format!(
+                        "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
+                    )),
+                    exp: None,
+                    at: None,
+                }))
+            };
+            let mut finished = match step {
+                Ok(Next::Done(v)) => v,
+                Err(v) => *v,
+                Ok(Next::Enter { via, idx, target }) => {
+                    let t0 = names.len();
+                    names.push_str(&target);
+                    let t = t0..names.len();
+                    if let Some(f) = stack.last_mut() {
+                        f.idx = idx;
+                    }
+                    match self.enter(&mut names, t.clone()).await {
+                        Ok((record, domain)) => {
+                            stack.push(Frame {
+                                record,
+                                target: t,
+                                domain,
+                                idx: 0,
+                                depth: depth + 1,
+                                via: Some(via),
+                            });
+                            continue;
+                        }
+                        // No level to evaluate (nor a pending match).
+                        Err(inner) => {
+                            let Some(parent) = stack.last() else {
+                                return inner;
+                            };
+                            let r = after_child(
+                                &parent.record,
+                                names.get(dom).unwrap_or_default(),
+                                idx,
+                                via,
+                                names.get(t).unwrap_or_default(),
+                                inner,
+                            );
+                            names.truncate(t0);
+                            match r {
+                                None => {
+                                    if let Some(f) = stack.last_mut() {
+                                        f.idx = idx + 1;
+                                    }
+                                    continue;
+                                }
+                                Some(v) => v,
+                            }
+                        }
+                    }
+                }
+            };
+            // The level on top of the stack is finished: hand its verdict
+            // to its parent, which may finish in turn.
+            loop {
+                let Some(f) = stack.pop() else {
+                    return finished;
+                };
+                if needs_mechanism(f.via, &finished) {
+                    finished
+                        .materialize(&f.record, names.get(f.domain.clone()).unwrap_or_default());
+                }
+                let (Some(via), Some(parent)) = (f.via, stack.last()) else {
+                    return finished;
+                };
+                let r = after_child(
+                    &parent.record,
+                    names.get(parent.domain.clone()).unwrap_or_default(),
+                    parent.idx,
+                    via,
+                    names.get(f.target.clone()).unwrap_or_default(),
+                    finished,
+                );
+                names.truncate(f.target.start);
+                match r {
+                    None => {
+                        if let Some(p) = stack.last_mut() {
+                            p.idx += 1;
+                        }
+                        break;
+                    }
+                    Some(v) => finished = v,
+                }
             }
-            let mut inner = self.check(&target, depth + 1).await;
-            if let Ok(d) = usable_domain(&target) {
-                inner.materialize(&d);
-            }
-            if inner.result == SpfResult::None {
-                let why = inner.reason.unwrap_or_default();
-                return Err(perm(format!(
-                    "\"{text}\" in the record of {domain}: {why} (a redirect target without SPF record is a permerror, RFC 7208 §6.1)"
-                )));
-            }
-            return Ok(inner.via(format!("redirect={target}")));
         }
-        Ok(Verdict {
-            result: SpfResult::Neutral,
-            mechanism: None,
-            mechanism_domain: Some(domain.to_string()),
-            chain: Vec::new(),
-            reason: Some(format!(
-                "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
-            )),
-            exp: None,
-            at: None,
-        })
     }
 
     /// The `a` mechanism (§5.3).
@@ -689,6 +1273,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The `mx` mechanism (§5.4, limits §4.6.4).
     async fn match_mx(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
+        let r = self.match_mx_hosts(target, cidr, domain).await;
+        self.dns.send_owed().await;
+        r
+    }
+
+    async fn match_mx_hosts(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
         let mxs = match self.dns.mx(target).await {
             Ok(a) => a,
             Err(e) if e.is_void() => {
@@ -709,13 +1299,39 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 self.config.max_mx_names
             )));
         }
-        let mut hosts: Vec<&Mx> = mxs.iter().collect();
-        hosts.sort_by_key(|m| m.preference);
+        // By preference, ties in answer order (a stable sort); for the
+        // usual few exchanges without allocating.
+        let recs: &[Mx] = &mxs.records;
+        let mut small = [0u8; 16];
+        let mut big: Vec<usize> = Vec::new();
+        if recs.len() <= small.len() {
+            for (i, slot) in small.iter_mut().enumerate().take(recs.len()) {
+                *slot = u8::try_from(i).unwrap_or(u8::MAX);
+            }
+            small[..recs.len()]
+                .sort_by_key(|&i| recs.get(usize::from(i)).map_or(u16::MAX, |m| m.preference));
+        } else {
+            big = (0..recs.len()).collect();
+            big.sort_by_key(|&i| recs.get(i).map_or(u16::MAX, |m| m.preference));
+        }
+        let at = |k: usize| -> Option<&Mx> {
+            let i = match big.get(k) {
+                Some(&i) => i,
+                None => usize::from(*small.get(k)?),
+            };
+            recs.get(i)
+        };
         if self.dns.pf.is_some() {
-            let names: Vec<&str> = hosts.iter().map(|m| m.exchange.as_str()).collect();
+            let names: Vec<&str> = (0..recs.len())
+                .filter_map(at)
+                .map(|m| m.exchange.as_str())
+                .collect();
             self.dns.prestart_hosts(&names, self.base.ip).await;
         }
-        for mx in hosts {
+        for k in 0..recs.len() {
+            let Some(mx) = at(k) else {
+                continue;
+            };
             match self
                 .dns
                 .host_matches(&mx.exchange, self.base.ip, cidr)
@@ -742,6 +1358,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// match; names beyond `max_ptr_names` are ignored; only names within
     /// `target` are validated.
     async fn match_ptr(&mut self, target: &str, domain: &str) -> Step<bool> {
+        let r = self.match_ptr_names(target, domain).await;
+        self.dns.send_owed().await;
+        r
+    }
+
+    async fn match_ptr_names(&mut self, target: &str, domain: &str) -> Step<bool> {
         let names = match self.ptr_names().await {
             Ok(n) => n,
             Err(e) if e.is_void() => {
@@ -770,7 +1392,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The explanation for a `fail` (§6.2): errors of any kind mean "no
     /// explanation"; the lookup counts against no limit.
     async fn explanation(&mut self, v: &Verdict, top_domain: &str) -> Option<String> {
-        if let Some((spec, domain)) = &v.exp {
+        if let Some((spec, domain)) = v.exp.as_deref() {
             let name = self.expand_domain(spec, domain).await;
             if let Ok(ans) = self.dns.txt(&name).await
                 && let [only] = &ans.records[..]
@@ -796,16 +1418,43 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The top-level check: `check_host()` plus the explanation.
     async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
-        let mut v = self.check(domain, 0).await;
-        if let Ok(d) = usable_domain(domain) {
-            v.materialize(&d);
-        }
-        let exp = if v.result == SpfResult::Fail {
-            self.explanation(&v, domain).await
+        let v = self.check(domain).await;
+        let exp = if v.result == SpfResult::Fail
+            && (v.exp.is_some() || self.config.default_explanation.is_some())
+        {
+            // Out of line: rare, and its state would make every check's
+            // future larger.
+            let fut: BoxFuture<'_, Option<String>> = Box::pin(self.explanation(&v, domain));
+            fut.await
         } else {
             None
         };
         (v, exp)
+    }
+}
+
+/// Appends `ip` in its usual text form (as `Display` writes it; IPv4
+/// without the formatting machinery, it is in every match's reason).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if o >= 100 {
+                    out.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    out.push(char::from(b'0' + o / 10 % 10));
+                }
+                out.push(char::from(b'0' + o % 10));
+            }
+        }
+        // `write!` to a String cannot fail.
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ip}");
+        }
     }
 }
 
@@ -824,9 +1473,14 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
     identity: Identity,
     config: &'a SpfConfig,
 ) -> BoxFuture<'a, SpfOutput> {
-    Box::pin(run_inner(
-        resolver, ip, domain, sender, helo, identity, config,
-    ))
+    // Written straight into its allocation (not built on the stack and
+    // copied: the future is large).
+    let b = Box::new_uninit();
+    let b = Box::write(
+        b,
+        run_inner(resolver, ip, domain, sender, helo, identity, config),
+    );
+    Box::into_pin(b)
 }
 
 async fn run_inner<R: Resolver + ?Sized>(
@@ -839,12 +1493,11 @@ async fn run_inner<R: Resolver + ?Sized>(
     config: &SpfConfig,
 ) -> SpfOutput {
     let (local, sender_domain) = split_sender(sender);
-    let full_sender = format!("{local}@{sender_domain}");
+    let mut full_sender = String::with_capacity(local.len() + 1 + sender_domain.len());
+    full_sender.push_str(local);
+    full_sender.push('@');
+    full_sender.push_str(sender_domain);
     let top_domain = domain.strip_suffix('.').unwrap_or(domain).to_string();
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let base = MacroVars {
         sender: &full_sender,
         local,
@@ -854,18 +1507,16 @@ async fn run_inner<R: Resolver + ?Sized>(
         helo,
         ptr: None,
         receiver: &config.receiver,
-        timestamp,
+        // Read by `expand_text` (explanations) only: `%{t}` is not allowed
+        // in a domain-spec (§7.1).
+        timestamp: 0,
     };
-    let pf = config.prefetch.then(|| {
-        Prefetch::new(
-            resolver,
-            config,
-            base,
-            usable_domain(&top_domain).ok().map(Cow::into_owned),
-        )
-    });
+    // With prefetch: the per-evaluation table, created only once some
+    // lookup is not answered on its first poll.
+    let pf: OnceLock<Box<Prefetch<'_, R>>> = OnceLock::new();
+    let pf_ref = config.prefetch.then_some(&pf);
     let mut ev = Eval {
-        dns: Lookups::new(resolver, config, pf.as_ref()),
+        dns: Lookups::new(resolver, config, base, &top_domain, pf_ref),
         config,
         base,
         ptr_names: None,
@@ -873,18 +1524,33 @@ async fn run_inner<R: Resolver + ?Sized>(
         cache_now: None,
     };
     let outcome = {
-        let pf_ref = pf.as_ref();
-        let top = ev.top(&top_domain);
-        let fut = async move {
-            match pf_ref {
-                Some(p) => p.run(top).await,
-                None => top.await,
-            }
+        let mut top = std::pin::pin!(ev.top(&top_domain));
+        let mut poll = |cx: &mut Context<'_>| match pf_ref {
+            Some(cell) => Prefetch::poll_run(cell, top.as_mut(), cx),
+            None => top.as_mut().poll(cx),
         };
-        if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::time::timeout(config.timeout, fut).await.ok()
-        } else {
-            Some(fut.await)
+        // The budget starts now; the timer is armed only if the check
+        // does not finish on its first poll (with DNS answered from memory
+        // it does, and then a timer could not fire anyway: `timeout` polls
+        // the check before its timer).
+        let start = tokio::time::Instant::now();
+        match std::future::poll_fn(|cx| Poll::Ready(poll(cx))).await {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => {
+                // Out of line (the timer's state): only when DNS is waited
+                // for.
+                let rest: BoxFuture<'_, _> = Box::pin(async move {
+                    let fut = std::future::poll_fn(&mut poll);
+                    if tokio::runtime::Handle::try_current().is_err() {
+                        return Some(fut.await);
+                    }
+                    match start.checked_add(config.timeout) {
+                        Some(d) => tokio::time::timeout_at(d, fut).await.ok(),
+                        None => Some(fut.await),
+                    }
+                });
+                rest.await
+            }
         }
     };
     let (verdict, explanation) = outcome.unwrap_or_else(|| {
@@ -896,15 +1562,23 @@ async fn run_inner<R: Resolver + ?Sized>(
             None,
         )
     });
-    let reason = match &verdict.reason {
-        Some(r) => r.clone(),
+    let dns_lookups = ev.dns.terms;
+    let void_lookups = ev.dns.voids;
+    let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
+    // Both borrow `full_sender`, which the output takes.
+    drop(ev);
+    drop(pf);
+    let reason = match verdict.reason {
+        Some(r) => r,
         None => {
             let mech = verdict.mechanism.as_deref().unwrap_or("?");
             let mdom = verdict.mechanism_domain.as_deref().unwrap_or(&top_domain);
-            let mut r = format!(
-                "{} matched \"{mech}\" in the record of {mdom}",
-                dns::canonical_ip(ip)
-            );
+            let mut r = String::with_capacity(64 + mech.len() + mdom.len());
+            push_ip(&mut r, dns::canonical_ip(ip));
+            r.push_str(" matched \"");
+            r.push_str(mech);
+            r.push_str("\" in the record of ");
+            r.push_str(mdom);
             if !verdict.chain.is_empty() {
                 r.push_str(" via ");
                 r.push_str(&verdict.chain.join(" > "));
@@ -916,7 +1590,7 @@ async fn run_inner<R: Resolver + ?Sized>(
         result: verdict.result,
         identity,
         ip,
-        sender: full_sender.clone(),
+        sender: full_sender,
         helo: helo.to_string(),
         domain: top_domain,
         mechanism: verdict.mechanism,
@@ -924,11 +1598,28 @@ async fn run_inner<R: Resolver + ?Sized>(
         explanation,
         reason,
         chain: verdict.chain,
-        dns_lookups: ev.dns.terms,
-        void_lookups: ev.dns.voids,
-        queries: match &pf {
-            Some(p) => p.queries(),
-            None => ev.dns.queries,
-        },
+        dns_lookups,
+        void_lookups,
+        queries,
+    }
+}
+
+#[cfg(test)]
+mod push_ip_tests {
+    #[test]
+    fn push_ip_is_display() {
+        for ip in [
+            "0.0.0.0",
+            "1.22.103.255",
+            "198.51.100.5",
+            "10.0.9.99",
+            "::1",
+            "2001:db8::cafe",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut s = String::new();
+            super::push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+        }
     }
 }

@@ -142,8 +142,14 @@ pub enum Part {
 /// A parsed macro string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MacroString {
+    /// The text as written; empty when `literal` holds it.
     text: String,
+    /// The parts; empty when `literal` holds the one part.
     parts: Vec<Part>,
+    /// A string without `%` (the common case for targets): its one
+    /// literal part, whose text is also the text as written. One
+    /// allocation instead of three (text, part list, part).
+    literal: Option<Part>,
     ends_with_expand: bool,
 }
 
@@ -226,14 +232,10 @@ impl MacroString {
         };
         // Fast path: a literal (no `%`), the common case for targets.
         if !bytes.contains(&b'%') && bytes.iter().all(|&b| allowed(b)) {
-            let parts = if text.is_empty() {
-                Vec::new()
-            } else {
-                vec![Part::Literal(text.to_string())]
-            };
             return Ok(MacroString {
-                text: text.to_string(),
-                parts,
+                text: String::new(),
+                parts: Vec::new(),
+                literal: (!text.is_empty()).then(|| Part::Literal(text.to_string())),
                 ends_with_expand: false,
             });
         }
@@ -289,18 +291,25 @@ impl MacroString {
         Ok(MacroString {
             text: text.to_string(),
             parts,
+            literal: None,
             ends_with_expand,
         })
     }
 
     /// The text as written.
     pub fn as_str(&self) -> &str {
-        &self.text
+        match &self.literal {
+            Some(Part::Literal(l)) => l,
+            _ => &self.text,
+        }
     }
 
     /// The parsed parts.
     pub fn parts(&self) -> &[Part] {
-        &self.parts
+        match &self.literal {
+            Some(p) => std::slice::from_ref(p),
+            None => &self.parts,
+        }
     }
 
     /// True when the text ends with a macro-expand (`%{..}`, `%%`, `%_` or
@@ -311,14 +320,14 @@ impl MacroString {
 
     /// True when expanding needs the validated `%{p}` name.
     pub fn uses_ptr(&self) -> bool {
-        self.parts
+        self.parts()
             .iter()
             .any(|p| matches!(p, Part::Macro(m) if m.letter == MacroLetter::Ptr))
     }
 
     /// True when the string contains no macro at all.
     pub fn is_literal(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+        self.parts().iter().all(|p| matches!(p, Part::Literal(_)))
     }
 
     /// Expands the string as explanation text (§6.2), capped at
@@ -343,11 +352,8 @@ impl MacroString {
     /// ```
     pub fn expand_domain(&self, vars: &MacroVars<'_>) -> String {
         // Fast path: a literal short enough not to be truncated.
-        if let [Part::Literal(l)] = &self.parts[..] {
-            let l = l.strip_suffix('.').unwrap_or(l);
-            if l.len() <= MAX_DOMAIN_LEN {
-                return l.to_string();
-            }
+        if let Some(l) = self.literal_domain() {
+            return l.to_string();
         }
         let mut out = Sink::Window(String::new());
         self.expand_into(vars, &mut out);
@@ -355,8 +361,21 @@ impl MacroString {
         truncate_domain(&s)
     }
 
+    /// What [`MacroString::expand_domain`] gives when that needs no
+    /// variable and no copy: the string is one literal (one trailing dot
+    /// removed) short enough not to be truncated.
+    pub(crate) fn literal_domain(&self) -> Option<&str> {
+        if let [Part::Literal(l)] = self.parts() {
+            let l = l.strip_suffix('.').unwrap_or(l);
+            if l.len() <= MAX_DOMAIN_LEN {
+                return Some(l);
+            }
+        }
+        None
+    }
+
     fn expand_into(&self, vars: &MacroVars<'_>, out: &mut Sink) {
-        for part in &self.parts {
+        for part in self.parts() {
             if out.is_full() {
                 break;
             }
@@ -370,7 +389,7 @@ impl MacroString {
 
 impl fmt::Display for MacroString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 

@@ -109,6 +109,20 @@
 //!    check: in `v=spf1 a:x mx:y -all` both are queried at once even if
 //!    `a:x` matches; both positions are within the budget.
 //!
+//! **The table is created lazily.** As long as every lookup is answered
+//! on its first poll (an in-memory resolver, a fully cached one) the walker
+//! could never run, so no table is built: a lock-free log records exactly
+//! what the table would hold (each (type, name) sent at most once, the
+//! records parsed, the MX/PTR address lookups a term would start at once,
+//! which are then sent by the evaluator or when the term ends). The first
+//! lookup not answered at once creates the table from that log, starts the
+//! owed address lookups, and from then on everything is as described
+//! above; so the queries sent are those a table built up front would send
+//! (`tests/spf_prefetch.rs`,
+//! `table_created_mid_check_keeps_results_and_sends_each_query_once`,
+//! checks results and that each query is sent once, whichever lookup is
+//! the first to wait).
+//!
 //! Consequence for latency: it is the depth of the *certain prefix*, not
 //! of the whole graph. A later sibling of an `include` cannot be queried
 //! before that include's subtree is known without risking more than 10
@@ -320,7 +334,9 @@ pub struct SpfConfig {
     /// the §4.6.4 budget, while evaluation still proceeds strictly left to
     /// right; results are identical to `false` (plain sequential
     /// evaluation). See "Speculative prefetch" in the [module docs](self)
-    /// for the exact budget rule.
+    /// for the exact budget rule. The per-check lookup table is only built
+    /// once some lookup is not answered at once, so with DNS answered from
+    /// memory the cost over `false` is small.
     pub prefetch: bool,
     /// Shared cache of parsed SPF records (default `None`): a hit skips the
     /// TXT lookup and the parse. See [`SpfRecordCache`].

@@ -22,12 +22,15 @@
 
 use std::future::{Future, poll_fn};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 
 use super::SpfConfig;
 use super::cache::RecordOutcome;
-use super::eval::{MAX_DEPTH, is_within, qualifier_result, select_record, usable_domain};
+use super::eval::{
+    Log, MAX_DEPTH, check_name, is_within, qualifier_result, select_record, usable_domain,
+};
 use super::macros::{MacroString, MacroVars};
 use super::record::{Mechanism, Qualifier, Record};
 use super::{SpfRecordCache, SpfResult};
@@ -184,12 +187,41 @@ pub(crate) struct Prefetch<'a, R: ?Sized> {
 const MAX_ROUNDS: usize = 10_000;
 
 impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
+    /// The table of an evaluation that has made the lookups and parsed the
+    /// records in `log` so far (all answered on their first poll); with
+    /// `evaluator`, the lookup the evaluator is now waiting for itself.
     pub(crate) fn new(
         resolver: &'a R,
         config: &'a SpfConfig,
         base: MacroVars<'a>,
         top: Option<String>,
+        log: Log,
+        evaluator: Option<(Qt, &str)>,
     ) -> Self {
+        let mut entries: Vec<Entry<'a>> = log
+            .answers
+            .iter()
+            .map(|(qt, r, a)| Entry {
+                qt: *qt,
+                name: log.name(r).to_string(),
+                slot: Slot::Done(a.clone()),
+            })
+            .collect();
+        let records = log
+            .records
+            .iter()
+            .map(|(r, o)| (log.name(r).to_string(), o.clone()))
+            .collect();
+        // As if the table had existed from the start: something changed
+        // (an answer or a record came in) iff the log is not empty.
+        let dirty = !(log.answers.is_empty() && log.records.is_empty());
+        if let Some((qt, name)) = evaluator {
+            entries.push(Entry {
+                qt,
+                name: normalize(name),
+                slot: Slot::Evaluator,
+            });
+        }
         Prefetch {
             resolver,
             config,
@@ -197,13 +229,36 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             top,
             rev: OnceLock::new(),
             st: Mutex::new(State {
-                entries: Vec::new(),
-                queries: 0,
-                dirty: false,
-                records: Vec::new(),
+                queries: entries.len(),
+                entries,
+                dirty,
+                records,
                 claims: Vec::new(),
             }),
         }
+    }
+
+    /// The evaluator's own lookup (`qt`, `name`) is answered.
+    pub(crate) fn evaluator_done(&self, qt: Qt, name: &str, a: Ans) {
+        let mut st = self.lock();
+        if let Some(i) = find(&st, qt, name)
+            && let Some(e) = st.entries.get_mut(i)
+        {
+            e.slot = Slot::Done(a);
+        }
+        st.dirty = true;
+    }
+
+    /// A lookup sent and polled once, not answered yet: the driver polls
+    /// it from now on.
+    pub(crate) fn insert_pending(&self, qt: Qt, name: &str, fut: BoxFuture<'a, Ans>) {
+        let mut st = self.lock();
+        st.queries += 1;
+        st.entries.push(Entry {
+            qt,
+            name: normalize(name),
+            slot: Slot::Pending(fut),
+        });
     }
 
     fn rev(&self) -> &String {
@@ -219,25 +274,29 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         self.lock().queries
     }
 
-    /// Runs `fut` (the evaluator) to completion while driving every pending
-    /// lookup and the walker.
-    pub(crate) async fn run<F: Future>(&self, fut: F) -> F::Output {
-        let mut fut = std::pin::pin!(fut);
-        poll_fn(|cx| {
-            for _ in 0..MAX_ROUNDS {
-                self.drive(cx);
-                if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                    return Poll::Ready(v);
-                }
-                if !self.lock().dirty {
-                    return Poll::Pending;
-                }
+    /// Polls `fut` (the evaluator) while driving every pending lookup and
+    /// the walker of the table in `cell`, once the evaluator has created
+    /// it (until then this is `fut`'s own poll).
+    pub(crate) fn poll_run<F: Future + ?Sized>(
+        cell: &OnceLock<Box<Self>>,
+        mut fut: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        for _ in 0..MAX_ROUNDS {
+            if let Some(p) = cell.get() {
+                p.drive(cx);
             }
-            // Unreachable in practice; yield and come back.
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        })
-        .await
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(v);
+            }
+            match cell.get() {
+                Some(p) if p.lock().dirty => {}
+                _ => return Poll::Pending,
+            }
+        }
+        // Unreachable in practice; yield and come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     /// Polls every pending lookup; runs the walker while anything changes.
@@ -337,7 +396,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         poll_fn(|cx| {
             let mut st = self.lock();
             for n in names {
-                if dns::check_name(n).is_ok() {
+                if check_name(n).is_ok() {
                     self.start(&mut st, qt, n, cx);
                 }
             }
@@ -586,7 +645,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             Term::Mx(spec) => match self.target(spec, domain) {
                 None => ClaimKind::Opaque,
                 Some(t) => {
-                    if dns::check_name(&t).is_ok() {
+                    if check_name(&t).is_ok() {
                         self.start(st, Qt::Mx, &t, cx);
                     }
                     ClaimKind::Mx(t)
@@ -623,7 +682,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         match self.target(spec, domain) {
             None => ClaimKind::Opaque,
             Some(t) => {
-                if dns::check_name(&t).is_ok() {
+                if check_name(&t).is_ok() {
                     self.start(st, qt, &t, cx);
                 }
                 ClaimKind::Host(qt, t)
@@ -725,7 +784,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                 _ => Vec::new(),
             };
             for n in &names {
-                if dns::check_name(n).is_ok() {
+                if check_name(n).is_ok() {
                     self.start(st, qt, n, cx);
                 }
             }

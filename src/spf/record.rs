@@ -279,8 +279,10 @@ impl Record {
                 term: String::new(),
             });
         }
+        // At most one directive per space-separated term: one allocation.
+        let terms = text[6..].iter().filter(|&&b| b == b' ').count();
         let mut record = Record {
-            directives: Vec::new(),
+            directives: Vec::with_capacity(terms.min(64)),
             redirect: None,
             exp: None,
             unknown_modifiers: Vec::new(),
