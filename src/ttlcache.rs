@@ -9,10 +9,6 @@
 //! * The lock is held only for one map operation, never across an `.await`;
 //!   a poisoned lock is recovered (every operation leaves the map
 //!   consistent).
-//! * Keys are hashed with `foldhash` (seeded per process at random): a hit
-//!   is on the hot path of every warm SPF check (one per record level), and
-//!   SipHash was a measurable part of it. Keys come from DNS (include
-//!   targets), so the hasher is still keyed, not a fixed function.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,7 +32,7 @@ struct Entry<V> {
 }
 
 struct State<V> {
-    map: HashMap<String, Entry<V>, foldhash::fast::RandomState>,
+    map: HashMap<String, Entry<V>>,
     by_age: BTreeMap<u64, String>,
     next_seq: u64,
     counters: Counters,
@@ -45,7 +41,7 @@ struct State<V> {
 impl<V> Default for State<V> {
     fn default() -> Self {
         State {
-            map: HashMap::default(),
+            map: HashMap::new(),
             by_age: BTreeMap::new(),
             next_seq: 0,
             counters: Counters::default(),
