@@ -69,6 +69,51 @@ fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// The first position of `needle` in `hay`. Blocks of 32 octets are tested
+/// with a branch-free OR (which rustc vectorises, no `unsafe`) before the
+/// matching block is searched octet by octet.
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    let mut chunks = hay.chunks_exact(32);
+    let mut base = 0;
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, &b| acc | (b == needle)) {
+            return c.iter().position(|&b| b == needle).map(|i| base + i);
+        }
+        base += 32;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| base + i)
+}
+
+/// A byte not allowed in a tag-value: a control character other than
+/// folding whitespace, or DEL (`;` ends the value before it is looked at).
+#[inline]
+fn bad_value_byte(b: u8) -> bool {
+    ((b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
+}
+
+/// The position of the first [`bad_value_byte`] in `v`, tested branch-free
+/// over blocks of 32 octets first (values such as DKIM `b=` are hundreds of
+/// octets).
+fn first_bad_value_byte(v: &[u8]) -> Option<usize> {
+    let mut chunks = v.chunks_exact(32);
+    let mut base = 0;
+    for c in &mut chunks {
+        if c.iter().fold(false, |acc, &b| acc | bad_value_byte(b)) {
+            return c.iter().position(|&b| bad_value_byte(b)).map(|i| base + i);
+        }
+        base += 32;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| bad_value_byte(b))
+        .map(|i| base + i)
+}
+
 fn trim(s: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     while start < end && is_fws(s[start]) {
         start += 1;
@@ -79,50 +124,131 @@ fn trim(s: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// Parses a tag-list. An empty input, or one holding only whitespace and a
-/// `;`, gives an empty list.
-pub fn parse(input: &[u8]) -> Result<Vec<Tag<'_>>, TagListError> {
-    let mut tags: Vec<Tag<'_>> = Vec::new();
-    // Names seen so far: a set, so that a list of n distinct tags costs
-    // O(n), not O(n²) (a 1 MB header of distinct tags is ~130,000 tags).
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut start = 0;
-    while start <= input.len() {
-        let end = input[start..]
+/// An iterator over the tags of a tag-list, in order, borrowing from the
+/// input and allocating nothing (see [`tags`]).
+///
+/// It checks the syntax of each tag-spec (name, `=`, value characters) but
+/// not duplicates: a caller that needs the list without duplicates uses
+/// [`parse`], or tracks the names it has seen (DKIM-Signature parsing does
+/// this with fixed slots for the tags it knows). After the first error the
+/// iterator ends.
+#[derive(Debug, Clone)]
+pub struct Tags<'a> {
+    input: &'a [u8],
+    start: usize,
+}
+
+/// Iterates over the tags of a tag-list without allocating; an empty input,
+/// or one holding only whitespace and a `;`, yields nothing. Duplicate tag
+/// names are **not** detected (use [`parse`] for that).
+///
+/// ```
+/// use sender_auth::taglist;
+/// let mut it = taglist::tags(b"v=1; b = x ;");
+/// assert_eq!(it.next().unwrap().unwrap().value, b"1");
+/// assert_eq!(it.next().unwrap().unwrap().name, "b");
+/// assert!(it.next().is_none());
+/// ```
+pub fn tags(input: &[u8]) -> Tags<'_> {
+    Tags { input, start: 0 }
+}
+
+impl<'a> Tags<'a> {
+    /// Parses the tag-spec `input[s..e]` (already trimmed, non-empty).
+    fn spec(&self, s: usize, e: usize) -> Result<Tag<'a>, TagListError> {
+        let input = self.input;
+        let eq = input[s..e]
             .iter()
-            .position(|&b| b == b';')
-            .map_or(input.len(), |i| start + i);
-        let (s, e) = trim(input, start, end);
-        if s < e {
-            let eq = input[s..e]
-                .iter()
-                .position(|&b| b == b'=')
-                .map(|i| s + i)
-                .ok_or(TagListError::MissingEquals(s))?;
-            let (ns, ne) = trim(input, s, eq);
-            let name = &input[ns..ne];
-            let valid_name = name.first().is_some_and(u8::is_ascii_alphabetic)
-                && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
-            if !valid_name {
-                return Err(TagListError::InvalidName(ns));
-            }
-            let name = std::str::from_utf8(name).map_err(|_| TagListError::InvalidName(ns))?;
-            let (vs, ve) = trim(input, eq + 1, e);
-            let value = &input[vs..ve];
-            if let Some(i) = value
-                .iter()
-                .position(|&b| b < 0x20 && !is_fws(b) || b == 0x7f || b == b';')
-            {
-                return Err(TagListError::InvalidValue(vs + i));
-            }
-            if !seen.insert(name) {
-                return Err(TagListError::Duplicate(name.to_string()));
-            }
-            tags.push(Tag { name, value });
+            .position(|&b| b == b'=')
+            .map(|i| s + i)
+            .ok_or(TagListError::MissingEquals(s))?;
+        let (ns, ne) = trim(input, s, eq);
+        let name = &input[ns..ne];
+        let valid_name = name.first().is_some_and(u8::is_ascii_alphabetic)
+            && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid_name {
+            return Err(TagListError::InvalidName(ns));
         }
-        start = end + 1;
+        let name = std::str::from_utf8(name).map_err(|_| TagListError::InvalidName(ns))?;
+        let (vs, ve) = trim(input, eq + 1, e);
+        let value = &input[vs..ve];
+        // (`;` cannot occur: the spec ends at the first one.)
+        if let Some(i) = first_bad_value_byte(value) {
+            return Err(TagListError::InvalidValue(vs + i));
+        }
+        Ok(Tag { name, value })
     }
-    Ok(tags)
+}
+
+impl<'a> Iterator for Tags<'a> {
+    type Item = Result<Tag<'a>, TagListError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let input = self.input;
+        while self.start <= input.len() {
+            let start = self.start;
+            let end = find_byte(&input[start..], b';').map_or(input.len(), |i| start + i);
+            self.start = end + 1;
+            let (s, e) = trim(input, start, end);
+            if s < e {
+                let r = self.spec(s, e);
+                if r.is_err() {
+                    // Fused after an error.
+                    self.start = input.len() + 1;
+                }
+                return Some(r);
+            }
+        }
+        None
+    }
+}
+
+/// Names seen so far in a tag-list, for duplicate detection: a short list
+/// compared linearly, turned into a hash set once it grows, so that a list
+/// of n distinct tags costs O(n), not O(n²) (a 1 MB header of distinct tags
+/// is ~130,000 tags).
+#[derive(Debug, Default)]
+pub(crate) struct SeenNames<'a> {
+    small: Vec<&'a str>,
+    set: Option<HashSet<&'a str>>,
+}
+
+/// Up to this many names are compared linearly.
+const SEEN_LINEAR_MAX: usize = 16;
+
+impl<'a> SeenNames<'a> {
+    /// Records `name`; false if it was already seen.
+    pub(crate) fn insert(&mut self, name: &'a str) -> bool {
+        if let Some(set) = &mut self.set {
+            return set.insert(name);
+        }
+        if self.small.contains(&name) {
+            return false;
+        }
+        if self.small.len() < SEEN_LINEAR_MAX {
+            self.small.push(name);
+        } else {
+            let mut set: HashSet<&str> = self.small.drain(..).collect();
+            set.insert(name);
+            self.set = Some(set);
+        }
+        true
+    }
+}
+
+/// Parses a tag-list. An empty input, or one holding only whitespace and a
+/// `;`, gives an empty list. A duplicate tag name is an error.
+pub fn parse(input: &[u8]) -> Result<Vec<Tag<'_>>, TagListError> {
+    let mut out: Vec<Tag<'_>> = Vec::new();
+    let mut seen = SeenNames::default();
+    for tag in tags(input) {
+        let tag = tag?;
+        if !seen.insert(tag.name) {
+            return Err(TagListError::Duplicate(tag.name.to_string()));
+        }
+        out.push(tag);
+    }
+    Ok(out)
 }
 
 /// Removes all folding whitespace (SP, HTAB, CR, LF) from a value, as
@@ -152,6 +278,35 @@ mod tests {
             parse(b"a=1;A=2;a=3"),
             Err(TagListError::Duplicate("a".into()))
         );
+    }
+
+    #[test]
+    fn block_scans_match_plain_scans() {
+        let mut v: Vec<u8> = (0u8..=255).cycle().take(700).collect();
+        for needle in [b';', b'\n', 0, 255] {
+            for start in 0..70 {
+                let hay = &v[start..];
+                assert_eq!(
+                    find_byte(hay, needle),
+                    hay.iter().position(|&b| b == needle)
+                );
+            }
+        }
+        v.retain(|&b| !bad_value_byte(b));
+        for (i, bad) in [
+            (0usize, 1u8),
+            (31, 0x7f),
+            (32, 0x1f),
+            (100, 0),
+            (v.len() - 1, 0x7f),
+        ] {
+            let mut w = v.clone();
+            w[i] = bad;
+            assert_eq!(first_bad_value_byte(&w), Some(i));
+            let plain = w.iter().position(|&b| b < 0x20 && !is_fws(b) || b == 0x7f);
+            assert_eq!(plain, Some(i));
+        }
+        assert_eq!(first_bad_value_byte(&v), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! assert_eq!(sig.b_text, "BBBB");
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -163,22 +164,43 @@ fn digits(tag: &'static str, v: &[u8], max: usize) -> Result<u64, SignatureError
     })
 }
 
-/// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`).
-pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    decode_clean(tag, v, &strip_fws_fast(v))
+fn is_fws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-fn decode_clean(tag: &'static str, v: &[u8], clean: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(clean)
-        .map_err(|_| SignatureError::Invalid(tag, text(v)))
+/// Values up to this length are stripped of folding whitespace into a
+/// stack buffer before base64 decoding (an RSA-8192 `b=` is 1,368 octets
+/// without whitespace); longer ones go through a heap copy.
+const STACK_B64: usize = 2048;
+
+/// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`).
+pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    let decode = |clean: &[u8]| {
+        base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .map_err(|_| SignatureError::Invalid(tag, text(v)))
+    };
+    if v.len() <= STACK_B64 {
+        let mut buf = [0u8; STACK_B64];
+        let mut n = 0;
+        for run in v.split(|&b| is_fws(b)) {
+            // n + run.len() <= v.len() <= STACK_B64.
+            if let Some(dst) = buf.get_mut(n..n + run.len()) {
+                dst.copy_from_slice(run);
+            }
+            n += run.len();
+        }
+        decode(buf.get(..n).unwrap_or_default())
+    } else {
+        decode(&strip_fws_fast(v))
+    }
 }
 
 /// [`taglist::strip_fws`] copying runs rather than bytes (`b=` values are
 /// a few hundred octets folded into a handful of lines).
 fn strip_fws_fast(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
-    for run in v.split(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+    for run in v.split(|&b| is_fws(b)) {
         out.extend_from_slice(run);
     }
     out
@@ -189,25 +211,32 @@ fn strip_fws_fast(v: &[u8]) -> Vec<u8> {
 /// IDNA). Letters, digits, `-` and `_` are allowed in ASCII labels; any
 /// other ASCII (NUL, parentheses, quotes, spaces, `@`, ...) is refused.
 pub(crate) fn domain_to_ascii(v: &[u8], min_labels: usize) -> Option<String> {
+    domain_to_ascii_cow(v, min_labels).map(Cow::into_owned)
+}
+
+/// [`domain_to_ascii`], borrowing the input when it is already lower-case
+/// ASCII (the usual case: no copy).
+fn domain_to_ascii_cow(v: &[u8], min_labels: usize) -> Option<Cow<'_, str>> {
     let s = std::str::from_utf8(v).ok()?;
     if s.is_empty() || s.len() > 253 {
         return None;
     }
-    let ascii = if s.is_ascii() {
-        s.to_ascii_lowercase()
+    let ascii: Cow<'_, str> = if s.is_ascii() {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
     } else {
         if s.bytes()
             .any(|b| b.is_ascii() && !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
         {
             return None;
         }
-        idna::domain_to_ascii(s).ok()?
+        Cow::Owned(idna::domain_to_ascii(s).ok()?)
     };
-    let labels: Vec<&str> = ascii.split('.').collect();
-    if labels.len() < min_labels {
-        return None;
-    }
-    for l in &labels {
+    let mut labels = 0usize;
+    for l in ascii.split('.') {
         if l.is_empty()
             || l.len() > 63
             || l.starts_with('-')
@@ -218,8 +247,9 @@ pub(crate) fn domain_to_ascii(v: &[u8], min_labels: usize) -> Option<String> {
         {
             return None;
         }
+        labels += 1;
     }
-    if ascii.len() > 253 {
+    if labels < min_labels || ascii.len() > 253 {
         return None;
     }
     Some(ascii)
@@ -239,70 +269,156 @@ fn is_field_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
 
-impl Signature {
-    /// Parses the value of a DKIM-Signature field (everything after the
-    /// colon). Pure; never panics.
-    pub fn parse(value: &[u8]) -> Result<Signature, SignatureError> {
-        let tags = taglist::parse(value).map_err(SignatureError::TagList)?;
-        // Tag names are one or two octets: compare inline rather than
-        // through a memcmp call per tag.
-        let same =
-            |a: &str, b: &str| a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y);
-        let get = |name: &str| tags.iter().find(|t| same(t.name, name)).map(|t| t.value);
-        let req = |name: &'static str| get(name).ok_or(SignatureError::Missing(name));
+/// The names of an `h=` value, folding whitespace around each removed.
+pub(crate) fn header_names(h: &str) -> impl Iterator<Item = &str> + Clone {
+    h.split(':')
+        .map(|n| n.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n')))
+}
 
-        let v = req("v")?;
+/// True when `m` without folding whitespace is `dns/txt` or starts with
+/// `dns/txt/` (a `q=` method), compared without a copy.
+fn is_dns_txt(m: &[u8]) -> bool {
+    let mut it = m.iter().copied().filter(|&b| !is_fws(b));
+    for &want in b"dns/txt" {
+        if it.next() != Some(want) {
+            return false;
+        }
+    }
+    matches!(it.next(), None | Some(b'/'))
+}
+
+/// The tags RFC 6376 §3.5 defines, each with a slot, so that duplicates
+/// are found with a bit mask; other names go to [`taglist::SeenNames`].
+fn slot(name: &str) -> Option<u32> {
+    Some(match name.as_bytes() {
+        b"v" => 0,
+        b"a" => 1,
+        b"b" => 2,
+        b"bh" => 3,
+        b"c" => 4,
+        b"d" => 5,
+        b"h" => 6,
+        b"i" => 7,
+        b"l" => 8,
+        b"q" => 9,
+        b"s" => 10,
+        b"t" => 11,
+        b"x" => 12,
+        b"z" => 13,
+        _ => return None,
+    })
+}
+
+/// A DKIM-Signature parsed without copying its text: what the verifier
+/// uses (one allocation per decoded `b=`/`bh=`, none for names that are
+/// already lower-case ASCII). [`Signature::parse`] builds the owned form
+/// from it, so both accept and reject exactly the same inputs.
+#[derive(Debug, Clone)]
+pub(crate) struct SigRef<'a> {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) b: Vec<u8>,
+    /// `b=` as written (folding whitespace included).
+    pub(crate) b_raw: &'a [u8],
+    pub(crate) body_hash: Vec<u8>,
+    pub(crate) header_canon: HeaderCanon,
+    pub(crate) body_canon: BodyCanon,
+    pub(crate) domain: &'a str,
+    pub(crate) domain_ascii: Cow<'a, str>,
+    pub(crate) selector: &'a str,
+    pub(crate) selector_ascii: Cow<'a, str>,
+    /// `h=`, the signed header field names in order.
+    pub(crate) signed_headers: Vec<&'a str>,
+    pub(crate) identity: Option<&'a [u8]>,
+    /// The domain of `i=`; `None` when there is no `i=` (then it is `d=`).
+    pub(crate) identity_domain: Option<Cow<'a, str>>,
+    pub(crate) body_length: Option<u64>,
+    pub(crate) timestamp: Option<u64>,
+    pub(crate) expiration: Option<u64>,
+}
+
+impl<'a> SigRef<'a> {
+    /// See [`Signature::parse`]: the same checks in the same order, so the
+    /// same error for every input.
+    pub(crate) fn parse(value: &'a [u8]) -> Result<SigRef<'a>, SignatureError> {
+        // One pass over the tag-list: syntax errors and duplicates are
+        // reported for the whole list before any tag is interpreted.
+        let mut known: [Option<&[u8]>; 14] = [None; 14];
+        let mut seen_mask = 0u32;
+        let mut unknown = taglist::SeenNames::default();
+        for tag in taglist::tags(value) {
+            let tag = tag.map_err(SignatureError::TagList)?;
+            let fresh = match slot(tag.name) {
+                Some(i) => {
+                    let bit = 1u32 << i;
+                    let fresh = seen_mask & bit == 0;
+                    seen_mask |= bit;
+                    if let Some(k) = known.get_mut(i as usize) {
+                        *k = Some(tag.value);
+                    }
+                    fresh
+                }
+                None => unknown.insert(tag.name),
+            };
+            if !fresh {
+                return Err(SignatureError::TagList(taglist::TagListError::Duplicate(
+                    tag.name.to_string(),
+                )));
+            }
+        }
+        let [v, a, b, bh, c, d, h, i, l, q, s, t, x, _z] = known;
+        let req = |v: Option<&'a [u8]>, name: &'static str| v.ok_or(SignatureError::Missing(name));
+
+        let v = req(v, "v")?;
         if v != b"1" {
             return Err(SignatureError::Version(text(v)));
         }
-        let a = req("a")?;
+        let a = req(a, "a")?;
         let algorithm = match a {
             b"rsa-sha256" => Algorithm::RsaSha256,
             b"rsa-sha1" => Algorithm::RsaSha1,
             b"ed25519-sha256" => Algorithm::Ed25519Sha256,
             _ => return Err(SignatureError::Algorithm(text(a))),
         };
-        let b_raw = req("b")?;
-        let b_clean = strip_fws_fast(b_raw);
-        let b = decode_clean("b", b_raw, &b_clean)?;
+        let b_raw = req(b, "b")?;
+        let b = base64_fws("b", b_raw)?;
         if b.is_empty() {
             return Err(SignatureError::Invalid("b", String::new()));
         }
-        // The decoded base64 text is ASCII: reuse its buffer, no lossy scan.
-        let b_text = String::from_utf8(b_clean)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        let body_hash = base64_fws("bh", req("bh")?)?;
+        let body_hash = base64_fws("bh", req(bh, "bh")?)?;
         if body_hash.is_empty() {
             return Err(SignatureError::Invalid("bh", String::new()));
         }
-        let (header_canon, body_canon) = match get("c") {
+        let (header_canon, body_canon) = match c {
             None => (HeaderCanon::Simple, BodyCanon::Simple),
             Some(c) => parse_c(c).map_err(|_| SignatureError::Invalid("c", text(c)))?,
         };
-        let d = req("d")?;
+        let d = req(d, "d")?;
         let domain_ascii =
-            domain_to_ascii(d, 2).ok_or_else(|| SignatureError::Invalid("d", text(d)))?;
-        let s = req("s")?;
+            domain_to_ascii_cow(d, 2).ok_or_else(|| SignatureError::Invalid("d", text(d)))?;
+        let s = req(s, "s")?;
         let selector_ascii =
-            domain_to_ascii(s, 1).ok_or_else(|| SignatureError::Invalid("s", text(s)))?;
-        let h = req("h")?;
-        let h_str = std::str::from_utf8(h).map_err(|_| SignatureError::Invalid("h", text(h)))?;
-        let mut signed_headers = Vec::new();
-        for name in h_str.split(':') {
-            let name = name.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+            domain_to_ascii_cow(s, 1).ok_or_else(|| SignatureError::Invalid("s", text(s)))?;
+        // domain_to_ascii_cow accepted them: both are UTF-8.
+        let domain = std::str::from_utf8(d).map_err(|_| SignatureError::Invalid("d", text(d)))?;
+        let selector = std::str::from_utf8(s).map_err(|_| SignatureError::Invalid("s", text(s)))?;
+        let h_raw = req(h, "h")?;
+        let h =
+            std::str::from_utf8(h_raw).map_err(|_| SignatureError::Invalid("h", text(h_raw)))?;
+        let mut from = false;
+        let mut signed_headers =
+            Vec::with_capacity(h_raw.iter().filter(|&&b| b == b':').count() + 1);
+        for name in header_names(h) {
             if !is_field_name(name) {
-                return Err(SignatureError::Invalid("h", text(h)));
+                return Err(SignatureError::Invalid("h", text(h_raw)));
             }
-            signed_headers.push(name.to_string());
+            from |= name.eq_ignore_ascii_case("from");
+            signed_headers.push(name);
         }
-        if !signed_headers
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case("from"))
-        {
+        if !from {
             return Err(SignatureError::FromNotSigned);
         }
-        let (identity, identity_domain) = match get("i") {
-            None => (None, domain_ascii.clone()),
+        let identity_domain = match i {
+            None => None,
             Some(i) => {
                 let at = i
                     .iter()
@@ -312,49 +428,108 @@ impl Signature {
                 if local.iter().any(|&b| b <= b' ' || b == 0x7f) {
                     return Err(SignatureError::Invalid("i", text(i)));
                 }
-                let dom = domain_to_ascii(&i[at + 1..], 1)
+                let dom = domain_to_ascii_cow(&i[at + 1..], 1)
                     .ok_or_else(|| SignatureError::Invalid("i", text(i)))?;
                 if !is_same_or_subdomain(&dom, &domain_ascii) {
                     return Err(SignatureError::IdentityMismatch);
                 }
-                (Some(text(i)), dom)
+                Some(dom)
             }
         };
-        let body_length = get("l").map(|l| digits("l", l, 76)).transpose()?;
-        let timestamp = get("t").map(|t| digits("t", t, 12)).transpose()?;
-        let expiration = get("x").map(|x| digits("x", x, 12)).transpose()?;
+        let body_length = l.map(|l| digits("l", l, 76)).transpose()?;
+        let timestamp = t.map(|t| digits("t", t, 12)).transpose()?;
+        let expiration = x.map(|x| digits("x", x, 12)).transpose()?;
         if let (Some(t), Some(x)) = (timestamp, expiration)
             && x <= t
         {
             return Err(SignatureError::ExpiresBeforeTimestamp);
         }
-        if let Some(q) = get("q") {
-            let ok = q.split(|&b| b == b':').any(|m| {
-                let m = taglist::strip_fws(m);
-                m == b"dns/txt" || m.starts_with(b"dns/txt/")
-            });
-            if !ok {
-                return Err(SignatureError::QueryMethod(text(q)));
-            }
+        if let Some(q) = q
+            && !q.split(|&b| b == b':').any(is_dns_txt)
+        {
+            return Err(SignatureError::QueryMethod(text(q)));
         }
-        Ok(Signature {
+        Ok(SigRef {
             algorithm,
             b,
-            b_text,
+            b_raw,
             body_hash,
             header_canon,
             body_canon,
-            domain: text(d),
+            domain,
             domain_ascii,
-            selector: text(s),
+            selector,
             selector_ascii,
             signed_headers,
-            identity,
+            identity: i,
             identity_domain,
             body_length,
             timestamp,
             expiration,
         })
+    }
+
+    /// The domain of `i=`, or `d=` when there is no `i=` (A-label form).
+    pub(crate) fn identity_domain(&self) -> &str {
+        self.identity_domain
+            .as_deref()
+            .unwrap_or(&self.domain_ascii)
+    }
+
+    /// `b=` without folding whitespace (ASCII: it decoded as base64).
+    pub(crate) fn b_text(&self) -> impl Iterator<Item = char> + '_ {
+        self.b_raw
+            .iter()
+            .filter(|&&b| !is_fws(b))
+            .map(|&b| char::from(b))
+    }
+
+    /// The DNS name of the key record (see [`Signature::key_name`]).
+    pub(crate) fn key_name(&self) -> String {
+        let mut n = String::with_capacity(
+            self.selector_ascii.len() + self.domain_ascii.len() + "._domainkey.".len(),
+        );
+        n.push_str(&self.selector_ascii);
+        n.push_str("._domainkey.");
+        n.push_str(&self.domain_ascii);
+        n
+    }
+
+    /// The owned [`Signature`].
+    pub(crate) fn to_owned_signature(&self) -> Signature {
+        let identity_domain = self.identity_domain().to_string();
+        Signature {
+            algorithm: self.algorithm,
+            b: self.b.clone(),
+            b_text: self.b_text().collect(),
+            body_hash: self.body_hash.clone(),
+            header_canon: self.header_canon,
+            body_canon: self.body_canon,
+            domain: self.domain.to_string(),
+            domain_ascii: self.domain_ascii.to_string(),
+            selector: self.selector.to_string(),
+            selector_ascii: self.selector_ascii.to_string(),
+            signed_headers: self.signed_headers.iter().map(|n| n.to_string()).collect(),
+            identity: self.identity.map(text),
+            identity_domain,
+            body_length: self.body_length,
+            timestamp: self.timestamp,
+            expiration: self.expiration,
+        }
+    }
+}
+
+impl Signature {
+    /// Parses the value of a DKIM-Signature field (everything after the
+    /// colon). Pure; never panics.
+    ///
+    /// The tag-list is read once (RFC 6376 §3.2; syntax errors and
+    /// duplicate tags come first, for the whole list), then the tags are
+    /// checked in a fixed order: `v=`, `a=`, `b=`, `bh=`, `c=`, `d=`, `s=`,
+    /// `h=` (with From, §5.4), `i=` (§3.5: its domain must be `d=` or a
+    /// subdomain), `l=`, `t=`, `x=`, `q=`; the first failure is returned.
+    pub fn parse(value: &[u8]) -> Result<Signature, SignatureError> {
+        SigRef::parse(value).map(|r| r.to_owned_signature())
     }
 
     /// The DNS name of the key record: `<s>._domainkey.<d>` (§3.6.2.1),
@@ -364,11 +539,58 @@ impl Signature {
     }
 }
 
+/// [`strip_b_value_copy`], for tests.
+#[cfg(test)]
+pub(crate) fn strip_b_value(content: &[u8]) -> Vec<u8> {
+    strip_b_value_cow(content).into_owned()
+}
+
+/// True when a tag-spec's name part (before its `=`) is `b`, folding
+/// whitespace ignored.
+fn is_b_name(name: &[u8]) -> bool {
+    let mut it = name.iter().filter(|&&b| !is_fws(b));
+    it.next() == Some(&b'b') && it.next().is_none()
+}
+
+/// The field content with its `b=` value removed (as [`strip_b_value_copy`]
+/// computes it), without a copy in the usual case where the only `b=` tag
+/// is the last tag-spec: the result is then a prefix of `content`.
+pub(crate) fn strip_b_value_cow(content: &[u8]) -> Cow<'_, [u8]> {
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return Cow::Borrowed(content);
+    };
+    let value_start = colon + 1;
+    let mut b_specs = 0usize;
+    let mut pos = value_start;
+    // (start of the last spec, position of its '=' if any).
+    let last = loop {
+        let rest = content.get(pos..).unwrap_or_default();
+        let end = crate::taglist::find_byte(rest, b';').map_or(content.len(), |i| pos + i);
+        let spec = content.get(pos..end).unwrap_or_default();
+        let eq = spec.iter().position(|&b| b == b'=');
+        if let Some(e) = eq
+            && is_b_name(&spec[..e])
+        {
+            b_specs += 1;
+        }
+        if end >= content.len() {
+            break (pos, eq);
+        }
+        pos = end + 1;
+    };
+    match last {
+        (start, Some(eq)) if b_specs == 1 && is_b_name(&content[start..start + eq]) => {
+            Cow::Borrowed(&content[..start + eq + 1])
+        }
+        _ => Cow::Owned(strip_b_value_copy(content)),
+    }
+}
+
 /// Returns the raw field `content` (`DKIM-Signature:...` without the final
 /// line ending) with the value of its `b=` tag removed (§3.7): everything
 /// between `b=` and the next `;` (or the end) is deleted; the rest,
 /// including folding whitespace, is kept exactly.
-pub(crate) fn strip_b_value(content: &[u8]) -> Vec<u8> {
+fn strip_b_value_copy(content: &[u8]) -> Vec<u8> {
     let Some(colon) = content.iter().position(|&b| b == b':') else {
         return content.to_vec();
     };
@@ -569,5 +791,31 @@ mod tests {
             strip_b_value(f),
             b"DKIM-Signature: a=1; b=; bh=xy; b =".to_vec()
         );
+        // The borrowed fast path (b= last, once) and the copy agree.
+        for f in [
+            &b"DKIM-Signature: a=1; bh=xy; b= ab\r\n cd"[..],
+            b"DKIM-Signature: a=1; bh=xy; b= ab\r\n cd ;",
+            b"DKIM-Signature: a=1; bh=xy;\r\n\t b\r\n =ab",
+            b"DKIM-Signature: b=1; bh=xy; b=zz",
+            b"DKIM-Signature: a=1; bh=xy; bb=zz",
+            b"DKIM-Signature: a=1; bh=xy; b",
+            b"DKIM-Signature: a=1; bh=xy; =b",
+            b"DKIM-Signature: a=1; b=1; bh=xy",
+            b"DKIM-Signature",
+            b"DKIM-Signature:",
+            b"DKIM-Signature:b=",
+            b"DKIM-Signature:;;b=x=y",
+            b"",
+        ] {
+            assert_eq!(
+                strip_b_value_cow(f).as_ref(),
+                &strip_b_value_copy(f)[..],
+                "{f:?}"
+            );
+        }
+        assert!(matches!(
+            strip_b_value_cow(b"X: a=1; b= ab\r\n cd"),
+            Cow::Borrowed(b"X: a=1; b=")
+        ));
     }
 }
