@@ -168,36 +168,41 @@ fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// Values up to this length are stripped of folding whitespace into a
-/// stack buffer before base64 decoding (an RSA-8192 `b=` is 1,368 octets
-/// without whitespace); longer ones go through a heap copy.
-const STACK_B64: usize = 2048;
-
 /// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`).
 pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    let decode = |clean: &[u8]| {
-        base64::engine::general_purpose::STANDARD
-            .decode(clean)
-            .map_err(|_| SignatureError::Invalid(tag, text(v)))
-    };
-    if v.len() <= STACK_B64 {
-        let mut buf = [0u8; STACK_B64];
-        let mut n = 0;
-        for run in v.split(|&b| is_fws(b)) {
-            // n + run.len() <= v.len() <= STACK_B64.
-            if let Some(dst) = buf.get_mut(n..n + run.len()) {
-                dst.copy_from_slice(run);
-            }
-            n += run.len();
-        }
-        decode(buf.get(..n).unwrap_or_default())
+    // Values that fit are stripped into a stack buffer (any SHA-256 `bh=`,
+    // a folded RSA-2048 or RSA-4096 `b=`); longer ones through a copy.
+    if v.len() <= 128 {
+        base64_fws_in::<128>(tag, v)
+    } else if v.len() <= 1024 {
+        base64_fws_in::<1024>(tag, v)
     } else {
-        decode(&strip_fws_fast(v))
+        decode_clean(tag, v, &strip_fws_fast(v))
     }
 }
 
-/// [`taglist::strip_fws`] copying runs rather than bytes (`b=` values are
-/// a few hundred octets folded into a handful of lines).
+fn decode_clean(tag: &'static str, v: &[u8], clean: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .map_err(|_| SignatureError::Invalid(tag, text(v)))
+}
+
+/// [`base64_fws`] for a value of at most `N` octets, stripped into a stack
+/// buffer without branches (every octet is stored, the position advances
+/// only past non-whitespace).
+fn base64_fws_in<const N: usize>(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    let mut buf = [0u8; N];
+    let mut n = 0;
+    for (&c, _) in v.iter().zip(0..N) {
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = c;
+        }
+        n += usize::from(!is_fws(c));
+    }
+    decode_clean(tag, v, buf.get(..n).unwrap_or_default())
+}
+
+/// [`taglist::strip_fws`] copying runs rather than bytes.
 fn strip_fws_fast(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
     for run in v.split(|&b| is_fws(b)) {
@@ -272,7 +277,7 @@ fn is_field_name(s: &str) -> bool {
 /// The names of an `h=` value, folding whitespace around each removed.
 pub(crate) fn header_names(h: &str) -> impl Iterator<Item = &str> + Clone {
     h.split(':')
-        .map(|n| n.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n')))
+        .map(|n| n.trim_matches([' ', '\t', '\r', '\n']))
 }
 
 /// True when `m` without folding whitespace is `dns/txt` or starts with
@@ -290,21 +295,23 @@ fn is_dns_txt(m: &[u8]) -> bool {
 /// The tags RFC 6376 §3.5 defines, each with a slot, so that duplicates
 /// are found with a bit mask; other names go to [`taglist::SeenNames`].
 fn slot(name: &str) -> Option<u32> {
-    Some(match name.as_bytes() {
-        b"v" => 0,
-        b"a" => 1,
-        b"b" => 2,
-        b"bh" => 3,
-        b"c" => 4,
-        b"d" => 5,
-        b"h" => 6,
-        b"i" => 7,
-        b"l" => 8,
-        b"q" => 9,
-        b"s" => 10,
-        b"t" => 11,
-        b"x" => 12,
-        b"z" => 13,
+    // Matched on the octets themselves (a match on byte strings compiles
+    // to a memcmp call per arm).
+    Some(match *name.as_bytes() {
+        [b'v'] => 0,
+        [b'a'] => 1,
+        [b'b'] => 2,
+        [b'b', b'h'] => 3,
+        [b'c'] => 4,
+        [b'd'] => 5,
+        [b'h'] => 6,
+        [b'i'] => 7,
+        [b'l'] => 8,
+        [b'q'] => 9,
+        [b's'] => 10,
+        [b't'] => 11,
+        [b'x'] => 12,
+        [b'z'] => 13,
         _ => return None,
     })
 }
@@ -616,6 +623,275 @@ fn strip_b_value_copy(content: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stack-buffer path accepts and decodes exactly like the base64
+    /// crate on the value with whitespace removed.
+    fn same_as_base64_crate(v: &[u8]) {
+        let clean = strip_fws_fast(v);
+        let reference = base64::engine::general_purpose::STANDARD
+            .decode(&clean)
+            .ok();
+        assert_eq!(
+            base64_fws("b", v).ok(),
+            reference,
+            "{:?}",
+            String::from_utf8_lossy(v)
+        );
+    }
+
+    #[test]
+    fn base64_decoder_edge_cases() {
+        for v in [
+            &b""[..],
+            b"=",
+            b"==",
+            b"===",
+            b"====",
+            b"A",
+            b"AA",
+            b"AAA",
+            b"AAAA",
+            b"AA==",
+            b"AB==",
+            b"AQ==",
+            b"AAA=",
+            b"AAB=",
+            b"AAE=",
+            b"AA=",
+            b"AA=A",
+            b"AA==AAAA",
+            b"AAAA=",
+            b"AAAA==",
+            b"A===",
+            b"AAAAA",
+            b"AA\r\n =\t=",
+            b" A A A A ",
+            b"AA==\r\n",
+            b"AA= =",
+            b"-_AA",
+            b"+/+/",
+            b"AAAA\x00",
+            b"\xffAAA",
+        ] {
+            same_as_base64_crate(v);
+        }
+        // Around the stack-buffer sizes (128, 1024) and beyond.
+        for len in (100..160).chain(1000..1060).chain(2040..2050) {
+            let text: Vec<u8> = b"AB\r\n CD=".iter().copied().cycle().take(len).collect();
+            same_as_base64_crate(&text);
+            let text: Vec<u8> = b"ABC DEFG\t".iter().copied().cycle().take(len).collect();
+            same_as_base64_crate(&text);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn base64_decoder_matches_crate(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"AQgw+/=  \r\n\t-_.A9zZ".to_vec()),
+                0..24,
+            )
+        ) {
+            same_as_base64_crate(&v);
+        }
+
+        #[test]
+        fn base64_decoder_matches_crate_on_valid_text(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            cut in 0usize..80,
+            ws in proptest::sample::select(vec![&b" "[..], b"\r\n\t", b"\n "]),
+            tweak in proptest::option::of((0usize..80, proptest::prelude::any::<u8>())),
+        ) {
+            let mut text = base64::engine::general_purpose::STANDARD.encode(&raw).into_bytes();
+            if let Some((i, b)) = tweak && i < text.len() {
+                text[i] = b;
+            }
+            let cut = cut.min(text.len());
+            let mut v = text[..cut].to_vec();
+            v.extend_from_slice(ws);
+            v.extend_from_slice(&text[cut..]);
+            same_as_base64_crate(&v);
+        }
+    }
+
+    /// `Signature::parse` before the borrowed parser (kept as the
+    /// reference: the same result, or the same error, for every input).
+    fn reference_parse(value: &[u8]) -> Result<Signature, SignatureError> {
+        let tags = taglist::parse(value).map_err(SignatureError::TagList)?;
+        // Tag names are one or two octets: compare inline rather than
+        // through a memcmp call per tag.
+        let same =
+            |a: &str, b: &str| a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y);
+        let get = |name: &str| tags.iter().find(|t| same(t.name, name)).map(|t| t.value);
+        let req = |name: &'static str| get(name).ok_or(SignatureError::Missing(name));
+
+        let v = req("v")?;
+        if v != b"1" {
+            return Err(SignatureError::Version(text(v)));
+        }
+        let a = req("a")?;
+        let algorithm = match a {
+            b"rsa-sha256" => Algorithm::RsaSha256,
+            b"rsa-sha1" => Algorithm::RsaSha1,
+            b"ed25519-sha256" => Algorithm::Ed25519Sha256,
+            _ => return Err(SignatureError::Algorithm(text(a))),
+        };
+        let b_raw = req("b")?;
+        let b_clean = strip_fws_fast(b_raw);
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(&b_clean)
+            .map_err(|_| SignatureError::Invalid("b", text(b_raw)))?;
+        if b.is_empty() {
+            return Err(SignatureError::Invalid("b", String::new()));
+        }
+        // The decoded base64 text is ASCII: reuse its buffer, no lossy scan.
+        let b_text = String::from_utf8(b_clean)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let bh_raw = req("bh")?;
+        let body_hash = base64::engine::general_purpose::STANDARD
+            .decode(strip_fws_fast(bh_raw))
+            .map_err(|_| SignatureError::Invalid("bh", text(bh_raw)))?;
+        if body_hash.is_empty() {
+            return Err(SignatureError::Invalid("bh", String::new()));
+        }
+        let (header_canon, body_canon) = match get("c") {
+            None => (HeaderCanon::Simple, BodyCanon::Simple),
+            Some(c) => parse_c(c).map_err(|_| SignatureError::Invalid("c", text(c)))?,
+        };
+        let d = req("d")?;
+        let domain_ascii =
+            domain_to_ascii(d, 2).ok_or_else(|| SignatureError::Invalid("d", text(d)))?;
+        let s = req("s")?;
+        let selector_ascii =
+            domain_to_ascii(s, 1).ok_or_else(|| SignatureError::Invalid("s", text(s)))?;
+        let h = req("h")?;
+        let h_str = std::str::from_utf8(h).map_err(|_| SignatureError::Invalid("h", text(h)))?;
+        let mut signed_headers = Vec::new();
+        for name in h_str.split(':') {
+            let name = name.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+            if !is_field_name(name) {
+                return Err(SignatureError::Invalid("h", text(h)));
+            }
+            signed_headers.push(name.to_string());
+        }
+        if !signed_headers
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case("from"))
+        {
+            return Err(SignatureError::FromNotSigned);
+        }
+        let (identity, identity_domain) = match get("i") {
+            None => (None, domain_ascii.clone()),
+            Some(i) => {
+                let at = i
+                    .iter()
+                    .rposition(|&b| b == b'@')
+                    .ok_or_else(|| SignatureError::Invalid("i", text(i)))?;
+                let local = &i[..at];
+                if local.iter().any(|&b| b <= b' ' || b == 0x7f) {
+                    return Err(SignatureError::Invalid("i", text(i)));
+                }
+                let dom = domain_to_ascii(&i[at + 1..], 1)
+                    .ok_or_else(|| SignatureError::Invalid("i", text(i)))?;
+                if !is_same_or_subdomain(&dom, &domain_ascii) {
+                    return Err(SignatureError::IdentityMismatch);
+                }
+                (Some(text(i)), dom)
+            }
+        };
+        let body_length = get("l").map(|l| digits("l", l, 76)).transpose()?;
+        let timestamp = get("t").map(|t| digits("t", t, 12)).transpose()?;
+        let expiration = get("x").map(|x| digits("x", x, 12)).transpose()?;
+        if let (Some(t), Some(x)) = (timestamp, expiration)
+            && x <= t
+        {
+            return Err(SignatureError::ExpiresBeforeTimestamp);
+        }
+        if let Some(q) = get("q") {
+            let ok = q.split(|&b| b == b':').any(|m| {
+                let m = taglist::strip_fws(m);
+                m == b"dns/txt" || m.starts_with(b"dns/txt/")
+            });
+            if !ok {
+                return Err(SignatureError::QueryMethod(text(q)));
+            }
+        }
+        Ok(Signature {
+            algorithm,
+            b,
+            b_text,
+            body_hash,
+            header_canon,
+            body_canon,
+            domain: text(d),
+            domain_ascii,
+            selector: text(s),
+            selector_ascii,
+            signed_headers,
+            identity,
+            identity_domain,
+            body_length,
+            timestamp,
+            expiration,
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn parse_matches_reference(
+            specs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "v", "a", "b", "bh", "c", "d", "s", "h", "i", "l", "t", "x", "q", "z", "V", "x1", "",
+                    ]),
+                    proptest::sample::select(vec![
+                        "1", "2", "rsa-sha256", "rsa-sha1", "ed25519-sha256", "AAAA", "AA==", "A A\r\n\tAA",
+                        "AB=", "", "relaxed/relaxed", "simple", "relaxed/x", "example.com", "Example.COM",
+                        "bücher.example", "com", "a..b", "sel", "From:To", "from : Subject", "To", "From::To",
+                        "@example.com", "u@sub.example.com", "u@other.org", "10", "9", "99999999999999",
+                        "dns/txt", "dns/txt/x:foo", "dns", "\x01", "x\x7fy", "a=b",
+                    ]),
+                ),
+                0..16,
+            ),
+            sep in proptest::sample::select(vec!["; ", ";", " ;\r\n\t"]),
+        ) {
+            let mut v = String::new();
+            for (i, (n, val)) in specs.iter().enumerate() {
+                if i > 0 {
+                    v.push_str(sep);
+                }
+                v.push_str(n);
+                v.push('=');
+                v.push_str(val);
+            }
+            proptest::prop_assert_eq!(Signature::parse(v.as_bytes()), reference_parse(v.as_bytes()));
+        }
+
+        #[test]
+        fn parse_matches_reference_near_valid(
+            drop in proptest::option::of(0usize..9),
+            extra in proptest::option::of(proptest::sample::select(vec![
+                "i=@Example.com", "l=5", "t=10; x=5", "q=dns/txt", "c=relaxed", "z=a|b", "d=x.org",
+                "i=u\u{80}@example.com", "x=1", "bh=A", "b=", "h=to",
+            ])),
+        ) {
+            let mut specs = vec![
+                "v=1", "a=rsa-sha256", "d=example.com", "s=sel", "h=From:To",
+                "bh=AAAA", "c=relaxed/relaxed", "t=1", "b=AB\r\n CD",
+            ];
+            if let Some(d) = drop {
+                specs.remove(d);
+            }
+            if let Some(e) = extra {
+                specs.insert(specs.len() / 2, e);
+            }
+            let v = specs.join("; ");
+            proptest::prop_assert_eq!(Signature::parse(v.as_bytes()), reference_parse(v.as_bytes()));
+        }
+    }
 
     #[test]
     fn fast_fws_strip_matches_taglist() {

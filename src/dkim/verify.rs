@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures_util::future::{join, join_all};
 
 use super::canon::{
-    BodyCanon, BodyCanonicalizer, LineEndings, Sink, canonicalize_header,
-    canonicalize_header_content,
+    BodyCanon, BodyCanonicalizer, ByteOut, LineEndings, Sink, canonicalize_header_content_to,
+    canonicalize_header_to,
 };
 use super::crypto::{self, HashAlgorithm, Hasher, KeyError, PublicKey};
 use super::key::{KeyRecord, KeyRecordError};
@@ -134,7 +134,7 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     sig: &SigParams<N>,
     endings: LineEndings,
 ) -> Vec<u8> {
-    let mut data = Vec::with_capacity(1024);
+    let mut data = HashBuf::new(sig.hash);
     let candidates = headers.len();
     let n_names = sig.signed_headers.clone().count();
     if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
@@ -150,7 +150,7 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
             });
             if let Some((i, h)) = found {
                 used.set(i);
-                canonicalize_header(sig.header_canon, endings, h.raw, &mut data);
+                canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
             }
         }
     } else {
@@ -169,15 +169,74 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
             if let Some(list) = by_name.get_mut(&key)
                 && let Some(i) = list.pop()
             {
-                canonicalize_header(sig.header_canon, endings, headers[i].raw, &mut data);
+                canonicalize_header_to(sig.header_canon, endings, headers[i].raw, &mut data);
             }
         }
     }
     let stripped = strip_b_value_cow(sig_field_content);
-    canonicalize_header_content(sig.header_canon, endings, &stripped, &mut data);
-    let mut h = Hasher::new(sig.hash);
-    h.update(&data);
-    h.finish()
+    canonicalize_header_content_to(sig.header_canon, endings, &stripped, &mut data);
+    data.finish()
+}
+
+/// Size of [`HashBuf`]'s buffer.
+const HASH_BUF: usize = 512;
+
+/// A hasher behind a small buffer: canonicalized header fields arrive a
+/// few octets at a time and are hashed in blocks, without a heap copy.
+struct HashBuf {
+    hasher: Hasher,
+    buf: [u8; HASH_BUF],
+    len: usize,
+}
+
+impl HashBuf {
+    fn new(alg: HashAlgorithm) -> Self {
+        HashBuf {
+            hasher: Hasher::new(alg),
+            buf: [0; HASH_BUF],
+            len: 0,
+        }
+    }
+
+    fn flush(&mut self) {
+        self.hasher
+            .update(self.buf.get(..self.len).unwrap_or_default());
+        self.len = 0;
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.flush();
+        self.hasher.finish()
+    }
+}
+
+impl ByteOut for HashBuf {
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        if self.len >= HASH_BUF {
+            self.flush();
+        }
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, data: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + data.len()) {
+            dst.copy_from_slice(data);
+            self.len += data.len();
+        } else {
+            self.flush();
+            if data.len() >= HASH_BUF {
+                self.hasher.update(data);
+            } else if let Some(dst) = self.buf.get_mut(..data.len()) {
+                dst.copy_from_slice(data);
+                self.len = data.len();
+            }
+        }
+    }
 }
 
 /// Which header fields are already taken: a bit set for up to 128 fields
@@ -282,21 +341,23 @@ fn partial_output(value: &[u8], result: DkimResult, reason: String) -> DkimOutpu
 
 fn output_for(sig: &SigRef<'_>) -> DkimOutput {
     let mut signed_headers = Vec::with_capacity(sig.signed_headers.len());
-    signed_headers.extend(sig.signed_headers.iter().map(|n| n.to_string()));
+    signed_headers.extend(sig.signed_headers.iter().map(|&n| String::from(n)));
+    let mut b_prefix = String::with_capacity(8);
+    b_prefix.extend(sig.b_text().take(8));
     DkimOutput {
         result: DkimResult::Neutral,
         reason: String::new(),
-        domain: sig.domain.to_string(),
-        domain_ascii: sig.domain_ascii.to_string(),
-        selector: sig.selector.to_string(),
+        domain: String::from(sig.domain),
+        domain_ascii: String::from(&*sig.domain_ascii),
+        selector: String::from(sig.selector),
         identity: sig
             .identity
             .map(|i| String::from_utf8_lossy(i).into_owned()),
-        algorithm: sig.algorithm.as_str().to_string(),
+        algorithm: String::from(sig.algorithm.as_str()),
         signed_headers,
         testing: false,
         unsigned_octets: 0,
-        b_prefix: sig.b_text().take(8).collect(),
+        b_prefix,
     }
 }
 
@@ -372,8 +433,14 @@ pub async fn verify_message<R: Resolver + ?Sized>(
     let now = now(config);
 
     // Parse and check what can be checked without DNS.
-    let mut outputs = Vec::new();
-    let mut pending: Vec<Pending<'_>> = Vec::new();
+    // Sized up front: both element types are a few hundred octets, and
+    // growing from the default capacity of 4 costs a large allocation.
+    let fields = headers
+        .iter()
+        .filter(|h| h.has_colon && h.is("DKIM-Signature"))
+        .count();
+    let mut outputs = Vec::with_capacity(fields);
+    let mut pending: Vec<Pending<'_>> = Vec::with_capacity(fields.min(config.max_signatures));
     let mut evaluated = 0usize;
     for (hi, h) in headers.iter().enumerate() {
         if !h.has_colon || !h.is("DKIM-Signature") {
