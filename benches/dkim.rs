@@ -330,6 +330,41 @@ fn dkim_benches(c: &mut Criterion) {
         g.bench_function("signature_parse/rsa2048", |b| {
             b.iter(|| sender_auth::dkim::Signature::parse(black_box(sig_value)))
         });
+        g.bench_function("taglist_tags/rsa2048", |b| {
+            b.iter(|| sender_auth::taglist::tags(black_box(sig_value)).count())
+        });
+        g.bench_function("taglist_parse/rsa2048", |b| {
+            b.iter(|| sender_auth::taglist::parse(black_box(sig_value)).map(|t| t.len()))
+        });
+        g.bench_function("header_canon_relaxed/9_fields", |b| {
+            let mut out = Vec::with_capacity(2048);
+            b.iter(|| {
+                out.clear();
+                for h in parsed.headers() {
+                    sender_auth::dkim::canon::canonicalize_header(
+                        HeaderCanon::Relaxed,
+                        LineEndings::Crlf,
+                        black_box(h.raw),
+                        &mut out,
+                    );
+                }
+                out.len()
+            })
+        });
+        g.bench_function("verify_message_preparsed/rsa2048/1KiB", |b| {
+            b.iter(|| {
+                s.rt.block_on(sender_auth::dkim::verify_message(
+                    &s.zone,
+                    black_box(&parsed),
+                    &s.config,
+                ))
+            })
+        });
+        g.bench_function("verify/rsa2048/1KiB", |b| {
+            b.iter(|| {
+                s.rt.block_on(verify(&s.zone, black_box(&signed), &s.config))
+            })
+        });
         g.bench_function("block_on_ready", |b| {
             b.iter(|| s.rt.block_on(async { black_box(1) }))
         });

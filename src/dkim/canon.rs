@@ -476,13 +476,72 @@ pub fn canonicalize_header(
     raw: &[u8],
     out: &mut Vec<u8>,
 ) {
+    canonicalize_header_to(canon, endings, raw, out);
+}
+
+/// Where canonicalized header fields go: a vector, or (on the verify path)
+/// a small buffer in front of the header hash, so that no canonicalized
+/// copy of the header section is allocated.
+pub(crate) trait ByteOut {
+    /// Appends one octet.
+    fn put_byte(&mut self, b: u8);
+    /// Appends octets.
+    fn put(&mut self, data: &[u8]);
+}
+
+impl ByteOut for Vec<u8> {
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        Vec::push(self, b);
+    }
+
+    #[inline]
+    fn put(&mut self, data: &[u8]) {
+        self.extend_from_slice(data);
+    }
+}
+
+/// The first position `p >= from` of SP, HTAB, CR or LF in `value`, or
+/// `value.len()`. Eight octets at a time: a word without any octet ≤ 0x20
+/// is skipped whole (SWAR, no `unsafe`); a word with one is searched
+/// octet by octet from its lowest such octet.
+fn next_header_wsp(value: &[u8], from: usize) -> usize {
+    let n = value.len();
+    let mut k = from;
+    while k < n {
+        let c = value.get(k..n.min(k + 8)).unwrap_or_default();
+        let t = crate::taglist::below(crate::taglist::word(c, b'a'), 0x21);
+        if t == 0 {
+            k += 8;
+            continue;
+        }
+        let first = k + (t.trailing_zeros() / 8) as usize;
+        let end = n.min(k + 8);
+        if let Some(p) = value.get(first..end).and_then(|w| {
+            w.iter()
+                .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        }) {
+            return first + p;
+        }
+        k = end;
+    }
+    n
+}
+
+/// [`canonicalize_header`] into any [`ByteOut`].
+pub(crate) fn canonicalize_header_to<O: ByteOut>(
+    canon: HeaderCanon,
+    endings: LineEndings,
+    raw: &[u8],
+    out: &mut O,
+) {
     // Strip the final line ending.
     let content = raw
         .strip_suffix(b"\r\n")
         .or_else(|| raw.strip_suffix(b"\n"))
         .unwrap_or(raw);
-    canonicalize_header_content(canon, endings, content, out);
-    out.extend_from_slice(b"\r\n");
+    canonicalize_header_content_to(canon, endings, content, out);
+    out.put(b"\r\n");
 }
 
 /// Like [`canonicalize_header`] for a field without its final line ending,
@@ -493,16 +552,26 @@ pub fn canonicalize_header_content(
     content: &[u8],
     out: &mut Vec<u8>,
 ) {
+    canonicalize_header_content_to(canon, endings, content, out);
+}
+
+/// [`canonicalize_header_content`] into any [`ByteOut`].
+pub(crate) fn canonicalize_header_content_to<O: ByteOut>(
+    canon: HeaderCanon,
+    endings: LineEndings,
+    content: &[u8],
+    out: &mut O,
+) {
     match canon {
         HeaderCanon::Simple => match endings {
-            LineEndings::Crlf => out.extend_from_slice(content),
+            LineEndings::Crlf => out.put(content),
             LineEndings::BareLfAsCrlf => {
                 let mut prev = 0u8;
                 for &b in content {
                     if b == b'\n' && prev != b'\r' {
-                        out.push(b'\r');
+                        out.put_byte(b'\r');
                     }
-                    out.push(b);
+                    out.put_byte(b);
                     prev = b;
                 }
             }
@@ -516,8 +585,10 @@ pub fn canonicalize_header_content(
             while let [rest @ .., b' ' | b'\t'] = name {
                 name = rest;
             }
-            out.extend(name.iter().map(u8::to_ascii_lowercase));
-            out.push(b':');
+            for &b in name {
+                out.put_byte(b.to_ascii_lowercase());
+            }
+            out.put_byte(b':');
             // Unfold: every LF in a field value is a folding line break
             // (with the CR before it, if any); remove them. Then compress.
             let mut pending_wsp = false;
@@ -534,7 +605,7 @@ pub fn canonicalize_header_content(
                     }
                     _ => {
                         if pending_wsp && started {
-                            out.push(b' ');
+                            out.put_byte(b' ');
                         }
                         pending_wsp = false;
                         started = true;
@@ -542,11 +613,8 @@ pub fn canonicalize_header_content(
                         // (a bare CR is data; it ends the run and is copied
                         // by the next round unless an LF follows).
                         let start = i;
-                        i += 1;
-                        while i < n && !matches!(value[i], b' ' | b'\t' | b'\r' | b'\n') {
-                            i += 1;
-                        }
-                        out.extend_from_slice(&value[start..i]);
+                        i = next_header_wsp(value, i + 1);
+                        out.put(&value[start..i]);
                     }
                 }
             }
@@ -665,6 +733,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn header_wsp_scan_matches_plain_scan() {
+        let v: Vec<u8> = (0u8..=255)
+            .chain(b"abc def\tghijklmnop\r\nqrstuvwxyz0123 ".iter().copied())
+            .collect();
+        for from in 0..v.len() {
+            let plain = v[from..]
+                .iter()
+                .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .map_or(v.len(), |p| from + p);
+            assert_eq!(next_header_wsp(&v, from), plain, "{from}");
+        }
+        assert_eq!(next_header_wsp(b"abcdefghijkl", 3), 12);
+        assert_eq!(next_header_wsp(b"", 0), 0);
     }
 
     #[test]

@@ -290,7 +290,8 @@ impl Signer {
         let hash = alg.hash();
         let bodies = body_hashes(msg.body(), endings, &[(hash, self.body_canon, None)]);
         let (bh, total) = bodies
-            .into_values()
+            .into_iter()
+            .map(|(_, v)| v)
             .next()
             .ok_or_else(|| SignError::Crypto("no body hash".into()))?;
         let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
@@ -336,7 +337,7 @@ impl Signer {
         super::signature::Signature::parse(probe.as_bytes())
             .map_err(|e| SignError::Invalid(e.to_string()))?;
         let params = SigParams {
-            signed_headers: &names,
+            signed_headers: names.iter().map(String::as_str),
             header_canon: self.header_canon,
             hash,
         };

@@ -11,6 +11,7 @@
 //! assert_eq!(sig.b_text, "BBBB");
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -163,9 +164,21 @@ fn digits(tag: &'static str, v: &[u8], max: usize) -> Result<u64, SignatureError
     })
 }
 
+fn is_fws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 /// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`).
 pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    decode_clean(tag, v, &strip_fws_fast(v))
+    // Values that fit are stripped into a stack buffer (any SHA-256 `bh=`,
+    // a folded RSA-2048 or RSA-4096 `b=`); longer ones through a copy.
+    if v.len() <= 128 {
+        base64_fws_in::<128>(tag, v)
+    } else if v.len() <= 1024 {
+        base64_fws_in::<1024>(tag, v)
+    } else {
+        decode_clean(tag, v, &strip_fws_fast(v))
+    }
 }
 
 fn decode_clean(tag: &'static str, v: &[u8], clean: &[u8]) -> Result<Vec<u8>, SignatureError> {
@@ -174,11 +187,25 @@ fn decode_clean(tag: &'static str, v: &[u8], clean: &[u8]) -> Result<Vec<u8>, Si
         .map_err(|_| SignatureError::Invalid(tag, text(v)))
 }
 
-/// [`taglist::strip_fws`] copying runs rather than bytes (`b=` values are
-/// a few hundred octets folded into a handful of lines).
+/// [`base64_fws`] for a value of at most `N` octets, stripped into a stack
+/// buffer without branches (every octet is stored, the position advances
+/// only past non-whitespace).
+fn base64_fws_in<const N: usize>(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
+    let mut buf = [0u8; N];
+    let mut n = 0;
+    for (&c, _) in v.iter().zip(0..N) {
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = c;
+        }
+        n += usize::from(!is_fws(c));
+    }
+    decode_clean(tag, v, buf.get(..n).unwrap_or_default())
+}
+
+/// [`taglist::strip_fws`] copying runs rather than bytes.
 fn strip_fws_fast(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
-    for run in v.split(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+    for run in v.split(|&b| is_fws(b)) {
         out.extend_from_slice(run);
     }
     out
@@ -189,25 +216,32 @@ fn strip_fws_fast(v: &[u8]) -> Vec<u8> {
 /// IDNA). Letters, digits, `-` and `_` are allowed in ASCII labels; any
 /// other ASCII (NUL, parentheses, quotes, spaces, `@`, ...) is refused.
 pub(crate) fn domain_to_ascii(v: &[u8], min_labels: usize) -> Option<String> {
+    domain_to_ascii_cow(v, min_labels).map(Cow::into_owned)
+}
+
+/// [`domain_to_ascii`], borrowing the input when it is already lower-case
+/// ASCII (the usual case: no copy).
+fn domain_to_ascii_cow(v: &[u8], min_labels: usize) -> Option<Cow<'_, str>> {
     let s = std::str::from_utf8(v).ok()?;
     if s.is_empty() || s.len() > 253 {
         return None;
     }
-    let ascii = if s.is_ascii() {
-        s.to_ascii_lowercase()
+    let ascii: Cow<'_, str> = if s.is_ascii() {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
     } else {
         if s.bytes()
             .any(|b| b.is_ascii() && !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
         {
             return None;
         }
-        idna::domain_to_ascii(s).ok()?
+        Cow::Owned(idna::domain_to_ascii(s).ok()?)
     };
-    let labels: Vec<&str> = ascii.split('.').collect();
-    if labels.len() < min_labels {
-        return None;
-    }
-    for l in &labels {
+    let mut labels = 0usize;
+    for l in ascii.split('.') {
         if l.is_empty()
             || l.len() > 63
             || l.starts_with('-')
@@ -218,8 +252,9 @@ pub(crate) fn domain_to_ascii(v: &[u8], min_labels: usize) -> Option<String> {
         {
             return None;
         }
+        labels += 1;
     }
-    if ascii.len() > 253 {
+    if labels < min_labels || ascii.len() > 253 {
         return None;
     }
     Some(ascii)
@@ -239,10 +274,450 @@ fn is_field_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
 
+/// The names of an `h=` value, folding whitespace around each removed.
+pub(crate) fn header_names(h: &str) -> impl Iterator<Item = &str> + Clone {
+    h.split(':')
+        .map(|n| n.trim_matches([' ', '\t', '\r', '\n']))
+}
+
+/// True when `m` without folding whitespace is `dns/txt` or starts with
+/// `dns/txt/` (a `q=` method), compared without a copy.
+fn is_dns_txt(m: &[u8]) -> bool {
+    let mut it = m.iter().copied().filter(|&b| !is_fws(b));
+    for &want in b"dns/txt" {
+        if it.next() != Some(want) {
+            return false;
+        }
+    }
+    matches!(it.next(), None | Some(b'/'))
+}
+
+/// The tags RFC 6376 §3.5 defines, each with a slot, so that duplicates
+/// are found with a bit mask; other names go to [`taglist::SeenNames`].
+fn slot(name: &str) -> Option<u32> {
+    // Matched on the octets themselves (a match on byte strings compiles
+    // to a memcmp call per arm).
+    Some(match *name.as_bytes() {
+        [b'v'] => 0,
+        [b'a'] => 1,
+        [b'b'] => 2,
+        [b'b', b'h'] => 3,
+        [b'c'] => 4,
+        [b'd'] => 5,
+        [b'h'] => 6,
+        [b'i'] => 7,
+        [b'l'] => 8,
+        [b'q'] => 9,
+        [b's'] => 10,
+        [b't'] => 11,
+        [b'x'] => 12,
+        [b'z'] => 13,
+        _ => return None,
+    })
+}
+
+/// A DKIM-Signature parsed without copying its text: what the verifier
+/// uses (one allocation per decoded `b=`/`bh=`, none for names that are
+/// already lower-case ASCII). [`Signature::parse`] builds the owned form
+/// from it, so both accept and reject exactly the same inputs.
+#[derive(Debug, Clone)]
+pub(crate) struct SigRef<'a> {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) b: Vec<u8>,
+    /// `b=` as written (folding whitespace included).
+    pub(crate) b_raw: &'a [u8],
+    pub(crate) body_hash: Vec<u8>,
+    pub(crate) header_canon: HeaderCanon,
+    pub(crate) body_canon: BodyCanon,
+    pub(crate) domain: &'a str,
+    pub(crate) domain_ascii: Cow<'a, str>,
+    pub(crate) selector: &'a str,
+    pub(crate) selector_ascii: Cow<'a, str>,
+    /// `h=`, the signed header field names in order.
+    pub(crate) signed_headers: Vec<&'a str>,
+    pub(crate) identity: Option<&'a [u8]>,
+    /// The domain of `i=`; `None` when there is no `i=` (then it is `d=`).
+    pub(crate) identity_domain: Option<Cow<'a, str>>,
+    pub(crate) body_length: Option<u64>,
+    pub(crate) timestamp: Option<u64>,
+    pub(crate) expiration: Option<u64>,
+}
+
+impl<'a> SigRef<'a> {
+    /// See [`Signature::parse`]: the same checks in the same order, so the
+    /// same error for every input.
+    pub(crate) fn parse(value: &'a [u8]) -> Result<SigRef<'a>, SignatureError> {
+        // One pass over the tag-list: syntax errors and duplicates are
+        // reported for the whole list before any tag is interpreted.
+        let mut known: [Option<&[u8]>; 14] = [None; 14];
+        let mut seen_mask = 0u32;
+        let mut unknown = taglist::SeenNames::default();
+        for tag in taglist::tags(value) {
+            let tag = tag.map_err(SignatureError::TagList)?;
+            let fresh = match slot(tag.name) {
+                Some(i) => {
+                    let bit = 1u32 << i;
+                    let fresh = seen_mask & bit == 0;
+                    seen_mask |= bit;
+                    if let Some(k) = known.get_mut(i as usize) {
+                        *k = Some(tag.value);
+                    }
+                    fresh
+                }
+                None => unknown.insert(tag.name),
+            };
+            if !fresh {
+                return Err(SignatureError::TagList(taglist::TagListError::Duplicate(
+                    tag.name.to_string(),
+                )));
+            }
+        }
+        let [v, a, b, bh, c, d, h, i, l, q, s, t, x, _z] = known;
+        let req = |v: Option<&'a [u8]>, name: &'static str| v.ok_or(SignatureError::Missing(name));
+
+        let v = req(v, "v")?;
+        if v != b"1" {
+            return Err(SignatureError::Version(text(v)));
+        }
+        let a = req(a, "a")?;
+        let algorithm = match a {
+            b"rsa-sha256" => Algorithm::RsaSha256,
+            b"rsa-sha1" => Algorithm::RsaSha1,
+            b"ed25519-sha256" => Algorithm::Ed25519Sha256,
+            _ => return Err(SignatureError::Algorithm(text(a))),
+        };
+        let b_raw = req(b, "b")?;
+        let b = base64_fws("b", b_raw)?;
+        if b.is_empty() {
+            return Err(SignatureError::Invalid("b", String::new()));
+        }
+        let body_hash = base64_fws("bh", req(bh, "bh")?)?;
+        if body_hash.is_empty() {
+            return Err(SignatureError::Invalid("bh", String::new()));
+        }
+        let (header_canon, body_canon) = match c {
+            None => (HeaderCanon::Simple, BodyCanon::Simple),
+            Some(c) => parse_c(c).map_err(|_| SignatureError::Invalid("c", text(c)))?,
+        };
+        let d = req(d, "d")?;
+        let domain_ascii =
+            domain_to_ascii_cow(d, 2).ok_or_else(|| SignatureError::Invalid("d", text(d)))?;
+        let s = req(s, "s")?;
+        let selector_ascii =
+            domain_to_ascii_cow(s, 1).ok_or_else(|| SignatureError::Invalid("s", text(s)))?;
+        // domain_to_ascii_cow accepted them: both are UTF-8.
+        let domain = std::str::from_utf8(d).map_err(|_| SignatureError::Invalid("d", text(d)))?;
+        let selector = std::str::from_utf8(s).map_err(|_| SignatureError::Invalid("s", text(s)))?;
+        let h_raw = req(h, "h")?;
+        let h =
+            std::str::from_utf8(h_raw).map_err(|_| SignatureError::Invalid("h", text(h_raw)))?;
+        let mut from = false;
+        let mut signed_headers =
+            Vec::with_capacity(h_raw.iter().filter(|&&b| b == b':').count() + 1);
+        for name in header_names(h) {
+            if !is_field_name(name) {
+                return Err(SignatureError::Invalid("h", text(h_raw)));
+            }
+            from |= name.eq_ignore_ascii_case("from");
+            signed_headers.push(name);
+        }
+        if !from {
+            return Err(SignatureError::FromNotSigned);
+        }
+        let identity_domain = match i {
+            None => None,
+            Some(i) => {
+                let at = i
+                    .iter()
+                    .rposition(|&b| b == b'@')
+                    .ok_or_else(|| SignatureError::Invalid("i", text(i)))?;
+                let local = &i[..at];
+                if local.iter().any(|&b| b <= b' ' || b == 0x7f) {
+                    return Err(SignatureError::Invalid("i", text(i)));
+                }
+                let dom = domain_to_ascii_cow(&i[at + 1..], 1)
+                    .ok_or_else(|| SignatureError::Invalid("i", text(i)))?;
+                if !is_same_or_subdomain(&dom, &domain_ascii) {
+                    return Err(SignatureError::IdentityMismatch);
+                }
+                Some(dom)
+            }
+        };
+        let body_length = l.map(|l| digits("l", l, 76)).transpose()?;
+        let timestamp = t.map(|t| digits("t", t, 12)).transpose()?;
+        let expiration = x.map(|x| digits("x", x, 12)).transpose()?;
+        if let (Some(t), Some(x)) = (timestamp, expiration)
+            && x <= t
+        {
+            return Err(SignatureError::ExpiresBeforeTimestamp);
+        }
+        if let Some(q) = q
+            && !q.split(|&b| b == b':').any(is_dns_txt)
+        {
+            return Err(SignatureError::QueryMethod(text(q)));
+        }
+        Ok(SigRef {
+            algorithm,
+            b,
+            b_raw,
+            body_hash,
+            header_canon,
+            body_canon,
+            domain,
+            domain_ascii,
+            selector,
+            selector_ascii,
+            signed_headers,
+            identity: i,
+            identity_domain,
+            body_length,
+            timestamp,
+            expiration,
+        })
+    }
+
+    /// The domain of `i=`, or `d=` when there is no `i=` (A-label form).
+    pub(crate) fn identity_domain(&self) -> &str {
+        self.identity_domain
+            .as_deref()
+            .unwrap_or(&self.domain_ascii)
+    }
+
+    /// `b=` without folding whitespace (ASCII: it decoded as base64).
+    pub(crate) fn b_text(&self) -> impl Iterator<Item = char> + '_ {
+        self.b_raw
+            .iter()
+            .filter(|&&b| !is_fws(b))
+            .map(|&b| char::from(b))
+    }
+
+    /// The DNS name of the key record (see [`Signature::key_name`]).
+    pub(crate) fn key_name(&self) -> String {
+        let mut n = String::with_capacity(
+            self.selector_ascii.len() + self.domain_ascii.len() + "._domainkey.".len(),
+        );
+        n.push_str(&self.selector_ascii);
+        n.push_str("._domainkey.");
+        n.push_str(&self.domain_ascii);
+        n
+    }
+
+    /// The owned [`Signature`].
+    pub(crate) fn to_owned_signature(&self) -> Signature {
+        let identity_domain = self.identity_domain().to_string();
+        Signature {
+            algorithm: self.algorithm,
+            b: self.b.clone(),
+            b_text: self.b_text().collect(),
+            body_hash: self.body_hash.clone(),
+            header_canon: self.header_canon,
+            body_canon: self.body_canon,
+            domain: self.domain.to_string(),
+            domain_ascii: self.domain_ascii.to_string(),
+            selector: self.selector.to_string(),
+            selector_ascii: self.selector_ascii.to_string(),
+            signed_headers: self.signed_headers.iter().map(|n| n.to_string()).collect(),
+            identity: self.identity.map(text),
+            identity_domain,
+            body_length: self.body_length,
+            timestamp: self.timestamp,
+            expiration: self.expiration,
+        }
+    }
+}
+
 impl Signature {
     /// Parses the value of a DKIM-Signature field (everything after the
     /// colon). Pure; never panics.
+    ///
+    /// The tag-list is read once (RFC 6376 §3.2; syntax errors and
+    /// duplicate tags come first, for the whole list), then the tags are
+    /// checked in a fixed order: `v=`, `a=`, `b=`, `bh=`, `c=`, `d=`, `s=`,
+    /// `h=` (with From, §5.4), `i=` (§3.5: its domain must be `d=` or a
+    /// subdomain), `l=`, `t=`, `x=`, `q=`; the first failure is returned.
     pub fn parse(value: &[u8]) -> Result<Signature, SignatureError> {
+        SigRef::parse(value).map(|r| r.to_owned_signature())
+    }
+
+    /// The DNS name of the key record: `<s>._domainkey.<d>` (§3.6.2.1),
+    /// in A-label form.
+    pub fn key_name(&self) -> String {
+        format!("{}._domainkey.{}", self.selector_ascii, self.domain_ascii)
+    }
+}
+
+/// [`strip_b_value_copy`], for tests.
+#[cfg(test)]
+pub(crate) fn strip_b_value(content: &[u8]) -> Vec<u8> {
+    strip_b_value_cow(content).into_owned()
+}
+
+/// True when a tag-spec's name part (before its `=`) is `b`, folding
+/// whitespace ignored.
+fn is_b_name(name: &[u8]) -> bool {
+    let mut it = name.iter().filter(|&&b| !is_fws(b));
+    it.next() == Some(&b'b') && it.next().is_none()
+}
+
+/// The field content with its `b=` value removed (as [`strip_b_value_copy`]
+/// computes it), without a copy in the usual case where the only `b=` tag
+/// is the last tag-spec: the result is then a prefix of `content`.
+pub(crate) fn strip_b_value_cow(content: &[u8]) -> Cow<'_, [u8]> {
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return Cow::Borrowed(content);
+    };
+    let value_start = colon + 1;
+    let mut b_specs = 0usize;
+    let mut pos = value_start;
+    // (start of the last spec, position of its '=' if any).
+    let last = loop {
+        let rest = content.get(pos..).unwrap_or_default();
+        let end = crate::taglist::find_byte(rest, b';').map_or(content.len(), |i| pos + i);
+        let spec = content.get(pos..end).unwrap_or_default();
+        let eq = spec.iter().position(|&b| b == b'=');
+        if let Some(e) = eq
+            && is_b_name(&spec[..e])
+        {
+            b_specs += 1;
+        }
+        if end >= content.len() {
+            break (pos, eq);
+        }
+        pos = end + 1;
+    };
+    match last {
+        (start, Some(eq)) if b_specs == 1 && is_b_name(&content[start..start + eq]) => {
+            Cow::Borrowed(&content[..start + eq + 1])
+        }
+        _ => Cow::Owned(strip_b_value_copy(content)),
+    }
+}
+
+/// Returns the raw field `content` (`DKIM-Signature:...` without the final
+/// line ending) with the value of its `b=` tag removed (§3.7): everything
+/// between `b=` and the next `;` (or the end) is deleted; the rest,
+/// including folding whitespace, is kept exactly.
+fn strip_b_value_copy(content: &[u8]) -> Vec<u8> {
+    let Some(colon) = content.iter().position(|&b| b == b':') else {
+        return content.to_vec();
+    };
+    let mut out = Vec::with_capacity(content.len());
+    out.extend_from_slice(&content[..=colon]);
+    let value = &content[colon + 1..];
+    let mut first = true;
+    for spec in value.split(|&b| b == b';') {
+        if !first {
+            out.push(b';');
+        }
+        first = false;
+        match spec.iter().position(|&b| b == b'=') {
+            Some(eq) if taglist::strip_fws(&spec[..eq]) == b"b" => {
+                out.extend_from_slice(&spec[..=eq]);
+            }
+            _ => out.extend_from_slice(spec),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stack-buffer path accepts and decodes exactly like the base64
+    /// crate on the value with whitespace removed.
+    fn same_as_base64_crate(v: &[u8]) {
+        let clean = strip_fws_fast(v);
+        let reference = base64::engine::general_purpose::STANDARD
+            .decode(&clean)
+            .ok();
+        assert_eq!(
+            base64_fws("b", v).ok(),
+            reference,
+            "{:?}",
+            String::from_utf8_lossy(v)
+        );
+    }
+
+    #[test]
+    fn base64_decoder_edge_cases() {
+        for v in [
+            &b""[..],
+            b"=",
+            b"==",
+            b"===",
+            b"====",
+            b"A",
+            b"AA",
+            b"AAA",
+            b"AAAA",
+            b"AA==",
+            b"AB==",
+            b"AQ==",
+            b"AAA=",
+            b"AAB=",
+            b"AAE=",
+            b"AA=",
+            b"AA=A",
+            b"AA==AAAA",
+            b"AAAA=",
+            b"AAAA==",
+            b"A===",
+            b"AAAAA",
+            b"AA\r\n =\t=",
+            b" A A A A ",
+            b"AA==\r\n",
+            b"AA= =",
+            b"-_AA",
+            b"+/+/",
+            b"AAAA\x00",
+            b"\xffAAA",
+        ] {
+            same_as_base64_crate(v);
+        }
+        // Around the stack-buffer sizes (128, 1024) and beyond.
+        for len in (100..160).chain(1000..1060).chain(2040..2050) {
+            let text: Vec<u8> = b"AB\r\n CD=".iter().copied().cycle().take(len).collect();
+            same_as_base64_crate(&text);
+            let text: Vec<u8> = b"ABC DEFG\t".iter().copied().cycle().take(len).collect();
+            same_as_base64_crate(&text);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn base64_decoder_matches_crate(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"AQgw+/=  \r\n\t-_.A9zZ".to_vec()),
+                0..24,
+            )
+        ) {
+            same_as_base64_crate(&v);
+        }
+
+        #[test]
+        fn base64_decoder_matches_crate_on_valid_text(
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            cut in 0usize..80,
+            ws in proptest::sample::select(vec![&b" "[..], b"\r\n\t", b"\n "]),
+            tweak in proptest::option::of((0usize..80, proptest::prelude::any::<u8>())),
+        ) {
+            let mut text = base64::engine::general_purpose::STANDARD.encode(&raw).into_bytes();
+            if let Some((i, b)) = tweak && i < text.len() {
+                text[i] = b;
+            }
+            let cut = cut.min(text.len());
+            let mut v = text[..cut].to_vec();
+            v.extend_from_slice(ws);
+            v.extend_from_slice(&text[cut..]);
+            same_as_base64_crate(&v);
+        }
+    }
+
+    /// `Signature::parse` before the borrowed parser (kept as the
+    /// reference: the same result, or the same error, for every input).
+    fn reference_parse(value: &[u8]) -> Result<Signature, SignatureError> {
         let tags = taglist::parse(value).map_err(SignatureError::TagList)?;
         // Tag names are one or two octets: compare inline rather than
         // through a memcmp call per tag.
@@ -264,14 +739,19 @@ impl Signature {
         };
         let b_raw = req("b")?;
         let b_clean = strip_fws_fast(b_raw);
-        let b = decode_clean("b", b_raw, &b_clean)?;
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(&b_clean)
+            .map_err(|_| SignatureError::Invalid("b", text(b_raw)))?;
         if b.is_empty() {
             return Err(SignatureError::Invalid("b", String::new()));
         }
         // The decoded base64 text is ASCII: reuse its buffer, no lossy scan.
         let b_text = String::from_utf8(b_clean)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        let body_hash = base64_fws("bh", req("bh")?)?;
+        let bh_raw = req("bh")?;
+        let body_hash = base64::engine::general_purpose::STANDARD
+            .decode(strip_fws_fast(bh_raw))
+            .map_err(|_| SignatureError::Invalid("bh", text(bh_raw)))?;
         if body_hash.is_empty() {
             return Err(SignatureError::Invalid("bh", String::new()));
         }
@@ -357,43 +837,61 @@ impl Signature {
         })
     }
 
-    /// The DNS name of the key record: `<s>._domainkey.<d>` (§3.6.2.1),
-    /// in A-label form.
-    pub fn key_name(&self) -> String {
-        format!("{}._domainkey.{}", self.selector_ascii, self.domain_ascii)
-    }
-}
-
-/// Returns the raw field `content` (`DKIM-Signature:...` without the final
-/// line ending) with the value of its `b=` tag removed (§3.7): everything
-/// between `b=` and the next `;` (or the end) is deleted; the rest,
-/// including folding whitespace, is kept exactly.
-pub(crate) fn strip_b_value(content: &[u8]) -> Vec<u8> {
-    let Some(colon) = content.iter().position(|&b| b == b':') else {
-        return content.to_vec();
-    };
-    let mut out = Vec::with_capacity(content.len());
-    out.extend_from_slice(&content[..=colon]);
-    let value = &content[colon + 1..];
-    let mut first = true;
-    for spec in value.split(|&b| b == b';') {
-        if !first {
-            out.push(b';');
-        }
-        first = false;
-        match spec.iter().position(|&b| b == b'=') {
-            Some(eq) if taglist::strip_fws(&spec[..eq]) == b"b" => {
-                out.extend_from_slice(&spec[..=eq]);
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn parse_matches_reference(
+            specs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "v", "a", "b", "bh", "c", "d", "s", "h", "i", "l", "t", "x", "q", "z", "V", "x1", "",
+                    ]),
+                    proptest::sample::select(vec![
+                        "1", "2", "rsa-sha256", "rsa-sha1", "ed25519-sha256", "AAAA", "AA==", "A A\r\n\tAA",
+                        "AB=", "", "relaxed/relaxed", "simple", "relaxed/x", "example.com", "Example.COM",
+                        "bücher.example", "com", "a..b", "sel", "From:To", "from : Subject", "To", "From::To",
+                        "@example.com", "u@sub.example.com", "u@other.org", "10", "9", "99999999999999",
+                        "dns/txt", "dns/txt/x:foo", "dns", "\x01", "x\x7fy", "a=b",
+                    ]),
+                ),
+                0..16,
+            ),
+            sep in proptest::sample::select(vec!["; ", ";", " ;\r\n\t"]),
+        ) {
+            let mut v = String::new();
+            for (i, (n, val)) in specs.iter().enumerate() {
+                if i > 0 {
+                    v.push_str(sep);
+                }
+                v.push_str(n);
+                v.push('=');
+                v.push_str(val);
             }
-            _ => out.extend_from_slice(spec),
+            proptest::prop_assert_eq!(Signature::parse(v.as_bytes()), reference_parse(v.as_bytes()));
+        }
+
+        #[test]
+        fn parse_matches_reference_near_valid(
+            drop in proptest::option::of(0usize..9),
+            extra in proptest::option::of(proptest::sample::select(vec![
+                "i=@Example.com", "l=5", "t=10; x=5", "q=dns/txt", "c=relaxed", "z=a|b", "d=x.org",
+                "i=u\u{80}@example.com", "x=1", "bh=A", "b=", "h=to",
+            ])),
+        ) {
+            let mut specs = vec![
+                "v=1", "a=rsa-sha256", "d=example.com", "s=sel", "h=From:To",
+                "bh=AAAA", "c=relaxed/relaxed", "t=1", "b=AB\r\n CD",
+            ];
+            if let Some(d) = drop {
+                specs.remove(d);
+            }
+            if let Some(e) = extra {
+                specs.insert(specs.len() / 2, e);
+            }
+            let v = specs.join("; ");
+            proptest::prop_assert_eq!(Signature::parse(v.as_bytes()), reference_parse(v.as_bytes()));
         }
     }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn fast_fws_strip_matches_taglist() {
@@ -569,5 +1067,31 @@ mod tests {
             strip_b_value(f),
             b"DKIM-Signature: a=1; b=; bh=xy; b =".to_vec()
         );
+        // The borrowed fast path (b= last, once) and the copy agree.
+        for f in [
+            &b"DKIM-Signature: a=1; bh=xy; b= ab\r\n cd"[..],
+            b"DKIM-Signature: a=1; bh=xy; b= ab\r\n cd ;",
+            b"DKIM-Signature: a=1; bh=xy;\r\n\t b\r\n =ab",
+            b"DKIM-Signature: b=1; bh=xy; b=zz",
+            b"DKIM-Signature: a=1; bh=xy; bb=zz",
+            b"DKIM-Signature: a=1; bh=xy; b",
+            b"DKIM-Signature: a=1; bh=xy; =b",
+            b"DKIM-Signature: a=1; b=1; bh=xy",
+            b"DKIM-Signature",
+            b"DKIM-Signature:",
+            b"DKIM-Signature:b=",
+            b"DKIM-Signature:;;b=x=y",
+            b"",
+        ] {
+            assert_eq!(
+                strip_b_value_cow(f).as_ref(),
+                &strip_b_value_copy(f)[..],
+                "{f:?}"
+            );
+        }
+        assert!(matches!(
+            strip_b_value_cow(b"X: a=1; b= ab\r\n cd"),
+            Cow::Borrowed(b"X: a=1; b=")
+        ));
     }
 }

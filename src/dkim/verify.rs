@@ -6,13 +6,13 @@ use std::sync::Arc;
 use futures_util::future::{join, join_all};
 
 use super::canon::{
-    BodyCanon, BodyCanonicalizer, LineEndings, Sink, canonicalize_header,
-    canonicalize_header_content,
+    BodyCanon, BodyCanonicalizer, ByteOut, LineEndings, Sink, canonicalize_header_content_to,
+    canonicalize_header_to,
 };
 use super::crypto::{self, HashAlgorithm, Hasher, KeyError, PublicKey};
 use super::key::{KeyRecord, KeyRecordError};
 use super::keycache::CachedKey;
-use super::signature::{Algorithm, KeyType, Signature, strip_b_value};
+use super::signature::{Algorithm, KeyType, SigRef, strip_b_value_cow};
 use super::{DkimConfig, DkimOutput, DkimResult};
 use crate::dns::{DnsError, DnsResult, Resolver, Txt};
 use crate::message::{HeaderField, Message};
@@ -64,23 +64,37 @@ impl Sink for BodyHasher {
     }
 }
 
-/// The distinct (hash, body canonicalization, l=) among `sigs`: one body
-/// hash is computed per entry and shared by all signatures that need it.
-pub(crate) fn distinct_body_keys<'a>(sigs: impl Iterator<Item = &'a Signature>) -> Vec<BodyKey> {
-    let mut keys: Vec<BodyKey> = sigs
-        .map(|s| (s.algorithm.hash(), s.body_canon, s.body_length))
-        .collect();
+/// The body key of a signature.
+fn body_key(s: &SigRef<'_>) -> BodyKey {
+    (s.algorithm.hash(), s.body_canon, s.body_length)
+}
+
+/// The distinct (hash, body canonicalization, l=) among `keys`, sorted:
+/// one body hash is computed per entry and shared by all signatures that
+/// need it.
+pub(crate) fn distinct_body_keys(keys: impl Iterator<Item = BodyKey>) -> Vec<BodyKey> {
+    let mut keys: Vec<BodyKey> = keys.collect();
     keys.sort();
     keys.dedup();
     keys
 }
 
-/// Computes the canonicalized body hashes for all `keys` in one pass.
-pub(crate) fn body_hashes(
-    body: &[u8],
-    endings: LineEndings,
-    keys: &[BodyKey],
-) -> HashMap<BodyKey, (Vec<u8>, u64)> {
+/// Body hashes by key, in the order of the (sorted) keys they were
+/// computed for: (digest, total canonicalized length).
+pub(crate) type BodyHashes = Vec<(BodyKey, (Vec<u8>, u64))>;
+
+/// The body hash for `key` in `bodies` (sorted by key).
+fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Vec<u8>, u64)> {
+    bodies
+        .binary_search_by(|(k, _)| k.cmp(key))
+        .ok()
+        .and_then(|i| bodies.get(i))
+        .map(|(_, v)| v)
+}
+
+/// Computes the canonicalized body hashes for all `keys` (sorted, as from
+/// [`distinct_body_keys`]) in one pass.
+pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -> BodyHashes {
     let mut states: Vec<(BodyKey, BodyCanonicalizer, BodyHasher)> = keys
         .iter()
         .map(|&k| {
@@ -113,31 +127,30 @@ const LINEAR_SELECT_MAX: usize = 4096;
 /// Computes the header hash (§3.7): the signed fields selected bottom-up
 /// (absent instances contribute nothing), then the signature field itself
 /// with an empty `b=` and no final CRLF.
-pub(crate) fn header_hash(
+pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     headers: &[HeaderField<'_>],
     sig_index: Option<usize>,
     sig_field_content: &[u8],
-    sig: &SigParams<'_>,
+    sig: &SigParams<N>,
     endings: LineEndings,
 ) -> Vec<u8> {
-    let mut data = Vec::with_capacity(1024);
+    let mut data = HashBuf::new(sig.hash);
     let candidates = headers.len();
-    if sig.signed_headers.len().saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+    let n_names = sig.signed_headers.clone().count();
+    if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
         // Few fields: for each name in h=, the bottom-most unused instance,
         // found by a scan (no allocation per field, no hashing).
-        let mut used = vec![false; candidates];
-        if let Some(i) = sig_index
-            && let Some(u) = used.get_mut(i)
-        {
-            *u = true;
+        let mut used = Used::new(candidates);
+        if let Some(i) = sig_index {
+            used.set(i);
         }
-        for name in sig.signed_headers {
+        for name in sig.signed_headers.clone() {
             let found = headers.iter().enumerate().rev().find(|(i, h)| {
-                h.has_colon && !used[*i] && h.name.eq_ignore_ascii_case(name.as_bytes())
+                h.has_colon && !used.get(*i) && h.name.eq_ignore_ascii_case(name.as_bytes())
             });
             if let Some((i, h)) = found {
-                used[i] = true;
-                canonicalize_header(sig.header_canon, endings, h.raw, &mut data);
+                used.set(i);
+                canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
             }
         }
     } else {
@@ -151,25 +164,119 @@ pub(crate) fn header_hash(
                     .push(i);
             }
         }
-        for name in sig.signed_headers {
+        for name in sig.signed_headers.clone() {
             let key = name.to_ascii_lowercase().into_bytes();
             if let Some(list) = by_name.get_mut(&key)
                 && let Some(i) = list.pop()
             {
-                canonicalize_header(sig.header_canon, endings, headers[i].raw, &mut data);
+                canonicalize_header_to(sig.header_canon, endings, headers[i].raw, &mut data);
             }
         }
     }
-    let stripped = strip_b_value(sig_field_content);
-    canonicalize_header_content(sig.header_canon, endings, &stripped, &mut data);
-    let mut h = Hasher::new(sig.hash);
-    h.update(&data);
-    h.finish()
+    let stripped = strip_b_value_cow(sig_field_content);
+    canonicalize_header_content_to(sig.header_canon, endings, &stripped, &mut data);
+    data.finish()
+}
+
+/// Size of [`HashBuf`]'s buffer.
+const HASH_BUF: usize = 512;
+
+/// A hasher behind a small buffer: canonicalized header fields arrive a
+/// few octets at a time and are hashed in blocks, without a heap copy.
+struct HashBuf {
+    hasher: Hasher,
+    buf: [u8; HASH_BUF],
+    len: usize,
+}
+
+impl HashBuf {
+    fn new(alg: HashAlgorithm) -> Self {
+        HashBuf {
+            hasher: Hasher::new(alg),
+            buf: [0; HASH_BUF],
+            len: 0,
+        }
+    }
+
+    fn flush(&mut self) {
+        self.hasher
+            .update(self.buf.get(..self.len).unwrap_or_default());
+        self.len = 0;
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.flush();
+        self.hasher.finish()
+    }
+}
+
+impl ByteOut for HashBuf {
+    #[inline]
+    fn put_byte(&mut self, b: u8) {
+        if self.len >= HASH_BUF {
+            self.flush();
+        }
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, data: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + data.len()) {
+            dst.copy_from_slice(data);
+            self.len += data.len();
+        } else {
+            self.flush();
+            if data.len() >= HASH_BUF {
+                self.hasher.update(data);
+            } else if let Some(dst) = self.buf.get_mut(..data.len()) {
+                dst.copy_from_slice(data);
+                self.len = data.len();
+            }
+        }
+    }
+}
+
+/// Which header fields are already taken: a bit set for up to 128 fields
+/// (no allocation), a vector above that.
+struct Used {
+    small: u128,
+    big: Vec<bool>,
+}
+
+impl Used {
+    fn new(n: usize) -> Self {
+        Used {
+            small: 0,
+            big: if n > 128 { vec![false; n] } else { Vec::new() },
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        if self.big.is_empty() {
+            i < 128 && self.small & (1u128 << i) != 0
+        } else {
+            self.big.get(i).copied().unwrap_or(false)
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        if self.big.is_empty() {
+            if i < 128 {
+                self.small |= 1u128 << i;
+            }
+        } else if let Some(u) = self.big.get_mut(i) {
+            *u = true;
+        }
+    }
 }
 
 /// What the header hash needs from a signature (shared with the signer).
-pub(crate) struct SigParams<'a> {
-    pub(crate) signed_headers: &'a [String],
+pub(crate) struct SigParams<N> {
+    /// The `h=` names, in order.
+    pub(crate) signed_headers: N,
     pub(crate) header_canon: super::canon::HeaderCanon,
     pub(crate) hash: HashAlgorithm,
 }
@@ -232,19 +339,25 @@ fn partial_output(value: &[u8], result: DkimResult, reason: String) -> DkimOutpu
     out
 }
 
-fn output_for(sig: &Signature) -> DkimOutput {
+fn output_for(sig: &SigRef<'_>) -> DkimOutput {
+    let mut signed_headers = Vec::with_capacity(sig.signed_headers.len());
+    signed_headers.extend(sig.signed_headers.iter().map(|&n| String::from(n)));
+    let mut b_prefix = String::with_capacity(8);
+    b_prefix.extend(sig.b_text().take(8));
     DkimOutput {
         result: DkimResult::Neutral,
         reason: String::new(),
-        domain: sig.domain.clone(),
-        domain_ascii: sig.domain_ascii.clone(),
-        selector: sig.selector.clone(),
-        identity: sig.identity.clone(),
-        algorithm: sig.algorithm.as_str().to_string(),
-        signed_headers: sig.signed_headers.clone(),
+        domain: String::from(sig.domain),
+        domain_ascii: String::from(&*sig.domain_ascii),
+        selector: String::from(sig.selector),
+        identity: sig
+            .identity
+            .map(|i| String::from_utf8_lossy(i).into_owned()),
+        algorithm: String::from(sig.algorithm.as_str()),
+        signed_headers,
         testing: false,
         unsigned_octets: 0,
-        b_prefix: sig.b_text.chars().take(8).collect(),
+        b_prefix,
     }
 }
 
@@ -320,8 +433,14 @@ pub async fn verify_message<R: Resolver + ?Sized>(
     let now = now(config);
 
     // Parse and check what can be checked without DNS.
-    let mut outputs = Vec::new();
-    let mut pending: Vec<(usize, usize, Signature)> = Vec::new(); // (output idx, header idx, sig)
+    // Sized up front: both element types are a few hundred octets, and
+    // growing from the default capacity of 4 costs a large allocation.
+    let fields = headers
+        .iter()
+        .filter(|h| h.has_colon && h.is("DKIM-Signature"))
+        .count();
+    let mut outputs = Vec::with_capacity(fields);
+    let mut pending: Vec<Pending<'_>> = Vec::with_capacity(fields.min(config.max_signatures));
     let mut evaluated = 0usize;
     for (hi, h) in headers.iter().enumerate() {
         if !h.has_colon || !h.is("DKIM-Signature") {
@@ -339,7 +458,7 @@ pub async fn verify_message<R: Resolver + ?Sized>(
             continue;
         }
         evaluated += 1;
-        let sig = match Signature::parse(h.value) {
+        let sig = match SigRef::parse(h.value) {
             Ok(s) => s,
             Err(e) => {
                 outputs.push(partial_output(
@@ -366,7 +485,12 @@ pub async fn verify_message<R: Resolver + ?Sized>(
             continue;
         }
         outputs.push(out);
-        pending.push((outputs.len() - 1, hi, sig));
+        pending.push(Pending {
+            output: outputs.len() - 1,
+            header: hi,
+            key_name: sig.key_name(),
+            sig,
+        });
     }
     if pending.is_empty() {
         return outputs;
@@ -374,42 +498,61 @@ pub async fn verify_message<R: Resolver + ?Sized>(
 
     // Keys: from the cache, or looked up (each distinct name once,
     // concurrently) while the body hashes are computed (one pass, one hash
-    // per distinct key). Each distinct key is decoded once.
-    let mut names: Vec<String> = pending.iter().map(|(_, _, s)| s.key_name()).collect();
-    names.sort();
+    // per distinct key). Each distinct key is decoded once. `names` is
+    // sorted and `keys` runs parallel to it (binary search, no hashing).
+    let mut names: Vec<&str> = pending.iter().map(|p| p.key_name.as_str()).collect();
+    names.sort_unstable();
     names.dedup();
     let cache = config.key_cache.as_deref();
-    let mut keys: HashMap<&str, KeyOutcome> = HashMap::with_capacity(names.len());
-    let mut to_fetch: Vec<&str> = Vec::new();
-    for n in &names {
+    let mut keys: Vec<Option<KeyOutcome>> = Vec::with_capacity(names.len());
+    let mut to_fetch: Vec<usize> = Vec::new();
+    for (i, n) in names.iter().enumerate() {
         match cache.and_then(|c| c.get(n)) {
-            Some(k) => {
-                keys.insert(n.as_str(), Ok(k));
+            Some(k) => keys.push(Some(Ok(k))),
+            None => {
+                keys.push(None);
+                to_fetch.push(i);
             }
-            None => to_fetch.push(n.as_str()),
         }
     }
-    let body_keys = distinct_body_keys(pending.iter().map(|(_, _, s)| s));
-    let lookups = join_all(to_fetch.iter().map(|n| resolver.txt(n)));
+    let body_keys = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
     let body = msg.body();
-    let hashing = async { body_hashes(body, endings, &body_keys) };
-    let (answers, bodies) = join(lookups, hashing).await;
-    for (name, answer) in to_fetch.into_iter().zip(answers) {
-        keys.insert(name, decode_key(name, &answer, config));
-    }
+    let bodies = if to_fetch.is_empty() {
+        // Every key came from the cache: nothing to wait for.
+        body_hashes(body, endings, &body_keys)
+    } else {
+        let lookups = join_all(
+            to_fetch
+                .iter()
+                .filter_map(|&i| names.get(i))
+                .map(|n| resolver.txt(n)),
+        );
+        let hashing = async { body_hashes(body, endings, &body_keys) };
+        let (answers, bodies) = join(lookups, hashing).await;
+        for (&i, answer) in to_fetch.iter().zip(answers) {
+            if let (Some(name), Some(slot)) = (names.get(i), keys.get_mut(i)) {
+                *slot = Some(decode_key(name, &answer, config));
+            }
+        }
+        bodies
+    };
 
-    for (oi, hi, sig) in pending {
-        let name = sig.key_name();
-        let (result, reason, testing, unsigned) = match keys.get(name.as_str()) {
+    for p in &pending {
+        let key = names
+            .binary_search(&p.key_name.as_str())
+            .ok()
+            .and_then(|i| keys.get(i))
+            .and_then(Option::as_ref);
+        let (result, reason, testing, unsigned) = match key {
             None => (
                 DkimResult::TempError,
                 "internal: key lookup missing".to_string(),
                 false,
                 0,
             ),
-            Some(key) => check(&sig, key, &bodies, headers, hi, endings, config),
+            Some(key) => check(&p.sig, key, &bodies, headers, p.header, endings, config),
         };
-        if let Some(out) = outputs.get_mut(oi) {
+        if let Some(out) = outputs.get_mut(p.output) {
             out.result = result;
             out.reason = reason;
             out.testing = testing;
@@ -417,6 +560,17 @@ pub async fn verify_message<R: Resolver + ?Sized>(
         }
     }
     outputs
+}
+
+/// A signature that passed the checks needing no DNS.
+struct Pending<'a> {
+    /// Index of its output.
+    output: usize,
+    /// Index of its header field.
+    header: usize,
+    /// `<s>._domainkey.<d>`.
+    key_name: String,
+    sig: SigRef<'a>,
 }
 
 /// A key ready for use, or why there is none: (result, reason) when no key
@@ -454,9 +608,9 @@ fn decode_key(name: &str, answer: &DnsResult<Txt>, config: &DkimConfig) -> KeyOu
 
 /// Verifies one signature whose key lookup has completed.
 fn check(
-    sig: &Signature,
+    sig: &SigRef<'_>,
     key: &KeyOutcome,
-    bodies: &HashMap<BodyKey, (Vec<u8>, u64)>,
+    bodies: &BodyHashes,
     headers: &[HeaderField<'_>],
     hi: usize,
     endings: LineEndings,
@@ -493,7 +647,7 @@ fn check(
             format!("key h= does not allow {}", hash.as_str()),
         );
     }
-    if strict_identity && sig.identity_domain != sig.domain_ascii {
+    if strict_identity && sig.identity_domain() != sig.domain_ascii {
         return fail(
             DkimResult::PermError,
             "key has t=s but the i= domain differs from d=".into(),
@@ -535,7 +689,8 @@ fn check(
             return fail(DkimResult::PermError, format!("unusable public key: {m}"));
         }
     };
-    let Some((body_hash, total)) = bodies.get(&(hash, sig.body_canon, sig.body_length)) else {
+    let Some((body_hash, total)) = find_body(bodies, &(hash, sig.body_canon, sig.body_length))
+    else {
         return fail(DkimResult::TempError, "internal: body hash missing".into());
     };
     let mut unsigned = 0;
@@ -555,7 +710,7 @@ fn check(
         return fail(DkimResult::TempError, "internal: field missing".into());
     };
     let params = SigParams {
-        signed_headers: &sig.signed_headers,
+        signed_headers: sig.signed_headers.iter().copied(),
         header_canon: sig.header_canon,
         hash,
     };
@@ -591,10 +746,8 @@ mod tests {
             } else {
                 "a=rsa-sha256; "
             };
-            Signature::parse(
-                format!("v=1; {a}d=example.com; s=s; h=From; bh=AA==; b=AA==; {extra}").as_bytes(),
-            )
-            .unwrap()
+            let v = format!("v=1; {a}d=example.com; s=s; h=From; bh=AA==; b=AA==; {extra}");
+            body_key(&SigRef::parse(v.as_bytes()).unwrap())
         };
         let sigs = [
             sig("c=relaxed/relaxed"),
@@ -603,20 +756,15 @@ mod tests {
             sig("c=relaxed/simple"),
             sig("c=relaxed/relaxed; l=3"),
         ];
-        let keys = distinct_body_keys(sigs.iter());
+        let keys = distinct_body_keys(sigs.into_iter());
         assert_eq!(keys.len(), 3, "{keys:?}");
         let hashes = body_hashes(b"abc  def\r\n\r\n", LineEndings::Crlf, &keys);
         assert_eq!(hashes.len(), 3);
-        assert_eq!(
-            hashes[&(HashAlgorithm::Sha256, BodyCanon::Relaxed, None)].1,
-            9
-        );
-        assert_eq!(
-            hashes[&(HashAlgorithm::Sha256, BodyCanon::Simple, None)].1,
-            10
-        );
+        let get = |k: BodyKey| find_body(&hashes, &k).unwrap();
+        assert_eq!(get((HashAlgorithm::Sha256, BodyCanon::Relaxed, None)).1, 9);
+        assert_eq!(get((HashAlgorithm::Sha256, BodyCanon::Simple, None)).1, 10);
         // l=3 hashes "abc" but counts every canonicalized octet.
-        let (h3, total) = &hashes[&(HashAlgorithm::Sha256, BodyCanon::Relaxed, Some(3))];
+        let (h3, total) = get((HashAlgorithm::Sha256, BodyCanon::Relaxed, Some(3)));
         assert_eq!(*total, 9);
         let mut direct = Hasher::new(HashAlgorithm::Sha256);
         direct.update(b"abc");
