@@ -188,7 +188,7 @@ pub enum AuthorError {
     /// allows exactly one).
     MultipleFrom,
     /// The `From` field lists more than one mailbox (RFC 7489 §6.6.1,
-    /// RFC 9989 §4.4: the Author Domain must be unambiguous).
+    /// RFC 9989 §5.3.1: the Author Domain must be unambiguous).
     MultipleMailboxes,
     /// The `From` field uses group syntax (`name: ... ;`).
     Group,

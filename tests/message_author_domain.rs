@@ -1,5 +1,5 @@
 //! The fail-closed Author Domain rule (issue 5; RFC 5322 §3.4, §3.6.2,
-//! §4.4; RFC 7489 §6.6.1; RFC 9989 §4.4): hostile From fields of every kind,
+//! §4.4; RFC 7489 §6.6.1; RFC 9989 §5.3.1): hostile From fields of every kind,
 //! and a property test that no input makes it panic.
 
 use proptest::prelude::*;
