@@ -173,6 +173,9 @@ fn build_resolver(args: &CheckArgs) -> Result<Arc<dyn DynResolver>, BadInput> {
     }
     #[cfg(feature = "hickory")]
     {
+        // Behind a cache that coalesces identical concurrent lookups: the
+        // HELO and MAIL FROM SPF checks of one domain share their queries.
+        use sender_auth::dns::cache::CachingResolver;
         use sender_auth::dns::hickory::{HickoryConfig, HickoryResolver};
         if let Some(ns) = &args.nameserver {
             let addr: SocketAddr = match ns.parse() {
@@ -180,12 +183,12 @@ fn build_resolver(args: &CheckArgs) -> Result<Arc<dyn DynResolver>, BadInput> {
                 Err(_) => return bad(format!("--nameserver: invalid IP:PORT {ns:?}")),
             };
             return match HickoryResolver::with_nameservers(&[addr], HickoryConfig::default()) {
-                Ok(r) => Ok(Arc::new(r)),
+                Ok(r) => Ok(Arc::new(CachingResolver::new(r))),
                 Err(e) => bad(format!("--nameserver {ns}: {e}")),
             };
         }
         match HickoryResolver::from_system_conf() {
-            Ok(r) => Ok(Arc::new(r)),
+            Ok(r) => Ok(Arc::new(CachingResolver::new(r))),
             Err(e) => bad(format!("cannot use the system's DNS configuration: {e}")),
         }
     }

@@ -1,5 +1,6 @@
 //! `CachingResolver`: TTL expiry, negative caching, what is not cached,
-//! bounded size and eviction order, concurrent use.
+//! bounded size and eviction order, concurrent use, coalesced concurrent
+//! misses.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use sender_auth::dns::cache::{
     CacheConfig, CachingResolver, DEFAULT_NEGATIVE_TTL, MAX_NEGATIVE_TTL, ManualClock,
 };
 use sender_auth::dns::zone::{Fault, ZoneResolver};
-use sender_auth::dns::{DnsError, DynResolver, RecordType, Resolver};
+use sender_auth::dns::{DnsError, DnsResult, DynResolver, Mx, RecordType, Resolver, Txt};
 
 fn block<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -286,8 +287,156 @@ fn concurrent_use() {
         }
     });
     let s = cache.stats();
-    assert_eq!(s.hits + s.misses, 16 * 200 * 3);
+    // Every lookup was answered exactly one way: from the cache, by its own
+    // query, or by waiting for a concurrent identical one.
+    assert_eq!(s.hits + s.misses + s.coalesced, 16 * 200 * 3);
     assert!(s.entries <= 60);
     assert!(s.hits > 0 && s.misses > 0 && s.evictions > 0, "{s:?}");
     assert_eq!(cache.inner().query_count() as u64, s.misses);
+}
+
+/// Answers like `R`, every answer `delay` late (paused-clock tests); the
+/// query reaches `R` (and its query log) at once, as on the wire.
+struct Delayed<R> {
+    inner: R,
+    delay: Duration,
+}
+
+impl<R: Resolver> Resolver for Delayed<R> {
+    async fn txt(&self, name: &str) -> DnsResult<Txt> {
+        let answer = self.inner.txt(name).await;
+        tokio::time::sleep(self.delay).await;
+        answer
+    }
+    async fn a(&self, name: &str) -> DnsResult<Ipv4Addr> {
+        let answer = self.inner.a(name).await;
+        tokio::time::sleep(self.delay).await;
+        answer
+    }
+    async fn aaaa(&self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
+        let answer = self.inner.aaaa(name).await;
+        tokio::time::sleep(self.delay).await;
+        answer
+    }
+    async fn mx(&self, name: &str) -> DnsResult<Mx> {
+        let answer = self.inner.mx(name).await;
+        tokio::time::sleep(self.delay).await;
+        answer
+    }
+    async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
+        let answer = self.inner.ptr(ip).await;
+        tokio::time::sleep(self.delay).await;
+        answer
+    }
+}
+
+fn delayed(z: ZoneResolver) -> CachingResolver<Delayed<ZoneResolver>> {
+    CachingResolver::new(Delayed {
+        inner: z,
+        delay: Duration::from_secs(1),
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_identical_misses_send_one_query() {
+    let mut z = ZoneResolver::new();
+    z.add_txt_str("example.com", "v=spf1 -all");
+    z.add_a("example.com", Ipv4Addr::new(192, 0, 2, 1));
+    let cache = delayed(z);
+    let start = tokio::time::Instant::now();
+    let (a, b, c, d) = tokio::join!(
+        cache.txt("example.com"),
+        cache.txt("EXAMPLE.com."),
+        cache.txt("example.com"),
+        cache.a("example.com"),
+    );
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(1),
+        "nobody queued behind"
+    );
+    for r in [&a, &b, &c] {
+        assert_eq!(r.as_ref().unwrap().records[0].concat(), b"v=spf1 -all");
+    }
+    assert!(d.is_ok());
+    // One TXT query for the three TXT lookups; the A lookup is its own.
+    assert_eq!(cache.inner().inner.query_count(), 2);
+    let s = cache.stats();
+    assert_eq!((s.misses, s.coalesced, s.hits), (2, 2, 0));
+    // And the answer was stored.
+    assert!(cache.txt("example.com").await.is_ok());
+    assert_eq!(cache.inner().inner.query_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_errors_are_shared_but_not_cached() {
+    let mut z = ZoneResolver::new();
+    z.set_fault("broken.example", RecordType::Txt, Fault::ServFail);
+    let cache = delayed(z);
+    let (a, b) = tokio::join!(cache.txt("broken.example"), cache.txt("broken.example"));
+    assert_eq!(a, Err(DnsError::ServFail));
+    assert_eq!(b, Err(DnsError::ServFail));
+    assert_eq!(cache.inner().inner.query_count(), 1);
+    // Not stored: the next lookup asks again.
+    assert_eq!(cache.txt("broken.example").await, Err(DnsError::ServFail));
+    assert_eq!(cache.inner().inner.query_count(), 2);
+
+    // Negative answers are shared and cached.
+    let cache = delayed(ZoneResolver::new());
+    let (a, b) = tokio::join!(cache.a("nx.example"), cache.a("nx.example"));
+    assert_eq!((a, b), (Err(DnsError::NxDomain), Err(DnsError::NxDomain)));
+    assert_eq!(cache.a("nx.example").await, Err(DnsError::NxDomain));
+    assert_eq!(cache.inner().inner.query_count(), 1);
+}
+
+/// A waiter whose leader is dropped before the answer (e.g. its caller's
+/// deadline passed) does not hang and does not get the leader's
+/// cancellation: it sends the query itself.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_leader_hands_over_to_a_waiter() {
+    let mut z = ZoneResolver::new();
+    z.add_txt_str("example.com", "hello");
+    let cache = delayed(z);
+    let start = tokio::time::Instant::now();
+    let (leader, waiter) = tokio::join!(
+        tokio::time::timeout(Duration::from_millis(500), cache.txt("example.com")),
+        cache.txt("example.com"),
+    );
+    assert!(leader.is_err(), "the leader timed out");
+    assert_eq!(waiter.unwrap().records[0].concat(), b"hello");
+    assert_eq!(start.elapsed(), Duration::from_millis(1500));
+    assert_eq!(cache.inner().inner.query_count(), 2);
+}
+
+/// Through the Authenticator: SPF for the HELO name and for the MAIL FROM
+/// domain run concurrently and need the same TXT record; behind a
+/// `CachingResolver` that costs one query.
+#[tokio::test(start_paused = true)]
+async fn authenticator_spf_helo_and_mail_from_share_one_txt_query() {
+    use sender_auth::authenticator::{AuthConfig, Authenticator, Checks, Transaction};
+    use sender_auth::spf::SpfResult;
+    let mut z = ZoneResolver::new();
+    z.add_txt_str("example.com", "v=spf1 ip4:192.0.2.25 -all");
+    let cache = delayed(z);
+    let auth = Authenticator::new(
+        &cache,
+        AuthConfig {
+            checks: Checks {
+                spf: true,
+                spf_helo: true,
+                ..Checks::NONE
+            },
+            ..AuthConfig::default()
+        },
+    );
+    let tx = Transaction {
+        client_ip: Some("192.0.2.25".parse().unwrap()),
+        helo: Some("example.com".into()),
+        mail_from: Some("alice@example.com".into()),
+    };
+    let r = auth.authenticate(&tx, None).await;
+    assert_eq!(r.spf.unwrap().result, SpfResult::Pass);
+    assert_eq!(r.spf_helo.unwrap().result, SpfResult::Pass);
+    assert_eq!(cache.inner().inner.query_count(), 1);
+    assert_eq!(cache.stats().coalesced, 1);
 }

@@ -21,8 +21,12 @@
 //! shared (`Arc<CachingResolver<R>>`); its lock is a `std::sync::Mutex`
 //! held only for map operations, never across an `.await`.
 //!
-//! Concurrent misses for the same name are not coalesced: each goes to the
-//! inner resolver, and the last answer stored wins.
+//! Concurrent misses for the same (type, name) are coalesced: the first
+//! sends the query, the others wait for its answer (errors included, though
+//! only cacheable answers are stored) instead of sending their own; a
+//! waiter whose leader is dropped before answering sends the query itself.
+//! So two checks of one transaction that need the same record (SPF for the
+//! HELO and the MAIL FROM identity of one domain) cost one query.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -159,6 +163,9 @@ pub struct CacheStats {
     /// Entries currently stored (some may have expired but not yet been
     /// dropped).
     pub entries: usize,
+    /// Lookups answered by waiting for a concurrent identical lookup
+    /// instead of sending their own query.
+    pub coalesced: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +218,42 @@ struct State {
     by_expiry: BTreeMap<(Instant, u64), Key>,
     by_age: BTreeMap<u64, Key>,
     next_seq: u64,
+    /// Lookups sent to the inner resolver and not yet answered.
+    in_flight: HashMap<Key, Arc<Flight>>,
+}
+
+/// One lookup in flight: its waiters are woken through `done` once
+/// `answer` is set, or, with `answer` still `None`, when the lookup was
+/// dropped unanswered.
+#[derive(Debug, Default)]
+struct Flight {
+    answer: Mutex<Option<Result<(Cached, u32), DnsError>>>,
+    done: Arc<tokio::sync::Notify>,
+}
+
+/// Ends a flight when the leader's lookup finishes or is dropped: removes
+/// it from the in-flight map (only if it is still this flight) and wakes
+/// every waiter.
+struct FlightGuard<'a> {
+    state: &'a Mutex<State>,
+    key: &'a Key,
+    flight: Arc<Flight>,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st
+                .in_flight
+                .get(self.key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                st.in_flight.remove(self.key);
+            }
+        }
+        self.flight.done.notify_waiters();
+    }
 }
 
 impl State {
@@ -251,6 +294,7 @@ pub struct CachingResolver<R> {
     hits: AtomicU64,
     misses: AtomicU64,
     evictions: AtomicU64,
+    coalesced: AtomicU64,
 }
 
 impl<R: std::fmt::Debug> std::fmt::Debug for CachingResolver<R> {
@@ -284,6 +328,7 @@ impl<R> CachingResolver<R> {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
         }
     }
 
@@ -304,6 +349,7 @@ impl<R> CachingResolver<R> {
             misses: self.misses.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             entries: self.len(),
+            coalesced: self.coalesced.load(Ordering::Relaxed),
         }
     }
 
@@ -317,9 +363,15 @@ impl<R> CachingResolver<R> {
         self.len() == 0
     }
 
-    /// Drops every entry (the counters are kept).
+    /// Drops every entry (the counters are kept; lookups in flight finish
+    /// normally).
     pub fn clear(&self) {
-        *self.lock() = State::default();
+        let mut st = self.lock();
+        let in_flight = std::mem::take(&mut st.in_flight);
+        *st = State {
+            in_flight,
+            ..State::default()
+        };
     }
 
     /// Drops expired entries now (they are otherwise dropped lazily).
@@ -422,13 +474,68 @@ impl<R> CachingResolver<R> {
             return Err(DnsError::InvalidName(e));
         }
         let key = (rtype, normalize_name(name));
-        if let Some(hit) = self.get(&key) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return hit;
-        }
+        // Until this lookup leads a flight of its own: answer from the cache
+        // or from a concurrent identical lookup. Each round either returns
+        // or waits for a flight that then ended, and a flight ends only when
+        // its leader answers or is dropped, so this cannot spin.
+        let flight = loop {
+            if let Some(hit) = self.get(&key) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return hit;
+            }
+            let (leader, done) = {
+                let mut st = self.lock();
+                let Some(leader) = st.in_flight.get(&key).cloned() else {
+                    let flight = Arc::new(Flight::default());
+                    st.in_flight.insert(key.clone(), flight.clone());
+                    break flight;
+                };
+                // Registered while the state lock is held: the leader's
+                // guard takes that lock before waking waiters, so the
+                // wake-up cannot be missed.
+                let mut done = Box::pin(leader.done.clone().notified_owned());
+                done.as_mut().enable();
+                (leader, done)
+            };
+            done.await;
+            let answer = leader
+                .answer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match answer {
+                Some(Ok((value, ttl))) => {
+                    self.coalesced.fetch_add(1, Ordering::Relaxed);
+                    return match value {
+                        Cached::NxDomain => Err(DnsError::NxDomain),
+                        Cached::NoData => Err(DnsError::NoData),
+                        v => T::extract(&v)
+                            .map(|records| Answer { records, ttl })
+                            .ok_or(DnsError::Other("cached answer of another type".into())),
+                    };
+                }
+                Some(Err(e)) => {
+                    self.coalesced.fetch_add(1, Ordering::Relaxed);
+                    return Err(e);
+                }
+                // The leader was dropped unanswered: try again.
+                None => continue,
+            }
+        };
+        let _guard = FlightGuard {
+            state: &self.state,
+            key: &key,
+            flight: flight.clone(),
+        };
         self.misses.fetch_add(1, Ordering::Relaxed);
         let result = fetch.await;
-        self.store(key, &result);
+        *flight.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(match &result {
+            Ok(a) => Ok((T::wrap(a.records.clone()), a.ttl)),
+            Err(DnsError::NxDomain) => Ok((Cached::NxDomain, 0)),
+            Err(DnsError::NoData) => Ok((Cached::NoData, 0)),
+            Err(e) => Err(e.clone()),
+        });
+        self.store(key.clone(), &result);
         result
     }
 }
