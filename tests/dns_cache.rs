@@ -440,3 +440,58 @@ async fn authenticator_spf_helo_and_mail_from_share_one_txt_query() {
     assert_eq!(cache.inner().inner.query_count(), 1);
     assert_eq!(cache.stats().coalesced, 1);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Coalescing under random concurrency: lookups of a few names start at
+    /// random times, some are cancelled by a random deadline. Every lookup
+    /// that is not cancelled gets exactly the zone's own answer, nothing
+    /// hangs, and the zone sees no more queries than there were lookups.
+    #[test]
+    fn coalescing_keeps_answers_under_random_cancellation(
+        lookups in proptest::collection::vec((0usize..4, 0u64..3000, proptest::option::of(0u64..3000)), 1..24),
+    ) {
+        let names = ["a.example", "b.example", "nx.example", "broken.example"];
+        let mut z = ZoneResolver::new();
+        z.add_txt_str("a.example", "alpha");
+        z.add_txt_str("b.example", "beta");
+        z.set_fault("broken.example", RecordType::Txt, Fault::ServFail);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let expected: Vec<DnsResult<Txt>> =
+            rt.block_on(async { futures_util::future::join_all(names.iter().map(|n| z.txt(n))).await });
+        let direct_queries = z.query_count();
+        let cache = delayed(z);
+        let results = rt.block_on(async {
+            let tasks = lookups.iter().map(|&(i, start, deadline)| {
+                let cache = &cache;
+                async move {
+                    tokio::time::sleep(Duration::from_millis(start)).await;
+                    let lookup = cache.txt(names[i]);
+                    let r = match deadline {
+                        Some(d) => tokio::time::timeout(Duration::from_millis(d), lookup).await.ok(),
+                        None => Some(lookup.await),
+                    };
+                    (i, r)
+                }
+            });
+            tokio::time::timeout(Duration::from_secs(3600), futures_util::future::join_all(tasks))
+                .await
+                .expect("a lookup hung")
+        });
+        for (i, r) in results {
+            if let Some(r) = r {
+                match (&r, &expected[i]) {
+                    (Ok(a), Ok(b)) => proptest::prop_assert_eq!(&a.records, &b.records),
+                    (a, b) => proptest::prop_assert_eq!(a.as_ref().err(), b.as_ref().err()),
+                }
+            }
+        }
+        let sent = cache.inner().inner.query_count() - direct_queries;
+        proptest::prop_assert!(sent <= lookups.len(), "{sent} queries for {} lookups", lookups.len());
+    }
+}
