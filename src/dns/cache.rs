@@ -393,9 +393,10 @@ impl<R> CachingResolver<R> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get<T: Cacheable>(&self, key: &Key) -> Option<DnsResult<T>> {
+    /// The cached answer for `key`, if any and not expired (an expired
+    /// entry is dropped), looked up in the already locked `st`.
+    fn get<T: Cacheable>(&self, st: &mut State, key: &Key) -> Option<DnsResult<T>> {
         let now = self.clock.now();
-        let mut st = self.lock();
         let entry = st.map.get(key)?;
         if entry.expires <= now {
             st.remove(key);
@@ -479,12 +480,15 @@ impl<R> CachingResolver<R> {
         // or waits for a flight that then ended, and a flight ends only when
         // its leader answers or is dropped, so this cannot spin.
         let flight = loop {
-            if let Some(hit) = self.get(&key) {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return hit;
-            }
             let (leader, done) = {
+                // One lock for the cache lookup and the in-flight check, so
+                // a lookup cannot miss an answer stored in between.
                 let mut st = self.lock();
+                if let Some(hit) = self.get(&mut st, &key) {
+                    drop(st);
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return hit;
+                }
                 let Some(leader) = st.in_flight.get(&key).cloned() else {
                     let flight = Arc::new(Flight::default());
                     st.in_flight.insert(key.clone(), flight.clone());
