@@ -13,13 +13,13 @@
 //! cargo run --release --example spf_latency -- 50 11   # 50 ms, 11 runs
 //! ```
 //!
-//! The graph (8 DNS-querying terms, 13 queries, client 198.51.100.5 matching
-//! only at the last term): `bench.example: v=spf1 include:_spf.a
+//! The graph (`benches/spf_graph.zone`, shared with the bench and
+//! `tests/spf_prefetch.rs`; 8 DNS-querying terms, 13 queries, client
+//! 198.51.100.5 matching only at the last term): `bench.example: v=spf1 include:_spf.a
 //! include:_spf.b mx a ip4:198.51.100.0/28 -all`, `_spf.a → include:_nb.a →
 //! mx:a.example`, `_spf.b → include:_s1.b → include:_s2.b`.
 
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,87 +29,60 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, MX, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use sender_auth::dns::hickory::{HickoryConfig, HickoryResolver};
+use sender_auth::dns::zone::ZoneResolver;
+use sender_auth::dns::{DnsError, Resolver};
 use sender_auth::spf::{SpfConfig, SpfRecordCache, SpfResult, check_host};
 use tokio::net::UdpSocket;
 
-type Zone = HashMap<String, Vec<(RecordType, RData)>>;
-
-fn zone() -> Zone {
-    let mut z: Zone = HashMap::new();
-    let mut add = |n: &str, t: RecordType, d: RData| {
-        z.entry(n.to_string()).or_default().push((t, d));
-    };
-    let txt = |s: &str| RData::TXT(TXT::new(vec![s.to_string()]));
-    let name = |s: &str| Name::from_str(s).expect("name");
-    add(
-        "bench.example",
-        RecordType::TXT,
-        txt("v=spf1 include:_spf.a include:_spf.b mx a ip4:198.51.100.0/28 -all"),
-    );
-    add("_spf.a", RecordType::TXT, txt("v=spf1 include:_nb.a -all"));
-    add("_nb.a", RecordType::TXT, txt("v=spf1 mx:a.example -all"));
-    add("_spf.b", RecordType::TXT, txt("v=spf1 include:_s1.b -all"));
-    add("_s1.b", RecordType::TXT, txt("v=spf1 include:_s2.b -all"));
-    add(
-        "_s2.b",
-        RecordType::TXT,
-        txt("v=spf1 ip4:203.0.113.0/24 -all"),
-    );
-    for (owner, hosts) in [
-        ("a.example", ["mx1.a.example.", "mx2.a.example."]),
-        (
-            "bench.example",
-            ["mx1.bench.example.", "mx2.bench.example."],
-        ),
-    ] {
-        for (i, h) in hosts.iter().enumerate() {
-            add(
-                owner,
-                RecordType::MX,
-                RData::MX(MX::new(10 * (i as u16 + 1), name(h))),
-            );
-        }
-    }
-    for (n, ip) in [
-        ("mx1.a.example", [192, 0, 2, 1]),
-        ("mx2.a.example", [192, 0, 2, 2]),
-        ("mx1.bench.example", [192, 0, 2, 11]),
-        ("mx2.bench.example", [192, 0, 2, 12]),
-        ("bench.example", [192, 0, 2, 20]),
-    ] {
-        add(n, RecordType::A, RData::A(A(Ipv4Addr::from(ip))));
-    }
-    z
-}
-
-/// Answers `req` from `zone` (NXDOMAIN for unknown names, NODATA for a
-/// missing type).
-fn answer(zone: &Zone, req: &Message) -> Option<Vec<u8>> {
+/// Answers `req` from `zone` (NXDOMAIN and NODATA as the zone says; this
+/// example only needs TXT, MX and A).
+async fn answer(zone: &ZoneResolver, req: &Message) -> Option<Vec<u8>> {
     let q = req.queries.first()?.clone();
-    let key = q
-        .name()
-        .to_ascii()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+    let name = q.name().to_ascii();
     let mut resp = Message::new(req.metadata.id, MessageType::Response, req.metadata.op_code);
     resp.metadata.authoritative = true;
     resp.metadata.recursion_desired = req.metadata.recursion_desired;
     resp.add_query(q.clone());
-    match zone.get(&key) {
-        None => resp.metadata.response_code = ResponseCode::NXDomain,
-        Some(rrs) => {
-            for (t, d) in rrs {
-                if *t == q.query_type() {
-                    resp.add_answer(Record::from_rdata(q.name().clone(), 300, d.clone()));
-                }
+    let rdata: Result<Vec<RData>, DnsError> = match q.query_type() {
+        RecordType::TXT => zone.txt(&name).await.map(|a| {
+            a.records
+                .iter()
+                .map(|t| {
+                    RData::TXT(TXT::from_bytes(
+                        t.strings().iter().map(|s| &s[..]).collect(),
+                    ))
+                })
+                .collect()
+        }),
+        RecordType::MX => zone.mx(&name).await.map(|a| {
+            a.records
+                .iter()
+                .map(|m| {
+                    let exchange = Name::from_str(&m.exchange).expect("exchange");
+                    RData::MX(MX::new(m.preference, exchange))
+                })
+                .collect()
+        }),
+        RecordType::A => zone
+            .a(&name)
+            .await
+            .map(|a| a.records.iter().map(|ip| RData::A(A(*ip))).collect()),
+        _ => Err(DnsError::NoData),
+    };
+    match rdata {
+        Ok(rs) => {
+            for d in rs {
+                resp.add_answer(Record::from_rdata(q.name().clone(), 300, d));
             }
         }
+        Err(DnsError::NxDomain) => resp.metadata.response_code = ResponseCode::NXDomain,
+        Err(_) => {}
     }
     resp.to_vec().ok()
 }
 
 /// Serves `zone` on a fresh 127.0.0.1 UDP port, every answer `delay` late.
-async fn serve(zone: Zone, delay: Duration, served: Arc<AtomicUsize>) -> SocketAddr {
+async fn serve(zone: ZoneResolver, delay: Duration, served: Arc<AtomicUsize>) -> SocketAddr {
     let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
     let addr = sock.local_addr().expect("addr");
     let zone = Arc::new(zone);
@@ -125,7 +98,7 @@ async fn serve(zone: Zone, delay: Duration, served: Arc<AtomicUsize>) -> SocketA
             let (sock, zone, served) = (sock.clone(), zone.clone(), served.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
-                if let Some(bytes) = answer(&zone, &req) {
+                if let Some(bytes) = answer(&zone, &req).await {
                     served.fetch_add(1, Ordering::Relaxed);
                     let _ = sock.send_to(&bytes, peer).await;
                 }
@@ -142,7 +115,9 @@ async fn main() {
     let runs: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(7);
     let delay = Duration::from_millis(delay_ms);
     let served = Arc::new(AtomicUsize::new(0));
-    let addr = serve(zone(), delay, served.clone()).await;
+    let zone = ZoneResolver::from_master_file(include_str!("../benches/spf_graph.zone"), None)
+        .expect("benches/spf_graph.zone");
+    let addr = serve(zone, delay, served.clone()).await;
     let resolver =
         HickoryResolver::with_nameservers(&[addr], HickoryConfig::default()).expect("resolver");
     let ip = "198.51.100.5".parse().expect("ip");
