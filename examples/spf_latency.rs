@@ -134,6 +134,14 @@ async fn main() {
         ),
         ("prefetch", SpfConfig::default(), false),
         (
+            "prefetch, speculative_terms 2",
+            SpfConfig {
+                speculative_terms: 2,
+                ..SpfConfig::default()
+            },
+            false,
+        ),
+        (
             "sequential, warm record cache",
             SpfConfig {
                 prefetch: false,

@@ -875,3 +875,139 @@ fn table_created_mid_check_keeps_results_and_sends_each_query_once() {
         }
     }
 }
+
+// ------------------------------------------ speculation beyond certainty
+
+fn spec(n: usize) -> SpfConfig {
+    SpfConfig {
+        speculative_terms: n,
+        ..pf()
+    }
+}
+
+/// `SpfConfig::speculative_terms` lifts the 8-round floor of the strict
+/// rule on the bench graph: the top record's `include:_spf.b`, `mx` and `a`
+/// are started before `_spf.a`'s subtree is known. Same result, and the
+/// same 13 queries as sequentially (this graph holds 8 terms, so nothing
+/// speculated is wasted).
+#[test]
+fn speculative_terms_cut_the_bench_graph_to_5_rounds() {
+    let z = bench_zone();
+    let s = check(&z, "198.51.100.5", "bench.example", &seq());
+    let mut want = s.log.clone();
+    want.sort();
+    for (n, rounds) in [(0, 8), (1, 6), (2, 5), (3, 5), (usize::MAX, 5)] {
+        let p = check(&z, "198.51.100.5", "bench.example", &spec(n));
+        assert_eq!(
+            comparable(&p.out),
+            comparable(&s.out),
+            "speculative_terms {n}"
+        );
+        let mut got = p.log.clone();
+        got.sort();
+        assert_eq!(got, want, "speculative_terms {n}");
+        assert_eq!(p.rounds, rounds, "speculative_terms {n}: {:?}", p.log);
+    }
+}
+
+/// The zones where speculation can waste queries (terms a sequential
+/// evaluator never reaches): with `speculative_terms = n`, results equal
+/// sequential evaluation and at most `10 + n` DNS-querying terms are
+/// queried (plus the top TXT and the MX exchanges' address lookups).
+#[test]
+fn speculative_terms_overshoot_the_term_budget_by_at_most_n() {
+    // 10 includes of 10 includes each.
+    let mut fan = ZoneResolver::new();
+    let top: Vec<String> = (0..10).map(|i| format!("include:i{i}.example")).collect();
+    fan.add_txt("fan.example", [format!("v=spf1 {} -all", top.join(" "))]);
+    for i in 0..10 {
+        let inner: Vec<String> = (0..10)
+            .map(|j| format!("include:j{i}-{j}.example"))
+            .collect();
+        fan.add_txt(
+            &format!("i{i}.example"),
+            [format!("v=spf1 {} ?all", inner.join(" "))],
+        );
+        for j in 0..10 {
+            fan.add_txt(&format!("j{i}-{j}.example"), ["v=spf1 ?all"]);
+        }
+    }
+    // An early match inside an include skips the rest of it.
+    let mut early = ZoneResolver::new();
+    let tail: Vec<String> = (0..12).map(|i| format!("a:t{i}.example")).collect();
+    early
+        .add_txt(
+            "early.example",
+            [format!(
+                "v=spf1 include:inc.example {} -all",
+                tail.join(" ")
+            )],
+        )
+        .add_txt(
+            "inc.example",
+            ["v=spf1 -a:hit.example a:x1.example a:x2.example a:x3.example -all"],
+        )
+        .add_a("hit.example", "192.0.2.7".parse().unwrap());
+    for i in 0..12 {
+        early.add_a(&format!("t{i}.example"), "198.51.100.1".parse().unwrap());
+    }
+    for x in ["x1", "x2", "x3"] {
+        early.add_a(&format!("{x}.example"), "198.51.100.2".parse().unwrap());
+    }
+    // A match at the first term; 12 terms after it.
+    let mut first = ZoneResolver::new();
+    let rest: Vec<String> = (0..12).map(|i| format!("a:r{i}.example")).collect();
+    first
+        .add_txt(
+            "first.example",
+            [format!("v=spf1 a:hit.example {} -all", rest.join(" "))],
+        )
+        .add_a("hit.example", "192.0.2.7".parse().unwrap());
+    for i in 0..12 {
+        first.add_a(&format!("r{i}.example"), "198.51.100.1".parse().unwrap());
+    }
+    // Void answers: a sequential evaluator stops at the third.
+    let mut void = ZoneResolver::new();
+    let nx: Vec<String> = (0..9).map(|i| format!("a:nx{i}.example")).collect();
+    void.add_txt("void.example", [format!("v=spf1 {} -all", nx.join(" "))]);
+
+    let cases: [(&ZoneResolver, &str, &[&str]); 4] = [
+        (&fan, "fan.example", &["192.0.2.1"]),
+        (&early, "early.example", &["192.0.2.7", "198.51.100.1"]),
+        (&first, "first.example", &["192.0.2.7", "192.0.2.1"]),
+        (&void, "void.example", &["192.0.2.1"]),
+    ];
+    for n in [1, 2, 3, 5] {
+        for (z, domain, clients) in cases {
+            for c in clients {
+                let s = check(z, c, domain, &seq());
+                let p = check(z, c, domain, &spec(n));
+                assert_eq!(
+                    comparable(&p.out),
+                    comparable(&s.out),
+                    "{domain} from {c}, speculative_terms {n}"
+                );
+                // Every query here is the top TXT or one term's query.
+                assert!(
+                    p.log.len() <= 1 + 10 + n,
+                    "{domain} from {c}, speculative_terms {n}: {} queries {:?}",
+                    p.log.len(),
+                    p.log
+                );
+                if domain == "void.example" {
+                    // Sequentially the TXT and 3 void lookups; speculation
+                    // adds at most n.
+                    assert!(p.log.len() <= 4 + n, "{:?}", p.log);
+                }
+            }
+        }
+        // The fan-out wastes exactly the budget: the sequential evaluator
+        // spends its 10 terms inside i0, the walker had claimed n of the
+        // other top-level includes before i0's record was known.
+        let p = check(&fan, "192.0.2.1", "fan.example", &spec(n));
+        assert_eq!(p.log.len(), 1 + 10 + n, "{:?}", p.log);
+    }
+    // Strict rule (0): never beyond the budget on the same zones.
+    let p = check(&fan, "192.0.2.1", "fan.example", &spec(0));
+    assert_eq!(p.log.len(), 1 + 10, "{:?}", p.log);
+}

@@ -384,11 +384,23 @@ fn run_suite(
             };
             let cold = rt.block_on(check_mail_from(&deferred, host, &mailfrom, &helo, &cached));
             let warm = rt.block_on(check_mail_from(&zone, host, &mailfrom, &helo, &cached));
+            // Speculation beyond provable positions (`speculative_terms`):
+            // a small budget and an unbounded one.
+            let spec = |n| {
+                let cfg = SpfConfig {
+                    speculative_terms: n,
+                    ..prefetch.clone()
+                };
+                rt.block_on(check_mail_from(&deferred, host, &mailfrom, &helo, &cfg))
+            };
+            let (spec2, spec_all) = (spec(2), spec(usize::MAX));
             let mut problem = None;
             for (mode, other) in [
                 ("prefetch", &pf),
                 ("prefetch+cache cold", &cold),
                 ("prefetch+cache warm", &warm),
+                ("prefetch, speculative_terms 2", &spec2),
+                ("prefetch, speculative_terms MAX", &spec_all),
             ] {
                 if comparable(other) != comparable(&out) {
                     problem = Some(format!(

@@ -96,7 +96,7 @@ struct Entry<'a> {
 }
 
 /// What a claimed position queries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum ClaimKind {
     /// `include`/`redirect`: the usable target domain (TXT).
     Record(String),
@@ -147,6 +147,18 @@ struct Flags {
     pass: bool,
 }
 
+/// The speculative walker's view of a record (see [`Prefetch::spec_walk`]).
+enum Spec {
+    /// Claim nothing further this walk (term limit, or the budget of
+    /// unproven claims is spent).
+    Halt,
+    /// The record gives this result if no DNS-querying term in it matches.
+    Ends(SpfResult),
+    /// Unknown from here (a record not yet known): the parent goes on as if
+    /// it did not match.
+    Open,
+}
+
 /// A term the walker may claim.
 enum Term<'r> {
     Record(&'r MacroString),
@@ -166,6 +178,10 @@ pub(crate) struct State<'a> {
     records: Vec<(String, RecordOutcome)>,
     /// Claimed positions, in order.
     claims: Vec<Claim>,
+    /// Speculative claims ([`SpfConfig::speculative_terms`]): terms started
+    /// before their position was proven; proven once a position in
+    /// `claims` has the same kind.
+    spec: Vec<Claim>,
 }
 
 /// The per-evaluation prefetcher.
@@ -234,6 +250,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                 dirty,
                 records,
                 claims: Vec::new(),
+                spec: Vec::new(),
             }),
         }
     }
@@ -470,6 +487,10 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             pass: true,
         };
         let _ = self.walk_record(st, cx, &mut pos, &top, flags, 0);
+        if self.config.speculative_terms > 0 {
+            let mut lower = 0usize;
+            let _ = self.spec_walk(st, cx, &mut lower, &top, 0);
+        }
         self.follow_ups(st, cx);
     }
 
@@ -626,40 +647,8 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         if !self.may_claim(st, void_capable) {
             return None;
         }
-        let kind = match term {
-            Term::Record(spec) => {
-                let target = self.target(Some(spec), domain)?;
-                let target = usable_domain(&target).ok()?.into_owned();
-                if known(st, &target).is_none() && find(st, Qt::Txt, &target).is_none() {
-                    match self.cache().and_then(|c| c.get(&target)) {
-                        Some(o) => st.records.push((normalize(&target), o)),
-                        None => {
-                            self.start(st, Qt::Txt, &target, cx);
-                        }
-                    }
-                }
-                ClaimKind::Record(target)
-            }
-            Term::A(spec) => self.host_claim(st, cx, self.addr_qt(), spec, domain),
-            Term::Exists(spec) => self.host_claim(st, cx, Qt::A, Some(spec), domain),
-            Term::Mx(spec) => match self.target(spec, domain) {
-                None => ClaimKind::Opaque,
-                Some(t) => {
-                    if check_name(&t).is_ok() {
-                        self.start(st, Qt::Mx, &t, cx);
-                    }
-                    ClaimKind::Mx(t)
-                }
-            },
-            Term::Ptr(spec) => match self.target(spec, domain) {
-                None => ClaimKind::Opaque,
-                Some(t) => {
-                    let rev = self.rev().clone();
-                    self.start(st, Qt::Ptr, &rev, cx);
-                    ClaimKind::Ptr(t)
-                }
-            },
-        };
+        let kind = self.claim_kind(term, domain)?;
+        self.start_claim(st, cx, &kind);
         let ret = match &kind {
             ClaimKind::Record(t) => t.clone(),
             _ => String::new(),
@@ -671,23 +660,185 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         Some(ret)
     }
 
-    fn host_claim(
+    /// What `term` (in the record of `domain`) queries; `None` for a
+    /// record term whose target is unusable (the walker stops there).
+    fn claim_kind(&self, term: Term<'_>, domain: &str) -> Option<ClaimKind> {
+        let host = |qt, spec| match self.target(spec, domain) {
+            None => ClaimKind::Opaque,
+            Some(t) => ClaimKind::Host(qt, t),
+        };
+        Some(match term {
+            Term::Record(spec) => {
+                let target = self.target(Some(spec), domain)?;
+                ClaimKind::Record(usable_domain(&target).ok()?.into_owned())
+            }
+            Term::A(spec) => host(self.addr_qt(), spec),
+            Term::Exists(spec) => host(Qt::A, Some(spec)),
+            Term::Mx(spec) => match self.target(spec, domain) {
+                None => ClaimKind::Opaque,
+                Some(t) => ClaimKind::Mx(t),
+            },
+            Term::Ptr(spec) => match self.target(spec, domain) {
+                None => ClaimKind::Opaque,
+                Some(t) => ClaimKind::Ptr(t),
+            },
+        })
+    }
+
+    /// Starts the query of a claimed term (each (type, name) once per
+    /// check; a record already known or in the record cache needs none).
+    fn start_claim(&self, st: &mut State<'a>, cx: &mut Context<'_>, kind: &ClaimKind) {
+        match kind {
+            ClaimKind::Record(target) => {
+                if known(st, target).is_none() && find(st, Qt::Txt, target).is_none() {
+                    match self.cache().and_then(|c| c.get(target)) {
+                        Some(o) => st.records.push((normalize(target), o)),
+                        None => {
+                            self.start(st, Qt::Txt, target, cx);
+                        }
+                    }
+                }
+            }
+            ClaimKind::Host(qt, t) => {
+                if check_name(t).is_ok() {
+                    self.start(st, *qt, t, cx);
+                }
+            }
+            ClaimKind::Mx(t) => {
+                if check_name(t).is_ok() {
+                    self.start(st, Qt::Mx, t, cx);
+                }
+            }
+            ClaimKind::Ptr(_) => {
+                let rev = self.rev().clone();
+                self.start(st, Qt::Ptr, &rev, cx);
+            }
+            ClaimKind::Opaque => {}
+        }
+    }
+
+    // ------------------------------------------------- speculative walker
+
+    /// Speculative claims whose position no certain claim has proven yet.
+    fn unproven(st: &State<'a>) -> usize {
+        st.spec
+            .iter()
+            .filter(|s| !st.claims.iter().any(|c| c.kind == s.kind))
+            .count()
+    }
+
+    /// The walk beyond certainty ([`SpfConfig::speculative_terms`]): the
+    /// known graph in sequential order, going past terms that may match
+    /// (as if they did not), over includes whose record is not known yet
+    /// (as if empty) and into those that are known, starting the queries of
+    /// terms not yet claimed while fewer than `speculative_terms` claims are
+    /// unproven. `lower` counts DNS-querying terms walked, a lower bound
+    /// of their sequential positions (unknown subtrees count 0), so a term
+    /// past `max_dns_mechanisms` is never claimed. Every speculative claim
+    /// is either proven later (its position is among the certain ones) or
+    /// stays one of at most `speculative_terms` unproven ones: the terms
+    /// queried per check are at most `max_dns_mechanisms +
+    /// speculative_terms`.
+    fn spec_walk(
         &self,
         st: &mut State<'a>,
         cx: &mut Context<'_>,
-        qt: Qt,
-        spec: Option<&MacroString>,
+        lower: &mut usize,
         domain: &str,
-    ) -> ClaimKind {
-        match self.target(spec, domain) {
-            None => ClaimKind::Opaque,
-            Some(t) => {
-                if check_name(&t).is_ok() {
-                    self.start(st, qt, &t, cx);
+        depth: usize,
+    ) -> Spec {
+        let rec: Arc<Record> = match self.record_for(st, domain) {
+            Some(RecordOutcome::Record(r)) => r,
+            // No usable record: the check ends here (none at the top,
+            // permerror through an include or redirect).
+            Some(_) => return Spec::Halt,
+            None => return Spec::Open,
+        };
+        for d in &rec.directives {
+            let q = d.qualifier;
+            let term = match &d.mechanism {
+                Mechanism::All => return Spec::Ends(qualifier_result(q)),
+                Mechanism::Ip4 { net } => match self.base.ip {
+                    IpAddr::V4(ip) if net.contains(&ip) => return Spec::Ends(qualifier_result(q)),
+                    _ => continue,
+                },
+                Mechanism::Ip6 { net } => match self.base.ip {
+                    IpAddr::V6(ip) if net.contains(&ip) => return Spec::Ends(qualifier_result(q)),
+                    _ => continue,
+                },
+                Mechanism::Include { domain: spec } => Term::Record(spec),
+                Mechanism::A { domain: spec, .. } => Term::A(spec.as_ref()),
+                Mechanism::Mx { domain: spec, .. } => Term::Mx(spec.as_ref()),
+                Mechanism::Ptr { domain: spec } => Term::Ptr(spec.as_ref()),
+                Mechanism::Exists { domain: spec } => Term::Exists(spec),
+            };
+            let include = matches!(term, Term::Record(_));
+            let target = match self.spec_claim(st, cx, lower, term, domain) {
+                Err(()) => return Spec::Halt,
+                Ok(t) => t,
+            };
+            if let (true, Some(target)) = (include, target)
+                && depth < MAX_DEPTH
+            {
+                match self.spec_walk(st, cx, lower, &target, depth + 1) {
+                    Spec::Halt => return Spec::Halt,
+                    Spec::Ends(SpfResult::Pass) => return Spec::Ends(qualifier_result(q)),
+                    Spec::Ends(_) | Spec::Open => {}
                 }
-                ClaimKind::Host(qt, t)
             }
         }
+        match &rec.redirect {
+            Some(spec) => match self.spec_claim(st, cx, lower, Term::Record(spec), domain) {
+                Err(()) => Spec::Halt,
+                Ok(Some(target)) if depth < MAX_DEPTH => {
+                    self.spec_walk(st, cx, lower, &target, depth + 1)
+                }
+                Ok(_) => Spec::Open,
+            },
+            None => Spec::Ends(SpfResult::Neutral),
+        }
+    }
+
+    /// Counts `term` at the next lower-bound position and claims it
+    /// speculatively unless already claimed. `Err` stops the walk (past
+    /// the term limit, the unproven budget spent, or an answer in hand
+    /// shows the check ends earlier); `Ok` gives a record term's target
+    /// (`None` for other terms or an unusable target).
+    fn spec_claim(
+        &self,
+        st: &mut State<'a>,
+        cx: &mut Context<'_>,
+        lower: &mut usize,
+        term: Term<'_>,
+        domain: &str,
+    ) -> Result<Option<String>, ()> {
+        *lower += 1;
+        if *lower > self.config.max_dns_mechanisms {
+            return Err(());
+        }
+        let void_capable = !matches!(term, Term::Record(_));
+        let Some(kind) = self.claim_kind(term, domain) else {
+            return Ok(None);
+        };
+        let target = match &kind {
+            ClaimKind::Record(t) => Some(t.clone()),
+            // The evaluator sends a `%{p}` target's query itself.
+            ClaimKind::Opaque => return Ok(None),
+            _ => None,
+        };
+        if st.claims.iter().chain(&st.spec).any(|c| c.kind == kind) {
+            return Ok(target);
+        }
+        if Self::unproven(st) >= self.config.speculative_terms || !self.may_claim(st, void_capable)
+        {
+            return Err(());
+        }
+        self.start_claim(st, cx, &kind);
+        st.spec.push(Claim {
+            kind,
+            followed: false,
+        });
+        Ok(target)
     }
 
     /// The answer of a claim's own query, if it is in.
@@ -753,11 +904,11 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
     /// `mx`/`ptr` terms once their first answer is in.
     fn follow_ups(&self, st: &mut State<'a>, cx: &mut Context<'_>) {
         let qt = self.addr_qt();
-        for i in 0..st.claims.len() {
-            if st.claims[i].followed {
-                continue;
-            }
-            let kind = st.claims[i].kind.clone();
+        for i in 0..st.claims.len() + st.spec.len() {
+            let kind = match claim_mut(st, i) {
+                Some(c) if !c.followed => c.kind.clone(),
+                _ => continue,
+            };
             let names: Vec<String> = match (&kind, self.claim_answer(st, &kind)) {
                 (ClaimKind::Mx(_), Some(Slot::Done(Ans::Mx(Ok(ans))))) => {
                     if ans.len() > self.config.max_mx_names {
@@ -783,13 +934,23 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                 }
                 _ => Vec::new(),
             };
-            for n in &names {
-                if check_name(n).is_ok() {
-                    self.start(st, qt, n, cx);
+            for name in &names {
+                if check_name(name).is_ok() {
+                    self.start(st, qt, name, cx);
                 }
             }
-            st.claims[i].followed = true;
+            if let Some(c) = claim_mut(st, i) {
+                c.followed = true;
+            }
         }
+    }
+}
+
+/// The `i`-th claim: certain ones first, then speculative ones.
+fn claim_mut<'s>(st: &'s mut State<'_>, i: usize) -> Option<&'s mut Claim> {
+    match i.checked_sub(st.claims.len()) {
+        None => st.claims.get_mut(i),
+        Some(j) => st.spec.get_mut(j),
     }
 }
 
