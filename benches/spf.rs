@@ -113,6 +113,22 @@ impl Resolver for Lean {
     fn ptr(&self, _ip: IpAddr) -> impl Future<Output = DnsResult<String>> + Send {
         std::future::ready(Err(DnsError::NxDomain))
     }
+    // Everything is answered at once: the synchronous fast path.
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        Some(get(&self.txt, name))
+    }
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        Some(get(&self.a, name))
+    }
+    fn aaaa_now(&self, _name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        Some(Err(DnsError::NoData))
+    }
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        Some(get(&self.mx, name))
+    }
+    fn ptr_now(&self, _ip: IpAddr) -> Option<DnsResult<String>> {
+        Some(Err(DnsError::NxDomain))
+    }
 }
 
 fn client() -> IpAddr {

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::Ipv6Net;
 
 use super::cache::RecordOutcome;
 use super::macros::{MacroContext, MacroString, MacroVars};
@@ -193,6 +193,36 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         })
     }
 
+    /// One lookup answered without waiting, if it can be: the resolver's
+    /// synchronous fast path ([`Resolver::txt_now`] and siblings), or the
+    /// log's earlier answer (prefetch, before the table exists). `Some`
+    /// has the effects of the asynchronous lookup (logged with prefetch);
+    /// `None` has none (nothing sent or logged), and the caller then makes
+    /// the asynchronous lookup. Once the table exists, always `None`: the
+    /// table answers (each (type, name) at most once per evaluation).
+    fn now<T: Clone>(
+        &mut self,
+        qt: Qt,
+        name: &str,
+        now: impl FnOnce(&'r R) -> Option<DnsResult<T>>,
+        wrap: fn(DnsResult<T>) -> Ans,
+        unwrap: fn(Ans) -> DnsResult<T>,
+    ) -> Option<DnsResult<T>> {
+        let Some(cell) = self.pf else {
+            return now(self.resolver);
+        };
+        if cell.get().is_some() {
+            return None;
+        }
+        if let Some(a) = self.log.answer(qt, name) {
+            return Some(unwrap(a.clone()));
+        }
+        let r = now(self.resolver)?;
+        let key = self.log.push_name(name);
+        self.log.answers.push((qt, key, wrap(r.clone())));
+        Some(r)
+    }
+
     /// One lookup: sent at once (sequential), or through the prefetch
     /// table / its log (each (type, name) at most once per evaluation).
     async fn lookup<T: Clone, Fut: Future<Output = DnsResult<T>>>(
@@ -293,63 +323,68 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         Ok(())
     }
 
+    /// [`Lookups::txt`] if answered without waiting ([`Lookups::now`]);
+    /// `None`: nothing happened.
+    fn txt_now(&mut self, name: &str) -> Option<DnsResult<Txt>> {
+        if let Err(e) = check_name(name) {
+            return Some(Err(DnsError::InvalidName(e)));
+        }
+        let r = self.now(Qt::Txt, name, |r| r.txt_now(name), Ans::Txt, unwrap_txt)?;
+        self.queries += 1;
+        Some(r)
+    }
+
     async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
+        if let Some(r) = self.txt_now(name) {
+            return r;
+        }
+        self.txt_wait(name).await
+    }
+
+    /// The TXT lookup after [`Lookups::txt_now`] gave `None`.
+    async fn txt_wait(&mut self, name: &str) -> DnsResult<Txt> {
         self.checked(name)?;
         let r = self.resolver;
         if self.pf.is_none() {
             return r.txt(name).await;
         }
-        self.lookup(
-            Qt::Txt,
-            name,
-            || r.txt(name),
-            Ans::Txt,
-            |a| match a {
-                Ans::Txt(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::Txt, name, || r.txt(name), Ans::Txt, unwrap_txt)
+            .await
     }
 
     async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
+        if let Err(e) = check_name(name) {
+            return Err(DnsError::InvalidName(e));
+        }
+        if let Some(r) = self.now(Qt::Mx, name, |r| r.mx_now(name), Ans::Mx, unwrap_mx) {
+            self.queries += 1;
+            return r;
+        }
         self.checked(name)?;
         let r = self.resolver;
         if self.pf.is_none() {
             return r.mx(name).await;
         }
-        self.lookup(
-            Qt::Mx,
-            name,
-            || r.mx(name),
-            Ans::Mx,
-            |a| match a {
-                Ans::Mx(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::Mx, name, || r.mx(name), Ans::Mx, unwrap_mx)
+            .await
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
         self.queries += 1;
         let r = self.resolver;
         if self.pf.is_none() {
+            if let Some(a) = r.ptr_now(ip) {
+                return a;
+            }
             return r.ptr(ip).await;
         }
         // The table's key.
         let rev = dns::reverse_name(ip);
-        self.lookup(
-            Qt::Ptr,
-            &rev,
-            || r.ptr(ip),
-            Ans::Ptr,
-            |a| match a {
-                Ans::Ptr(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        if let Some(a) = self.now(Qt::Ptr, &rev, |r| r.ptr_now(ip), Ans::Ptr, unwrap_ptr) {
+            return a;
+        }
+        self.lookup(Qt::Ptr, &rev, || r.ptr(ip), Ans::Ptr, unwrap_ptr)
+            .await
     }
 
     /// With prefetch: starts the address lookups of `names` at once (MX
@@ -410,6 +445,15 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 continue;
             }
             let r = self.resolver;
+            let now = match qt {
+                Qt::Aaaa => r.aaaa_now(&name).map(Ans::Aaaa),
+                _ => r.a_now(&name).map(Ans::A),
+            };
+            if let Some(a) = now {
+                let key = self.log.push_name(&name);
+                self.log.answers.push((qt, key, a));
+                continue;
+            }
             let owned = name.clone();
             let mut fut: BoxFuture<'r, Ans> = match qt {
                 Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
@@ -428,22 +472,69 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         }
     }
 
+    /// Whether the answer `ans` (of the address type of `ip`) holds an
+    /// address within `cidr` of `ip`.
+    fn addr_matches(ans: AddrAnswer, ip: IpAddr, cidr: DualCidr) -> bool {
+        match (ans, ip) {
+            (AddrAnswer::V4(ans), IpAddr::V4(ip)) => ans.iter().any(|a| {
+                // `Ipv4Net::new(a, len).trunc().contains(ip)` without
+                // building the network (a length over 32 matches nothing).
+                cidr.v4 <= 32
+                    && u32::from(*a)
+                        .checked_shr(32 - u32::from(cidr.v4))
+                        .unwrap_or(0)
+                        == u32::from(ip)
+                            .checked_shr(32 - u32::from(cidr.v4))
+                            .unwrap_or(0)
+            }),
+            (AddrAnswer::V6(ans), IpAddr::V6(ip)) => ans
+                .iter()
+                .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))),
+            _ => false,
+        }
+    }
+
+    /// The address lookup of `name` for `ip`'s type (A or AAAA), if
+    /// answered without waiting ([`Lookups::now`]); counts the query and
+    /// checks the name as [`Lookups::host_matches`] does. `None`: nothing
+    /// happened.
+    fn addr_now(&mut self, name: &str, ip: IpAddr) -> Option<Result<AddrAnswer, DnsError>> {
+        if let Err(e) = check_name(name) {
+            return Some(Err(DnsError::InvalidName(e)));
+        }
+        let r = match ip {
+            IpAddr::V4(_) => self
+                .now(Qt::A, name, |r| r.a_now(name), Ans::A, unwrap_a)?
+                .map(AddrAnswer::V4),
+            IpAddr::V6(_) => self
+                .now(Qt::Aaaa, name, |r| r.aaaa_now(name), Ans::Aaaa, unwrap_aaaa)?
+                .map(AddrAnswer::V6),
+        };
+        self.queries += 1;
+        Some(r)
+    }
+
+    /// [`Lookups::host_matches`] if answered without waiting; `None`:
+    /// nothing happened.
+    fn host_matches_now(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        cidr: DualCidr,
+    ) -> Option<Result<bool, DnsError>> {
+        Some(
+            self.addr_now(name, ip)?
+                .map(|ans| Self::addr_matches(ans, ip, cidr)),
+        )
+    }
+
     async fn addr_a(&mut self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
         let r = self.resolver;
         if self.pf.is_none() {
             return r.a(name).await;
         }
-        self.lookup(
-            Qt::A,
-            name,
-            || r.a(name),
-            Ans::A,
-            |a| match a {
-                Ans::A(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::A, name, || r.a(name), Ans::A, unwrap_a)
+            .await
     }
 
     async fn addr_aaaa(&mut self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
@@ -451,17 +542,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if self.pf.is_none() {
             return r.aaaa(name).await;
         }
-        self.lookup(
-            Qt::Aaaa,
-            name,
-            || r.aaaa(name),
-            Ans::Aaaa,
-            |a| match a {
-                Ans::Aaaa(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::Aaaa, name, || r.aaaa(name), Ans::Aaaa, unwrap_aaaa)
+            .await
     }
 
     /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
@@ -472,32 +554,81 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         ip: IpAddr,
         cidr: DualCidr,
     ) -> Result<bool, DnsError> {
-        self.checked(name)?;
-        match ip {
-            IpAddr::V4(ip) => {
-                let ans = self.addr_a(name).await?;
-                Ok(ans
-                    .iter()
-                    .any(|a| Ipv4Net::new(*a, cidr.v4).is_ok_and(|n| n.trunc().contains(&ip))))
-            }
-            IpAddr::V6(ip) => {
-                let ans = self.addr_aaaa(name).await?;
-                Ok(ans
-                    .iter()
-                    .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))))
-            }
+        if let Some(r) = self.host_matches_now(name, ip, cidr) {
+            return r;
         }
+        self.checked(name)?;
+        let ans = match ip {
+            IpAddr::V4(_) => AddrAnswer::V4(self.addr_a(name).await?),
+            IpAddr::V6(_) => AddrAnswer::V6(self.addr_aaaa(name).await?),
+        };
+        Ok(Self::addr_matches(ans, ip, cidr))
+    }
+
+    /// [`Lookups::a_exists`] if answered without waiting; `None`: nothing
+    /// happened.
+    fn a_exists_now(&mut self, name: &str) -> Option<Result<bool, DnsError>> {
+        // The A lookup whatever the client's address family (§5.7).
+        let v4 = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        Some(self.addr_now(name, v4)?.map(|a| match a {
+            AddrAnswer::V4(a) => !a.is_empty(),
+            AddrAnswer::V6(a) => !a.is_empty(),
+        }))
     }
 
     /// Whether `name` has any A record (the `exists` mechanism, §5.7).
     async fn a_exists(&mut self, name: &str) -> Result<bool, DnsError> {
+        if let Some(r) = self.a_exists_now(name) {
+            return r;
+        }
         self.checked(name)?;
         Ok(!self.addr_a(name).await?.is_empty())
     }
 }
 
+/// An A or AAAA answer.
+enum AddrAnswer {
+    V4(Answer<std::net::Ipv4Addr>),
+    V6(Answer<std::net::Ipv6Addr>),
+}
+
 fn mismatch() -> DnsError {
     DnsError::Other("internal: answer of the wrong type".into())
+}
+
+fn unwrap_txt(a: Ans) -> DnsResult<Txt> {
+    match a {
+        Ans::Txt(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_mx(a: Ans) -> DnsResult<Mx> {
+    match a {
+        Ans::Mx(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_ptr(a: Ans) -> DnsResult<String> {
+    match a {
+        Ans::Ptr(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_a(a: Ans) -> DnsResult<std::net::Ipv4Addr> {
+    match a {
+        Ans::A(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_aaaa(a: Ans) -> DnsResult<std::net::Ipv6Addr> {
+    match a {
+        Ans::Aaaa(r) => r,
+        _ => Err(mismatch()),
+    }
 }
 
 /// Selects the one SPF record among a TXT answer (§4.5) and parses it.
@@ -960,7 +1091,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             self.dns.insert_record(domain, &o);
             return outcome_step(domain, o);
         }
-        let ans = match self.dns.txt(domain).await {
+        let ans = match self.dns.txt_now(domain) {
+            Some(r) => r,
+            None => self.dns.txt_wait(domain).await,
+        };
+        let ans = match ans {
             Ok(a) => a,
             Err(e) if e.is_void() => return Ok(None),
             Err(DnsError::InvalidName(_)) => return Ok(None),
@@ -1073,7 +1208,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                                 Some(s) => self.expand_domain(s, domain).await,
                                 None => Cow::Borrowed(domain),
                             };
-                            tri!(self.match_a(&target, *cidr, domain).await, 'eval)
+                            match self.dns.host_matches_now(&target, self.base.ip, *cidr) {
+                                Some(r) => tri!(self.a_outcome(r, &target, domain), 'eval),
+                                None => tri!(self.match_a(&target, *cidr, domain).await, 'eval),
+                            }
                         }
                         Mechanism::Mx { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
@@ -1097,7 +1235,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Mechanism::Exists { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let target = self.expand_domain(spec, domain).await;
-                            match self.dns.a_exists(&target).await {
+                            let r = match self.dns.a_exists_now(&target) {
+                                Some(r) => r,
+                                None => self.dns.a_exists(&target).await,
+                            };
+                            match r {
                                 Ok(b) => b,
                                 Err(e) if e.is_void() => {
                                     tri!(self.dns.count_void(&target, domain), 'eval);
@@ -1250,7 +1392,13 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The `a` mechanism (§5.3).
     async fn match_a(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        match self.dns.host_matches(target, self.base.ip, cidr).await {
+        let r = self.dns.host_matches(target, self.base.ip, cidr).await;
+        self.a_outcome(r, target, domain)
+    }
+
+    /// What the `a` mechanism makes of its address lookup `r`.
+    fn a_outcome(&mut self, r: Result<bool, DnsError>, target: &str, domain: &str) -> Step<bool> {
+        match r {
             Ok(b) => Ok(b),
             Err(e) if e.is_void() => {
                 self.dns.count_void(target, domain)?;
@@ -1529,14 +1677,17 @@ async fn run_inner<R: Resolver + ?Sized>(
             Some(cell) => Prefetch::poll_run(cell, top.as_mut(), cx),
             None => top.as_mut().poll(cx),
         };
-        // The budget starts now; the timer is armed only if the check
-        // does not finish on its first poll (with DNS answered from memory
-        // it does, and then a timer could not fire anyway: `timeout` polls
-        // the check before its timer).
-        let start = tokio::time::Instant::now();
+        // The timer is armed only if the check does not finish on its
+        // first poll (with DNS answered from memory it does, and then a
+        // timer could not fire anyway: `timeout` polls the check before
+        // its timer). The budget starts when that first poll returns:
+        // until then the check only computed on answers at hand (a
+        // resolver's future must not block), and not reading the clock
+        // before saves a clock read on every check that never waits.
         match std::future::poll_fn(|cx| Poll::Ready(poll(cx))).await {
             Poll::Ready(v) => Some(v),
             Poll::Pending => {
+                let start = tokio::time::Instant::now();
                 // Out of line (the timer's state): only when DNS is waited
                 // for.
                 let rest: BoxFuture<'_, _> = Box::pin(async move {
@@ -1620,6 +1771,38 @@ mod push_ip_tests {
             let mut s = String::new();
             super::push_ip(&mut s, ip);
             assert_eq!(s, ip.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod addr_match_tests {
+    use super::{AddrAnswer, DualCidr, Lookups};
+    use crate::dns::{Answer, zone::ZoneResolver};
+    use ipnet::Ipv4Net;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// The shift-based IPv4 match equals `Ipv4Net`'s for every prefix
+    /// length.
+    #[test]
+    fn v4_match_is_ipnet() {
+        let addrs: [Ipv4Addr; 5] = [
+            "198.51.100.5".parse().unwrap(),
+            "198.51.100.200".parse().unwrap(),
+            "198.51.101.5".parse().unwrap(),
+            "0.0.0.0".parse().unwrap(),
+            "255.255.255.255".parse().unwrap(),
+        ];
+        for client in addrs {
+            for a in addrs {
+                for len in 0..=32u8 {
+                    let want = Ipv4Net::new(a, len).unwrap().trunc().contains(&client);
+                    let ans = AddrAnswer::V4(Answer::new(vec![a], 60));
+                    let cidr = DualCidr { v4: len, v6: 128 };
+                    let got = Lookups::<ZoneResolver>::addr_matches(ans, IpAddr::V4(client), cidr);
+                    assert_eq!(got, want, "{a}/{len} vs {client}");
+                }
+            }
         }
     }
 }
