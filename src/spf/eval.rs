@@ -743,6 +743,20 @@ pub(super) fn qualifier_result(q: Qualifier) -> SpfResult {
 /// or why it is unusable.
 pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
     let d = domain.strip_suffix('.').unwrap_or(domain);
+    // The usual case (an ASCII multi-label name) without building any
+    // error path.
+    if d.is_ascii() && !d.starts_with('[') && d.as_bytes().contains(&b'.') && check_name(d).is_ok()
+    {
+        return Ok(Cow::Borrowed(d));
+    }
+    usable_domain_slow(domain)
+}
+
+/// [`usable_domain`] for everything but the usual case.
+#[cold]
+#[inline(never)]
+fn usable_domain_slow(domain: &str) -> Result<Cow<'_, str>, String> {
+    let d = domain.strip_suffix('.').unwrap_or(domain);
     if d.starts_with('[') {
         return Err(format!(
             "{domain:?} is an address literal, not a domain name"
@@ -776,6 +790,28 @@ pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
         Some((b'.', rest)) => rest,
         _ => b,
     };
+    // Up to 63 octets no label can be too long: no control character, no
+    // empty label (no leading or trailing dot, no two dots in a row) is all there is
+    // to check, in branch-free passes the compiler vectorizes.
+    if let Some((&first, rest)) = b.split_first()
+        && b.len() <= 63
+    {
+        let ctrl = b.iter().fold(false, |a, &c| a | (c < 0x20) | (c == 0x7f));
+        let dots = b
+            .iter()
+            .zip(rest)
+            .fold(false, |a, (&x, &y)| a | ((x == b'.') & (y == b'.')));
+        if !ctrl && !dots && first != b'.' && rest.last() != Some(&b'.') {
+            return Ok(());
+        }
+        return dns::check_name(name);
+    }
+    check_name_long(name, b)
+}
+
+/// [`check_name`] for names over 63 octets (`b`: `name` without its
+/// trailing dot).
+fn check_name_long(name: &str, b: &[u8]) -> Result<(), dns::NameError> {
     let mut ok = !b.is_empty() && b.len() <= 253;
     let mut label = 0usize;
     for &c in b {
@@ -1093,7 +1129,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         }
         let ans = match self.dns.txt_now(domain) {
             Some(r) => r,
-            None => self.dns.txt_wait(domain).await,
+            None => {
+                // Out of line: only when DNS is waited for.
+                let fut: BoxFuture<'_, DnsResult<Txt>> = Box::pin(self.dns.txt_wait(domain));
+                fut.await
+            }
         };
         let ans = match ans {
             Ok(a) => a,
@@ -1210,7 +1250,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                             };
                             match self.dns.host_matches_now(&target, self.base.ip, *cidr) {
                                 Some(r) => tri!(self.a_outcome(r, &target, domain), 'eval),
-                                None => tri!(self.match_a(&target, *cidr, domain).await, 'eval),
+                                None => {
+                                    // Out of line: only when DNS is waited for.
+                                    let fut: BoxFuture<'_, Step<bool>> =
+                                        Box::pin(self.match_a(&target, *cidr, domain));
+                                    tri!(fut.await, 'eval)
+                                }
                             }
                         }
                         Mechanism::Mx { domain: spec, cidr } => {
@@ -1219,7 +1264,9 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                                 Some(s) => self.expand_domain(s, domain).await,
                                 None => Cow::Borrowed(domain),
                             };
-                            tri!(self.match_mx(&target, *cidr, domain).await, 'eval)
+                            let fut: BoxFuture<'_, Step<bool>> =
+                                Box::pin(self.match_mx(&target, *cidr, domain));
+                            tri!(fut.await, 'eval)
                         }
                         Mechanism::Ptr { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
@@ -1237,7 +1284,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                             let target = self.expand_domain(spec, domain).await;
                             let r = match self.dns.a_exists_now(&target) {
                                 Some(r) => r,
-                                None => self.dns.a_exists(&target).await,
+                                None => {
+                                    // Out of line: only when DNS is waited for.
+                                    let fut: BoxFuture<'_, Result<bool, DnsError>> =
+                                        Box::pin(self.dns.a_exists(&target));
+                                    fut.await
+                                }
                             };
                             match r {
                                 Ok(b) => b,
@@ -1803,6 +1855,55 @@ mod addr_match_tests {
                     assert_eq!(got, want, "{a}/{len} vs {client}");
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod name_check_tests {
+    /// Every string over a small alphabet up to 6 characters, plus long
+    /// labels and names around the 63/253 limits.
+    fn samples() -> Vec<String> {
+        let alphabet = ["a", ".", "\0", "\x7f", " ", "[", "é", "-"];
+        let mut out = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..6 {
+            let mut next = Vec::new();
+            for s in &frontier {
+                for c in alphabet {
+                    next.push(format!("{s}{c}"));
+                }
+            }
+            out.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for n in [61, 62, 63, 64, 65, 126, 127, 252, 253, 254, 255] {
+            out.push("a".repeat(n));
+            out.push(format!("{}.example", "a".repeat(n)));
+            out.push(format!("x.{}", "a".repeat(n)));
+            out.push(format!("{}.", "a".repeat(n)));
+            out.push(format!("{}..b", "a".repeat(n)));
+        }
+        out
+    }
+
+    /// The one-pass check gives exactly `dns::check_name`'s answer.
+    #[test]
+    fn check_name_agrees_with_dns() {
+        for s in samples() {
+            assert_eq!(super::check_name(&s), crate::dns::check_name(&s), "{s:?}");
+        }
+    }
+
+    /// The fast path of `usable_domain` gives what the full check gives.
+    #[test]
+    fn usable_domain_fast_path_agrees() {
+        for s in samples() {
+            assert_eq!(
+                super::usable_domain(&s),
+                super::usable_domain_slow(&s),
+                "{s:?}"
+            );
         }
     }
 }
