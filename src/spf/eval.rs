@@ -710,7 +710,7 @@ impl Verdict {
     /// `record`) and the domain (`domain`, the domain of that record).
     fn materialize(&mut self, record: &Record, domain: &str) {
         if let Some(i) = self.at.take() {
-            self.mechanism = record.directives.get(i).map(|d| d.text.clone());
+            self.mechanism = record.directives.get(i).map(|d| d.text.to_string());
             self.mechanism_domain = Some(domain.to_string());
         }
     }
@@ -945,7 +945,7 @@ fn after_child(
                     v.exp = fail_exp(result, record, domain);
                     v.reason = None;
                     if v.mechanism.is_none() {
-                        v.mechanism = Some(d.text.clone());
+                        v.mechanism = Some(d.text.to_string());
                         v.mechanism_domain = Some(domain.to_string());
                     }
                     Some(v)
