@@ -710,7 +710,7 @@ impl Verdict {
     /// `record`) and the domain (`domain`, the domain of that record).
     fn materialize(&mut self, record: &Record, domain: &str) {
         if let Some(i) = self.at.take() {
-            self.mechanism = record.directives.get(i).map(|d| d.text.to_string());
+            self.mechanism = record.directives.get(i).map(|d| d.text.as_str().to_owned());
             self.mechanism_domain = Some(domain.to_string());
         }
     }
@@ -791,8 +791,9 @@ pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
         _ => b,
     };
     // Up to 63 octets no label can be too long: no control character, no
-    // empty label (no leading or trailing dot, no two dots in a row) is all there is
-    // to check, in branch-free passes the compiler vectorizes.
+    // empty label (no leading or trailing dot, no two dots in a row) is
+    // all there is to check, in branch-free passes the compiler
+    // vectorizes.
     if let Some((&first, rest)) = b.split_first()
         && b.len() <= 63
     {
@@ -945,7 +946,7 @@ fn after_child(
                     v.exp = fail_exp(result, record, domain);
                     v.reason = None;
                     if v.mechanism.is_none() {
-                        v.mechanism = Some(d.text.to_string());
+                        v.mechanism = Some(d.text.as_str().to_owned());
                         v.mechanism_domain = Some(domain.to_string());
                     }
                     Some(v)

@@ -352,6 +352,44 @@ impl Record {
 
 type TermError = (ParseErrorKind, usize);
 
+/// A mechanism name (§5).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Name {
+    All,
+    Include,
+    Exists,
+    A,
+    Mx,
+    Ptr,
+    Ip4,
+    Ip6,
+    Unknown,
+}
+
+/// The mechanism called `raw` (ASCII case-insensitive), without
+/// allocating: lower-cased into a small buffer and matched at once.
+fn mechanism_name(raw: &str) -> Name {
+    let b = raw.as_bytes();
+    let mut buf = [0u8; 7];
+    if b.len() > buf.len() {
+        return Name::Unknown;
+    }
+    for (d, s) in buf.iter_mut().zip(b) {
+        *d = s.to_ascii_lowercase();
+    }
+    match buf.get(..b.len()).unwrap_or_default() {
+        b"all" => Name::All,
+        b"include" => Name::Include,
+        b"exists" => Name::Exists,
+        b"a" => Name::A,
+        b"mx" => Name::Mx,
+        b"ptr" => Name::Ptr,
+        b"ip4" => Name::Ip4,
+        b"ip6" => Name::Ip6,
+        _ => Name::Unknown,
+    }
+}
+
 fn macro_err(e: MacroError, base: usize) -> TermError {
     (ParseErrorKind::Macro(e.kind), base + e.offset)
 }
@@ -394,41 +432,37 @@ fn parse_term(
         .position(|b| !b.is_ascii_alphanumeric())
         .unwrap_or(body.len());
     let raw_name = &body[..mech_len];
-    // Mechanism names are case-insensitive; compare without allocating.
-    let name = ["all", "include", "exists", "a", "mx", "ptr", "ip4", "ip6"]
-        .into_iter()
-        .find(|n| raw_name.eq_ignore_ascii_case(n))
-        .unwrap_or("");
+    let name = mechanism_name(raw_name);
     let rest = &body[mech_len..];
     let rest_at = qlen + mech_len;
     let mechanism = match name {
-        "all" => {
+        Name::All => {
             if !rest.is_empty() {
                 return Err((ParseErrorKind::UnexpectedArgument(rest.into()), rest_at));
             }
             Mechanism::All
         }
-        "include" | "exists" => {
+        Name::Include | Name::Exists => {
             let domain = required_domain(rest, rest_at, src)?;
-            if name == "include" {
+            if name == Name::Include {
                 Mechanism::Include { domain }
             } else {
                 Mechanism::Exists { domain }
             }
         }
-        "a" | "mx" => {
+        Name::A | Name::Mx => {
             let (spec, cidr) = split_dual_cidr(rest, rest_at)?;
             let domain = optional_domain(spec, rest_at, src)?;
-            if name == "a" {
+            if name == Name::A {
                 Mechanism::A { domain, cidr }
             } else {
                 Mechanism::Mx { domain, cidr }
             }
         }
-        "ptr" => Mechanism::Ptr {
+        Name::Ptr => Mechanism::Ptr {
             domain: optional_domain(rest, rest_at, src)?,
         },
-        "ip4" => {
+        Name::Ip4 => {
             let (addr, len) = split_network(rest, rest_at)?;
             let ip: Ipv4Addr = addr
                 .parse()
@@ -441,7 +475,7 @@ fn parse_term(
                 .map_err(|_| (ParseErrorKind::InvalidCidr(len.to_string()), rest_at))?;
             Mechanism::Ip4 { net: net.trunc() }
         }
-        "ip6" => {
+        Name::Ip6 => {
             let (addr, len) = split_network(rest, rest_at)?;
             let ip: Ipv6Addr = addr
                 .parse()
@@ -454,7 +488,7 @@ fn parse_term(
                 .map_err(|_| (ParseErrorKind::InvalidCidr(len.to_string()), rest_at))?;
             Mechanism::Ip6 { net: net.trunc() }
         }
-        _ => {
+        Name::Unknown => {
             let shown = if raw_name.is_empty() {
                 term.to_string()
             } else {
