@@ -120,7 +120,9 @@ impl Log {
         let name = name.strip_suffix('.').unwrap_or(name);
         self.answers
             .iter()
-            .find(|(q, r, _)| *q == qt && self.name(r).eq_ignore_ascii_case(name))
+            .find(|(q, r, _)| {
+                *q == qt && r.len() == name.len() && self.name(r).eq_ignore_ascii_case(name)
+            })
             .map(|(_, _, a)| a)
     }
 
@@ -128,7 +130,7 @@ impl Log {
         let domain = domain.strip_suffix('.').unwrap_or(domain);
         self.records
             .iter()
-            .find(|(r, _)| self.name(r).eq_ignore_ascii_case(domain))
+            .find(|(r, _)| r.len() == domain.len() && self.name(r).eq_ignore_ascii_case(domain))
             .map(|(_, o)| o.clone())
     }
 }
@@ -273,13 +275,20 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// Remembers a parsed record for the rest of the evaluation (prefetch
     /// only).
     fn insert_record(&mut self, domain: &str, o: &RecordOutcome) {
+        self.insert_record_if_new(domain, o, false);
+    }
+
+    /// [`Lookups::insert_record`]; `absent`: the caller has just seen
+    /// [`Lookups::known_record`] give `None` for `domain` with nothing
+    /// made in between, so the log need not be searched again.
+    fn insert_record_if_new(&mut self, domain: &str, o: &RecordOutcome, absent: bool) {
         let Some(cell) = self.pf else {
             return;
         };
         match cell.get() {
             Some(p) => p.insert_record(domain, o.clone()),
             None => {
-                if self.log.record(domain).is_none() {
+                if absent || self.log.record(domain).is_none() {
                     let key = self.log.push_name(domain);
                     self.log.records.push((key, o.clone()));
                 }
@@ -1125,7 +1134,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             (_, n) => n,
         };
         if let Some(o) = cache.zip(now).and_then(|(c, now)| c.get_at(domain, now)) {
-            self.dns.insert_record(domain, &o);
+            // Nothing was looked up since `known_record` above.
+            self.dns.insert_record_if_new(domain, &o, true);
             return outcome_step(domain, o);
         }
         let ans = match self.dns.txt_now(domain) {
