@@ -17,6 +17,17 @@
 //!   an owned string only when the verdict is used (§5.2: an included
 //!   record's `fail` only means "no match").
 //!
+//! * Every lookup first tries the resolver's synchronous fast path
+//!   ([`Resolver::txt_now`] and siblings, through [`Lookups::now`]): an
+//!   answer at hand costs no future. Only when it gives `None` is the
+//!   asynchronous lookup built and awaited, out of line (boxed), so the
+//!   common future stays small. Both paths count and log exactly the same
+//!   (`tests/spf_suite.rs` runs the suites through both, and through a
+//!   resolver that answers every other lookup late).
+//! * The time budget's clock is read only when the check first has to wait
+//!   (the first poll returned `Pending`): before that it only computed on
+//!   answers at hand.
+//!
 //! Where the time of a check goes with DNS in memory (see
 //! `benches/spf.rs`): every allocation and every moved future shows, so
 //! targets are borrowed from the parsed record, the output's strings are
