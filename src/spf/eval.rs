@@ -1016,6 +1016,17 @@ struct Eval<'a, 'p, R: ?Sized> {
     cache_now: Option<std::time::Instant>,
 }
 
+/// [`Eval::expand_domain`], with a literal target (the usual case)
+/// borrowed on the spot, without building that future.
+macro_rules! expand {
+    ($ev:expr, $ms:expr, $domain:expr) => {
+        match $ms.literal_domain() {
+            Some(l) => Cow::Borrowed(l),
+            None => $ev.expand_domain($ms, $domain).await,
+        }
+    };
+}
+
 /// `?` for a labeled block: `Err` breaks out of it.
 macro_rules! tri {
     ($e:expr, $l:lifetime) => {
@@ -1267,7 +1278,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Mechanism::A { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let target = match spec {
-                                Some(s) => self.expand_domain(s, domain).await,
+                                Some(s) => expand!(self, s, domain),
                                 None => Cow::Borrowed(domain),
                             };
                             match self.dns.host_matches_now(&target, self.base.ip, *cidr) {
@@ -1283,7 +1294,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Mechanism::Mx { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let target = match spec {
-                                Some(s) => self.expand_domain(s, domain).await,
+                                Some(s) => expand!(self, s, domain),
                                 None => Cow::Borrowed(domain),
                             };
                             let fut: BoxFuture<'_, Step<bool>> =
@@ -1293,7 +1304,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Mechanism::Ptr { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let target = match spec {
-                                Some(s) => self.expand_domain(s, domain).await,
+                                Some(s) => expand!(self, s, domain),
                                 None => Cow::Borrowed(domain),
                             };
                             // Rare (§5.5: "SHOULD NOT be used"): kept out of line.
@@ -1303,7 +1314,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                         Mechanism::Exists { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
-                            let target = self.expand_domain(spec, domain).await;
+                            let target = expand!(self, spec, domain);
                             let r = match self.dns.a_exists_now(&target) {
                                 Some(r) => r,
                                 None => {
@@ -1330,7 +1341,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                         Mechanism::Include { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
-                            let target = self.expand_domain(spec, domain).await;
+                            let target = expand!(self, spec, domain);
                             if depth >= MAX_DEPTH {
                                 break 'eval Err(perm(format!(
                                     "include nesting deeper than {MAX_DEPTH}"
@@ -1358,7 +1369,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 }
                 if let Some(spec) = &record.redirect {
                     tri!(self.dns.count_term(&RedirectText(spec), domain), 'eval);
-                    let target = self.expand_domain(spec, domain).await;
+                    let target = expand!(self, spec, domain);
                     if depth >= MAX_DEPTH {
                         break 'eval Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
                     }
