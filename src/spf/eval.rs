@@ -7,7 +7,7 @@
 //!   void lookups (2 by default). A speculative prefetcher or an answer
 //!   cache belongs here: as long as every *term* still calls `count_term`
 //!   and `count_void` as if it had sent its query, results stay identical.
-//! * [`Eval::fetch_record`] is the one place that turns a domain into a
+//! * [`Eval::fetch_record_now`] (with [`Eval::fetch_record_wait`]) is the one place that turns a domain into a
 //!   parsed [`Record`] (lookup, selection per §4.5, parse); a cache of
 //!   parsed records belongs there.
 //! * Evaluation proceeds strictly left to right. Include and redirect do
@@ -864,6 +864,30 @@ pub(super) fn is_within(name: &str, target: &str) -> bool {
         && name.as_bytes()[name.len() - target.len()..].eq_ignore_ascii_case(target.as_bytes())
 }
 
+/// A level entered (its record, and its usable domain's place in the
+/// names buffer), or its verdict when there is nothing to evaluate. The
+/// verdict is an ordinary outcome here (`none`, an error), not an
+/// exceptional one, so it is not boxed.
+type Entered = Result<(Arc<Record>, std::ops::Range<usize>), Verdict>;
+
+/// Where the usable domain of a target is (see [`usable_domain`]): a
+/// prefix of the target (its length), or a name of its own (an IDN in
+/// A-label form).
+enum Dom {
+    Prefix(usize),
+    Owned(String),
+}
+
+impl Dom {
+    fn of(d: Cow<'_, str>) -> Self {
+        match d {
+            // `usable_domain` borrows a prefix of its argument.
+            Cow::Borrowed(b) => Dom::Prefix(b.len()),
+            Cow::Owned(o) => Dom::Owned(o),
+        }
+    }
+}
+
 /// How a record level was entered from its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
@@ -1027,6 +1051,21 @@ macro_rules! expand {
     };
 }
 
+/// Enters a record level ([`Eval::enter_now`]), waiting for its TXT
+/// lookup out of line (boxed) only when that is not answered at once.
+macro_rules! enter {
+    ($ev:expr, $names:expr, $target:expr) => {{
+        let target = $target;
+        match $ev.enter_now($names, target.clone()) {
+            Some(r) => r,
+            None => {
+                let fut: BoxFuture<'_, Entered> = Box::pin($ev.enter_wait($names, target));
+                fut.await
+            }
+        }
+    }};
+}
+
 /// `?` for a labeled block: `Err` breaks out of it.
 macro_rules! tri {
     ($e:expr, $l:lifetime) => {
@@ -1141,10 +1180,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     ///
     /// Order: a record already parsed in this evaluation (prefetch), the
     /// shared parsed-record cache, then a TXT lookup (whose outcome is
-    /// stored in both).
-    async fn fetch_record(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
+    /// stored in both). `None`: that TXT lookup is not answered at once;
+    /// [`Eval::fetch_record_wait`] makes it (and only it).
+    fn fetch_record_now(&mut self, domain: &str) -> Option<Step<Option<Arc<Record>>>> {
         if let Some(o) = self.dns.known_record(domain) {
-            return outcome_step(domain, o);
+            return Some(outcome_step(domain, o));
         }
         let cache = self.config.record_cache.as_deref();
         let now = match (cache, self.cache_now) {
@@ -1158,16 +1198,22 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         if let Some(o) = cache.zip(now).and_then(|(c, now)| c.get_at(domain, now)) {
             // Nothing was looked up since `known_record` above.
             self.dns.insert_record_if_new(domain, &o, true);
-            return outcome_step(domain, o);
+            return Some(outcome_step(domain, o));
         }
-        let ans = match self.dns.txt_now(domain) {
-            Some(r) => r,
-            None => {
-                // Out of line: only when DNS is waited for.
-                let fut: BoxFuture<'_, DnsResult<Txt>> = Box::pin(self.dns.txt_wait(domain));
-                fut.await
-            }
-        };
+        let ans = self.dns.txt_now(domain)?;
+        Some(self.record_from_txt(domain, ans))
+    }
+
+    /// The rest of [`Eval::fetch_record_now`] when it gave `None` (record
+    /// not known, not in the record cache, TXT lookup not answered at
+    /// once): the TXT lookup, waited for.
+    async fn fetch_record_wait(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
+        let ans = self.dns.txt_wait(domain).await;
+        self.record_from_txt(domain, ans)
+    }
+
+    /// The record of `domain` from its TXT answer `ans`.
+    fn record_from_txt(&mut self, domain: &str, ans: DnsResult<Txt>) -> Step<Option<Arc<Record>>> {
         let ans = match ans {
             Ok(a) => a,
             Err(e) if e.is_void() => return Ok(None),
@@ -1183,7 +1229,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             return outcome_step(domain, o);
         }
         let o = select_record(&ans);
-        if let Some(c) = cache {
+        if let Some(c) = self.config.record_cache.as_deref() {
             c.insert(domain, o.clone(), ans.ttl);
         }
         self.dns.insert_record(domain, &o);
@@ -1194,19 +1240,54 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// `names[target]` and its record (§4.4, §4.5), with that name's place
     /// in `names` (usually a prefix of the target; appended otherwise); or
     /// the verdict of that level when there is nothing to evaluate (`none`,
-    /// or an error fetching the record).
-    async fn enter(
-        &mut self,
-        names: &mut String,
-        target: std::ops::Range<usize>,
-    ) -> Result<(Arc<Record>, std::ops::Range<usize>), Verdict> {
+    /// or an error fetching the record). Without waiting when it can be;
+    /// `None`: the TXT lookup has to be waited for ([`Eval::enter_wait`]),
+    /// nothing else is to be repeated. (The `enter!` macro does both.)
+    fn enter_now(&mut self, names: &mut String, target: std::ops::Range<usize>) -> Option<Entered> {
         let domain = match usable_domain(names.get(target.clone()).unwrap_or_default()) {
             Ok(d) => d,
+            Err(why) => return Some(Err(Verdict::error(SpfResult::None, why))),
+        };
+        let step = self.fetch_record_now(&domain)?;
+        let dom = Dom::of(domain);
+        Some(Self::entered(names, target, dom, step))
+    }
+
+    /// The rest of entering a level after [`Eval::enter_now`] gave `None`.
+    async fn enter_wait(&mut self, names: &mut String, target: std::ops::Range<usize>) -> Entered {
+        let dom = match usable_domain(names.get(target.clone()).unwrap_or_default()) {
+            Ok(d) => Dom::of(d),
             Err(why) => return Err(Verdict::error(SpfResult::None, why)),
         };
-        let record = match self.fetch_record(&domain).await {
+        let step = match &dom {
+            Dom::Prefix(n) => {
+                let name = names
+                    .get(target.start..target.start + n)
+                    .unwrap_or_default();
+                self.fetch_record_wait(name).await
+            }
+            Dom::Owned(o) => self.fetch_record_wait(o).await,
+        };
+        Self::entered(names, target, dom, step)
+    }
+
+    /// The end of entering a level: its record, or its verdict.
+    #[allow(clippy::result_large_err)] // See `Entered`.
+    fn entered(
+        names: &mut String,
+        target: std::ops::Range<usize>,
+        dom: Dom,
+        step: Step<Option<Arc<Record>>>,
+    ) -> Entered {
+        let record = match step {
             Ok(Some(r)) => r,
             Ok(None) => {
+                let domain = match &dom {
+                    Dom::Prefix(n) => names
+                        .get(target.start..target.start + n)
+                        .unwrap_or_default(),
+                    Dom::Owned(o) => o.as_str(),
+                };
                 return Err(Verdict::error(
                     SpfResult::None,
                     format!("no SPF record at {domain}"),
@@ -1214,10 +1295,9 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             }
             Err(v) => return Err(*v),
         };
-        let range = match domain {
-            // `usable_domain` borrows a prefix of its argument.
-            Cow::Borrowed(d) => target.start..target.start + d.len(),
-            Cow::Owned(d) => {
+        let range = match dom {
+            Dom::Prefix(n) => target.start..target.start + n,
+            Dom::Owned(d) => {
                 let start = names.len();
                 names.push_str(&d);
                 start..names.len()
@@ -1237,7 +1317,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         let mut names = String::with_capacity(256);
         names.push_str(top);
         let mut stack: Vec<Frame> = Vec::new();
-        match self.enter(&mut names, 0..top.len()).await {
+        match enter!(self, &mut names, 0..top.len()) {
             Err(v) => return v,
             Ok((record, domain)) => {
                 stack.reserve(8);
@@ -1401,7 +1481,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     if let Some(f) = stack.last_mut() {
                         f.idx = idx;
                     }
-                    match self.enter(&mut names, t.clone()).await {
+                    match enter!(self, &mut names, t.clone()) {
                         Ok((record, domain)) => {
                             stack.push(Frame {
                                 record,
