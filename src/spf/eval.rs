@@ -1377,9 +1377,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                                 Some(s) => expand!(self, s, domain),
                                 None => Cow::Borrowed(domain),
                             };
-                            let fut: BoxFuture<'_, Step<bool>> =
-                                Box::pin(self.match_mx(&target, *cidr, domain));
-                            tri!(fut.await, 'eval)
+                            tri!(self.match_mx(&target, *cidr, domain).await, 'eval)
                         }
                         Mechanism::Ptr { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
