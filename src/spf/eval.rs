@@ -372,14 +372,19 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             .await
     }
 
-    async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
+    /// The MX lookup if answered without waiting ([`Lookups::now`]);
+    /// `None`: nothing happened ([`Lookups::mx_wait`] makes it).
+    fn mx_now(&mut self, name: &str) -> Option<DnsResult<Mx>> {
         if let Err(e) = check_name(name) {
-            return Err(DnsError::InvalidName(e));
+            return Some(Err(DnsError::InvalidName(e)));
         }
-        if let Some(r) = self.now(Qt::Mx, name, |r| r.mx_now(name), Ans::Mx, unwrap_mx) {
-            self.queries += 1;
-            return r;
-        }
+        let r = self.now(Qt::Mx, name, |r| r.mx_now(name), Ans::Mx, unwrap_mx)?;
+        self.queries += 1;
+        Some(r)
+    }
+
+    /// The MX lookup after [`Lookups::mx_now`] gave `None`.
+    async fn mx_wait(&mut self, name: &str) -> DnsResult<Mx> {
         self.checked(name)?;
         let r = self.resolver;
         if self.pf.is_none() {
@@ -577,6 +582,17 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if let Some(r) = self.host_matches_now(name, ip, cidr) {
             return r;
         }
+        self.host_matches_wait(name, ip, cidr).await
+    }
+
+    /// [`Lookups::host_matches`] after [`Lookups::host_matches_now`] gave
+    /// `None`.
+    async fn host_matches_wait(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        cidr: DualCidr,
+    ) -> Result<bool, DnsError> {
         self.checked(name)?;
         let ans = match ip {
             IpAddr::V4(_) => AddrAnswer::V4(self.addr_a(name).await?),
@@ -1590,7 +1606,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     async fn match_mx_hosts(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        let mxs = match self.dns.mx(target).await {
+        let mxs = match self.dns.mx_now(target) {
+            Some(r) => r,
+            None => self.dns.mx_wait(target).await,
+        };
+        let mxs = match mxs {
             Ok(a) => a,
             Err(e) if e.is_void() => {
                 self.dns.count_void(target, domain)?;
@@ -1643,11 +1663,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             let Some(mx) = at(k) else {
                 continue;
             };
-            match self
-                .dns
-                .host_matches(&mx.exchange, self.base.ip, cidr)
-                .await
-            {
+            let r = match self.dns.host_matches_now(&mx.exchange, self.base.ip, cidr) {
+                Some(r) => r,
+                None => {
+                    self.dns
+                        .host_matches_wait(&mx.exchange, self.base.ip, cidr)
+                        .await
+                }
+            };
+            match r {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}
                 Err(e) if e.is_void() => {}
