@@ -1601,7 +1601,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The `mx` mechanism (§5.4, limits §4.6.4).
     async fn match_mx(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
         let r = self.match_mx_hosts(target, cidr, domain).await;
-        self.dns.send_owed().await;
+        // (Checked here too: no future to build when there is nothing.)
+        if self.dns.pf.is_some() && !self.dns.log.owed.is_empty() {
+            self.dns.send_owed().await;
+        }
         r
     }
 
