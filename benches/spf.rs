@@ -113,6 +113,22 @@ impl Resolver for Lean {
     fn ptr(&self, _ip: IpAddr) -> impl Future<Output = DnsResult<String>> + Send {
         std::future::ready(Err(DnsError::NxDomain))
     }
+    // Everything is answered at once: the synchronous fast path.
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        Some(get(&self.txt, name))
+    }
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        Some(get(&self.a, name))
+    }
+    fn aaaa_now(&self, _name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        Some(Err(DnsError::NoData))
+    }
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        Some(get(&self.mx, name))
+    }
+    fn ptr_now(&self, _ip: IpAddr) -> Option<DnsResult<String>> {
+        Some(Err(DnsError::NxDomain))
+    }
 }
 
 fn client() -> IpAddr {
@@ -395,7 +411,85 @@ fn cpu_breakdown() {
     }
 }
 
+/// `SPF_ICOUNT=<n> SPF_CPU_ROW=<row>`: runs that row (one of
+/// `lean/warm/sequential`, `lean/cold/sequential`, `lean/warm/prefetch`,
+/// `zone/warm/sequential`, `trivial`) 10 times, then `n` times, and exits.
+/// Under `valgrind --tool=callgrind`, the instructions of `n = 1000` minus
+/// those of `n = 0`, divided by 1000, are the instructions per check: a
+/// figure that does not depend on the machine's load.
+fn icount() {
+    use futures_util::FutureExt;
+    let n: u64 = std::env::var("SPF_ICOUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let row = std::env::var("SPF_CPU_ROW").unwrap_or_default();
+    let lean = Lean::bench();
+    let zone = zone();
+    let mut trivial = Lean::default();
+    trivial.txt.insert(
+        "t.example".to_string(),
+        Answer::new(vec![Txt::new(["v=spf1 -all"])], 3600),
+    );
+    let (kind, rest) = row
+        .split_once('/')
+        .unwrap_or((row.as_str(), "warm/sequential"));
+    let cfg = configs()
+        .into_iter()
+        .find(|(name, _)| *name == rest)
+        .map(|(_, c)| c)
+        .expect("row");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let one = || match kind {
+        "lean" => check_host(
+            &lean,
+            client(),
+            "bench.example",
+            "u@bench.example",
+            "h.example",
+            &cfg,
+        )
+        .now_or_never(),
+        "zone" => {
+            zone.clear_queries();
+            check_host(
+                &zone,
+                client(),
+                "bench.example",
+                "u@bench.example",
+                "h.example",
+                &cfg,
+            )
+            .now_or_never()
+        }
+        _ => check_host(
+            &trivial,
+            client(),
+            "t.example",
+            "u@bench.example",
+            "h.example",
+            &cfg,
+        )
+        .now_or_never(),
+    };
+    rt.block_on(async {
+        for _ in 0..10 {
+            black_box(one().expect("answered at once"));
+        }
+        for _ in 0..n {
+            black_box(one().expect("answered at once"));
+        }
+    });
+}
+
 fn main() {
+    if std::env::var_os("SPF_ICOUNT").is_some() {
+        icount();
+        return;
+    }
     if std::env::var_os("SPF_CPU_TIME").is_some() {
         cpu_report();
         cpu_breakdown();

@@ -285,6 +285,84 @@ impl Resolver for Deferred<'_> {
     }
 }
 
+/// The zone through the asynchronous lookups only: no synchronous fast
+/// path ([`Resolver::txt_now`] and siblings answer `None`), though every
+/// future is ready on its first poll.
+struct AsyncOnly<'z>(&'z ZoneResolver);
+
+impl Resolver for AsyncOnly<'_> {
+    async fn txt(&self, name: &str) -> DnsResult<Txt> {
+        self.0.txt(name).await
+    }
+    async fn a(&self, name: &str) -> DnsResult<Ipv4Addr> {
+        self.0.a(name).await
+    }
+    async fn aaaa(&self, name: &str) -> DnsResult<Ipv6Addr> {
+        self.0.aaaa(name).await
+    }
+    async fn mx(&self, name: &str) -> DnsResult<Mx> {
+        self.0.mx(name).await
+    }
+    async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
+        self.0.ptr(ip).await
+    }
+}
+
+/// The zone answering every other lookup at once through the synchronous
+/// fast path (`*_now`: `Some` on odd calls, `None` on even ones) and the
+/// rest one poll late: the evaluator switches between both paths within
+/// one check (and, with prefetch, creates the lookup table mid-check).
+struct Mixed<'z> {
+    zone: &'z ZoneResolver,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Mixed<'_> {
+    fn now_this_time(&self) -> bool {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(2)
+    }
+}
+
+impl Resolver for Mixed<'_> {
+    async fn txt(&self, name: &str) -> DnsResult<Txt> {
+        YieldOnce(false).await;
+        self.zone.txt(name).await
+    }
+    async fn a(&self, name: &str) -> DnsResult<Ipv4Addr> {
+        YieldOnce(false).await;
+        self.zone.a(name).await
+    }
+    async fn aaaa(&self, name: &str) -> DnsResult<Ipv6Addr> {
+        YieldOnce(false).await;
+        self.zone.aaaa(name).await
+    }
+    async fn mx(&self, name: &str) -> DnsResult<Mx> {
+        YieldOnce(false).await;
+        self.zone.mx(name).await
+    }
+    async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
+        YieldOnce(false).await;
+        self.zone.ptr(ip).await
+    }
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        self.now_this_time().then(|| self.zone.txt_now(name))?
+    }
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        self.now_this_time().then(|| self.zone.a_now(name))?
+    }
+    fn aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        self.now_this_time().then(|| self.zone.aaaa_now(name))?
+    }
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        self.now_this_time().then(|| self.zone.mx_now(name))?
+    }
+    fn ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        self.now_this_time().then(|| self.zone.ptr_now(ip))?
+    }
+}
+
 /// The output without the number of queries sent (which prefetch and the
 /// record cache change by design).
 fn comparable(o: &SpfOutput) -> SpfOutput {
@@ -305,6 +383,8 @@ struct Counts {
     compared_modes: usize,
     /// Tests where prefetch had two or more lookups in flight at once.
     overlapped: usize,
+    /// Tests compared with and without the synchronous fast path.
+    fast_path_compared: usize,
     failures: Vec<String>,
 }
 
@@ -367,7 +447,59 @@ fn run_suite(
                 };
             }
             let explanation = t.get("explanation").map(scalar);
+            zone.clear_queries();
             let out = rt.block_on(check_mail_from(&zone, host, &mailfrom, &helo, &config));
+            let sent = zone.queries();
+            // The synchronous fast path (the zone answers everything at
+            // once) changes nothing, not even the queries sent: compared
+            // with the zone through its asynchronous lookups only, and
+            // with a resolver that answers every other lookup late;
+            // sequentially and with prefetch (whose lookups are then each
+            // sent once, whenever the table is created).
+            let mut problem = None;
+            for (cfg, mode) in [(&config, "sequential"), (&prefetch, "prefetch")] {
+                zone.clear_queries();
+                let sync = rt.block_on(check_mail_from(&zone, host, &mailfrom, &helo, cfg));
+                let sync_sent = zone.queries();
+                zone.clear_queries();
+                let asynch = rt.block_on(check_mail_from(
+                    &AsyncOnly(&zone),
+                    host,
+                    &mailfrom,
+                    &helo,
+                    cfg,
+                ));
+                let async_sent = zone.queries();
+                zone.clear_queries();
+                let mixed = Mixed {
+                    zone: &zone,
+                    calls: 0.into(),
+                };
+                let mixed = rt.block_on(check_mail_from(&mixed, host, &mailfrom, &helo, cfg));
+                let mut mixed_sent = zone.queries();
+                if mode == "prefetch" {
+                    // Once the table exists, lookups still in flight when
+                    // the check ends are dropped, and `Mixed` passes a late
+                    // lookup to the zone (which logs it) only when polled
+                    // again: the zone may not see all of them. The queries
+                    // sent are compared through `SpfOutput::queries`.
+                    mixed_sent.clone_from(&sync_sent);
+                }
+                if mode == "sequential" && (sync != out || sync_sent != sent) {
+                    problem = Some(format!("sequential run twice differs: {out:?} {sync:?}"));
+                }
+                for (how, other, other_sent) in [
+                    ("async only", &asynch, &async_sent),
+                    ("mixed", &mixed, &mixed_sent),
+                ] {
+                    if *other != sync || *other_sent != sync_sent {
+                        problem = Some(format!(
+                            "{mode}: {how} differs from the synchronous fast path:\n  fast path {sync:?} {sync_sent:?}\n  {how} {other:?} {other_sent:?}"
+                        ));
+                    }
+                }
+            }
+            counts.fast_path_compared += 1;
             // The same test with speculative prefetch over a resolver whose
             // answers arrive late (so lookups overlap), and with a parsed-
             // record cache, cold then warm: all identical to sequential.
@@ -394,7 +526,6 @@ fn run_suite(
                 rt.block_on(check_mail_from(&deferred, host, &mailfrom, &helo, &cfg))
             };
             let (spec2, spec_all) = (spec(2), spec(usize::MAX));
-            let mut problem = None;
             for (mode, other) in [
                 ("prefetch", &pf),
                 ("prefetch+cache cold", &cold),
@@ -471,6 +602,10 @@ fn rfc7208_suite() {
     );
     assert_eq!(c.passed, 203);
     assert_eq!(c.compared_modes, 203, "every test also ran with prefetch");
+    assert_eq!(
+        c.fast_path_compared, 203,
+        "every test also ran without the synchronous fast path"
+    );
     // The suite's policies are tiny (mostly one DNS-querying term, or an
     // include first, which the walker waits for), so few tests can overlap
     // lookups at all; tests/spf_prefetch.rs measures concurrency on larger
@@ -500,6 +635,10 @@ fn rfc4408_suite() {
     );
     assert_eq!(c.passed + c.excluded, 191);
     assert_eq!(c.compared_modes, 191, "every test also ran with prefetch");
+    assert_eq!(
+        c.fast_path_compared, 191,
+        "every test also ran without the synchronous fast path"
+    );
 }
 
 /// pyspf's ad hoc regression tests (not RFC conformance), minus the

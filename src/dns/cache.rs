@@ -412,8 +412,19 @@ impl<R> CachingResolver<R> {
     }
 
     fn store<T: Cacheable>(&self, key: Key, result: &DnsResult<T>) {
+        let mut st = self.lock();
+        let evicted = self.store_in(&mut st, key, result);
+        drop(st);
+        if evicted > 0 {
+            self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        }
+    }
+
+    /// Stores `result` in the already locked `st`; returns the number of
+    /// live entries evicted.
+    fn store_in<T: Cacheable>(&self, st: &mut State, key: Key, result: &DnsResult<T>) -> u64 {
         if self.config.max_entries == 0 {
-            return;
+            return 0;
         }
         let (value, lifetime) = match result {
             Ok(answer) => {
@@ -423,16 +434,15 @@ impl<R> CachingResolver<R> {
             }
             Err(DnsError::NxDomain) => (Cached::NxDomain, self.negative_ttl()),
             Err(DnsError::NoData) => (Cached::NoData, self.negative_ttl()),
-            Err(_) => return,
+            Err(_) => return 0,
         };
         if lifetime == 0 {
-            return;
+            return 0;
         }
         let now = self.clock.now();
         let Some(expires) = now.checked_add(Duration::from_secs(u64::from(lifetime))) else {
-            return;
+            return 0;
         };
-        let mut st = self.lock();
         st.remove(&key);
         let mut evicted = 0;
         // Each round removes an index entry, so this ends even if the maps
@@ -456,14 +466,51 @@ impl<R> CachingResolver<R> {
                 seq,
             },
         );
-        drop(st);
-        if evicted > 0 {
-            self.evictions.fetch_add(evicted, Ordering::Relaxed);
-        }
+        evicted
     }
 
     fn negative_ttl(&self) -> u32 {
         self.config.negative_ttl.min(MAX_NEGATIVE_TTL)
+    }
+
+    /// The fast path of [`CachingResolver::cached`] ([`Resolver::txt_now`]
+    /// and siblings): a fresh cached answer (counted as a hit), an invalid
+    /// name, or else what the inner resolver answers at once when no
+    /// identical lookup is in flight (stored as the asynchronous path
+    /// would, counted as a miss); `None` (nothing counted, stored or sent)
+    /// otherwise. The inner resolver's synchronous answer is taken with
+    /// the cache's lock held: it must not call back into this cache.
+    fn cached_now<T: Cacheable>(
+        &self,
+        rtype: RecordType,
+        name: &str,
+        inner: impl FnOnce() -> Option<DnsResult<T>>,
+    ) -> Option<DnsResult<T>> {
+        if let Err(e) = check_name(name) {
+            return Some(Err(DnsError::InvalidName(e)));
+        }
+        let key = (rtype, normalize_name(name));
+        // One lock for the cache lookup, the in-flight check, the inner
+        // resolver's synchronous answer and its storing, so no identical
+        // lookup can start a flight of its own in between.
+        let mut st = self.lock();
+        if let Some(hit) = self.get(&mut st, &key) {
+            drop(st);
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(hit);
+        }
+        if st.in_flight.contains_key(&key) {
+            // The asynchronous path waits for that flight.
+            return None;
+        }
+        let result = inner()?;
+        let evicted = self.store_in(&mut st, key, &result);
+        drop(st);
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        if evicted > 0 {
+            self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        }
+        Some(result)
     }
 
     async fn cached<T, Fut>(&self, rtype: RecordType, name: &str, fetch: Fut) -> DnsResult<T>
@@ -547,6 +594,22 @@ impl<R> CachingResolver<R> {
 // The inner futures are created lazily: an `async` block does not run (and
 // so does not call the inner resolver) until polled after a miss.
 impl<R: Resolver> Resolver for CachingResolver<R> {
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        self.cached_now(RecordType::Txt, name, || self.inner.txt_now(name))
+    }
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        self.cached_now(RecordType::A, name, || self.inner.a_now(name))
+    }
+    fn aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        self.cached_now(RecordType::Aaaa, name, || self.inner.aaaa_now(name))
+    }
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        self.cached_now(RecordType::Mx, name, || self.inner.mx_now(name))
+    }
+    fn ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        let owner = reverse_name(ip);
+        self.cached_now(RecordType::Ptr, &owner, || self.inner.ptr_now(ip))
+    }
     async fn txt(&self, name: &str) -> DnsResult<Txt> {
         self.cached(RecordType::Txt, name, async { self.inner.txt(name).await })
             .await

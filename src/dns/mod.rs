@@ -345,6 +345,45 @@ pub trait Resolver: Send + Sync {
     /// PTR records for `ip` (the query goes to [`reverse_name`]`(ip)`).
     /// Names are returned without trailing dot.
     fn ptr(&self, ip: IpAddr) -> impl Future<Output = DnsResult<String>> + Send;
+
+    /// Synchronous fast path of [`Resolver::txt`]: `Some` with exactly what
+    /// `txt(name).await` would give (and with the same effects, e.g. one
+    /// query logged or one cache hit counted) when the answer is at hand
+    /// without waiting; `None`, with no effect at all (nothing sent,
+    /// counted or logged), otherwise, and the caller then makes the
+    /// ordinary asynchronous lookup.
+    ///
+    /// Callers that evaluate many lookups in a row (the SPF evaluator) try
+    /// this first and skip building and polling a future. A future that
+    /// returned `Pending` cannot be set aside without sending the query
+    /// twice, which is why this is a separate, non-async call. The default
+    /// answers nothing at once (`None`), which is always correct.
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        let _ = name;
+        None
+    }
+    /// Synchronous fast path of [`Resolver::a`] (see [`Resolver::txt_now`]).
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        let _ = name;
+        None
+    }
+    /// Synchronous fast path of [`Resolver::aaaa`] (see
+    /// [`Resolver::txt_now`]).
+    fn aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        let _ = name;
+        None
+    }
+    /// Synchronous fast path of [`Resolver::mx`] (see [`Resolver::txt_now`]).
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        let _ = name;
+        None
+    }
+    /// Synchronous fast path of [`Resolver::ptr`] (see
+    /// [`Resolver::txt_now`]).
+    fn ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        let _ = ip;
+        None
+    }
 }
 
 macro_rules! forward_resolver {
@@ -364,6 +403,21 @@ macro_rules! forward_resolver {
             }
             fn ptr(&self, ip: IpAddr) -> impl Future<Output = DnsResult<String>> + Send {
                 (**self).ptr(ip)
+            }
+            fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+                (**self).txt_now(name)
+            }
+            fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+                (**self).a_now(name)
+            }
+            fn aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+                (**self).aaaa_now(name)
+            }
+            fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+                (**self).mx_now(name)
+            }
+            fn ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+                (**self).ptr_now(ip)
             }
         }
     )*};
@@ -388,6 +442,31 @@ pub trait DynResolver: Send + Sync {
     fn dyn_mx<'a>(&'a self, name: &'a str) -> BoxFuture<'a, DnsResult<Mx>>;
     /// See [`Resolver::ptr`].
     fn dyn_ptr(&self, ip: IpAddr) -> BoxFuture<'_, DnsResult<String>>;
+    /// See [`Resolver::txt_now`]; the default answers nothing at once.
+    fn dyn_txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        let _ = name;
+        None
+    }
+    /// See [`Resolver::a_now`]; the default answers nothing at once.
+    fn dyn_a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        let _ = name;
+        None
+    }
+    /// See [`Resolver::aaaa_now`]; the default answers nothing at once.
+    fn dyn_aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        let _ = name;
+        None
+    }
+    /// See [`Resolver::mx_now`]; the default answers nothing at once.
+    fn dyn_mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        let _ = name;
+        None
+    }
+    /// See [`Resolver::ptr_now`]; the default answers nothing at once.
+    fn dyn_ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        let _ = ip;
+        None
+    }
 }
 
 impl<R: Resolver> DynResolver for R {
@@ -406,6 +485,21 @@ impl<R: Resolver> DynResolver for R {
     fn dyn_ptr(&self, ip: IpAddr) -> BoxFuture<'_, DnsResult<String>> {
         Box::pin(self.ptr(ip))
     }
+    fn dyn_txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        self.txt_now(name)
+    }
+    fn dyn_a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        self.a_now(name)
+    }
+    fn dyn_aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        self.aaaa_now(name)
+    }
+    fn dyn_mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        self.mx_now(name)
+    }
+    fn dyn_ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        self.ptr_now(ip)
+    }
 }
 
 impl Resolver for dyn DynResolver + '_ {
@@ -423,6 +517,21 @@ impl Resolver for dyn DynResolver + '_ {
     }
     async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
         self.dyn_ptr(ip).await
+    }
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        self.dyn_txt_now(name)
+    }
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        self.dyn_a_now(name)
+    }
+    fn aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        self.dyn_aaaa_now(name)
+    }
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        self.dyn_mx_now(name)
+    }
+    fn ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        self.dyn_ptr_now(ip)
     }
 }
 

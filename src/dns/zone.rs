@@ -427,7 +427,50 @@ fn finish<T: Send + Sync>(
     }
 }
 
+impl ZoneResolver {
+    /// The synchronous answer of a lookup ([`Resolver::txt_now`] and
+    /// siblings): every answer is at hand, except that of a name/type
+    /// that may [`Fault::Hang`]. With any hanging fault set, nothing is
+    /// answered at once (and nothing logged), so the query is made (and
+    /// logged once) by the asynchronous lookup.
+    fn lookup_now<T: Clone>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        pick: fn(&Node) -> &Vec<Rr<T>>,
+    ) -> Option<DnsResult<T>> {
+        if self.faults.values().any(|f| *f == Fault::Hang) {
+            return None;
+        }
+        Some(match self.resolve(name, rtype, pick) {
+            Ok(r) => r,
+            Err(Fault::ServFail) => Err(DnsError::ServFail),
+            Err(Fault::Timeout) => Err(DnsError::Timeout),
+            // Not reached: no hanging fault is set.
+            Err(Fault::Hang) => return None,
+        })
+    }
+}
+
 impl Resolver for ZoneResolver {
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        self.lookup_now(name, RecordType::Txt, |n| &n.txt)
+    }
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        self.lookup_now(name, RecordType::A, |n| &n.a)
+    }
+    fn aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        self.lookup_now(name, RecordType::Aaaa, |n| &n.aaaa)
+    }
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        self.lookup_now(name, RecordType::Mx, |n| &n.mx)
+    }
+    fn ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        if self.faults.values().any(|f| *f == Fault::Hang) {
+            return None;
+        }
+        self.lookup_now(&reverse_name(ip), RecordType::Ptr, |n| &n.ptr)
+    }
     fn txt(&self, name: &str) -> impl Future<Output = DnsResult<Txt>> + Send {
         self.lookup(name, RecordType::Txt, |n| &n.txt)
     }

@@ -7,7 +7,7 @@
 //!   void lookups (2 by default). A speculative prefetcher or an answer
 //!   cache belongs here: as long as every *term* still calls `count_term`
 //!   and `count_void` as if it had sent its query, results stay identical.
-//! * [`Eval::fetch_record`] is the one place that turns a domain into a
+//! * [`Eval::fetch_record_now`] (with [`Eval::fetch_record_wait`]) is the one place that turns a domain into a
 //!   parsed [`Record`] (lookup, selection per §4.5, parse); a cache of
 //!   parsed records belongs there.
 //! * Evaluation proceeds strictly left to right. Include and redirect do
@@ -16,6 +16,17 @@
 //!   in one buffer, and a pending match as a directive index, written into
 //!   an owned string only when the verdict is used (§5.2: an included
 //!   record's `fail` only means "no match").
+//!
+//! * Every lookup first tries the resolver's synchronous fast path
+//!   ([`Resolver::txt_now`] and siblings, through [`Lookups::now`]): an
+//!   answer at hand costs no future. Only when it gives `None` is the
+//!   asynchronous lookup built and awaited, out of line (boxed), so the
+//!   common future stays small. Both paths count and log exactly the same
+//!   (`tests/spf_suite.rs` runs the suites through both, and through a
+//!   resolver that answers every other lookup late).
+//! * The time budget's clock is read only when the check first has to wait
+//!   (the first poll returned `Pending`): before that it only computed on
+//!   answers at hand.
 //!
 //! Where the time of a check goes with DNS in memory (see
 //! `benches/spf.rs`): every allocation and every moved future shows, so
@@ -34,7 +45,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::Ipv6Net;
 
 use super::cache::RecordOutcome;
 use super::macros::{MacroContext, MacroString, MacroVars};
@@ -120,7 +131,9 @@ impl Log {
         let name = name.strip_suffix('.').unwrap_or(name);
         self.answers
             .iter()
-            .find(|(q, r, _)| *q == qt && self.name(r).eq_ignore_ascii_case(name))
+            .find(|(q, r, _)| {
+                *q == qt && r.len() == name.len() && self.name(r).eq_ignore_ascii_case(name)
+            })
             .map(|(_, _, a)| a)
     }
 
@@ -128,7 +141,7 @@ impl Log {
         let domain = domain.strip_suffix('.').unwrap_or(domain);
         self.records
             .iter()
-            .find(|(r, _)| self.name(r).eq_ignore_ascii_case(domain))
+            .find(|(r, _)| r.len() == domain.len() && self.name(r).eq_ignore_ascii_case(domain))
             .map(|(_, o)| o.clone())
     }
 }
@@ -193,6 +206,36 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         })
     }
 
+    /// One lookup answered without waiting, if it can be: the resolver's
+    /// synchronous fast path ([`Resolver::txt_now`] and siblings), or the
+    /// log's earlier answer (prefetch, before the table exists). `Some`
+    /// has the effects of the asynchronous lookup (logged with prefetch);
+    /// `None` has none (nothing sent or logged), and the caller then makes
+    /// the asynchronous lookup. Once the table exists, always `None`: the
+    /// table answers (each (type, name) at most once per evaluation).
+    fn now<T: Clone>(
+        &mut self,
+        qt: Qt,
+        name: &str,
+        now: impl FnOnce(&'r R) -> Option<DnsResult<T>>,
+        wrap: fn(DnsResult<T>) -> Ans,
+        unwrap: fn(Ans) -> DnsResult<T>,
+    ) -> Option<DnsResult<T>> {
+        let Some(cell) = self.pf else {
+            return now(self.resolver);
+        };
+        if cell.get().is_some() {
+            return None;
+        }
+        if let Some(a) = self.log.answer(qt, name) {
+            return Some(unwrap(a.clone()));
+        }
+        let r = now(self.resolver)?;
+        let key = self.log.push_name(name);
+        self.log.answers.push((qt, key, wrap(r.clone())));
+        Some(r)
+    }
+
     /// One lookup: sent at once (sequential), or through the prefetch
     /// table / its log (each (type, name) at most once per evaluation).
     async fn lookup<T: Clone, Fut: Future<Output = DnsResult<T>>>(
@@ -243,13 +286,20 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// Remembers a parsed record for the rest of the evaluation (prefetch
     /// only).
     fn insert_record(&mut self, domain: &str, o: &RecordOutcome) {
+        self.insert_record_if_new(domain, o, false);
+    }
+
+    /// [`Lookups::insert_record`]; `absent`: the caller has just seen
+    /// [`Lookups::known_record`] give `None` for `domain` with nothing
+    /// made in between, so the log need not be searched again.
+    fn insert_record_if_new(&mut self, domain: &str, o: &RecordOutcome, absent: bool) {
         let Some(cell) = self.pf else {
             return;
         };
         match cell.get() {
             Some(p) => p.insert_record(domain, o.clone()),
             None => {
-                if self.log.record(domain).is_none() {
+                if absent || self.log.record(domain).is_none() {
                     let key = self.log.push_name(domain);
                     self.log.records.push((key, o.clone()));
                 }
@@ -293,63 +343,73 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         Ok(())
     }
 
+    /// [`Lookups::txt`] if answered without waiting ([`Lookups::now`]);
+    /// `None`: nothing happened.
+    fn txt_now(&mut self, name: &str) -> Option<DnsResult<Txt>> {
+        if let Err(e) = check_name(name) {
+            return Some(Err(DnsError::InvalidName(e)));
+        }
+        let r = self.now(Qt::Txt, name, |r| r.txt_now(name), Ans::Txt, unwrap_txt)?;
+        self.queries += 1;
+        Some(r)
+    }
+
     async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
+        if let Some(r) = self.txt_now(name) {
+            return r;
+        }
+        self.txt_wait(name).await
+    }
+
+    /// The TXT lookup after [`Lookups::txt_now`] gave `None`.
+    async fn txt_wait(&mut self, name: &str) -> DnsResult<Txt> {
         self.checked(name)?;
         let r = self.resolver;
         if self.pf.is_none() {
             return r.txt(name).await;
         }
-        self.lookup(
-            Qt::Txt,
-            name,
-            || r.txt(name),
-            Ans::Txt,
-            |a| match a {
-                Ans::Txt(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::Txt, name, || r.txt(name), Ans::Txt, unwrap_txt)
+            .await
     }
 
-    async fn mx(&mut self, name: &str) -> DnsResult<Mx> {
+    /// The MX lookup if answered without waiting ([`Lookups::now`]);
+    /// `None`: nothing happened ([`Lookups::mx_wait`] makes it).
+    fn mx_now(&mut self, name: &str) -> Option<DnsResult<Mx>> {
+        if let Err(e) = check_name(name) {
+            return Some(Err(DnsError::InvalidName(e)));
+        }
+        let r = self.now(Qt::Mx, name, |r| r.mx_now(name), Ans::Mx, unwrap_mx)?;
+        self.queries += 1;
+        Some(r)
+    }
+
+    /// The MX lookup after [`Lookups::mx_now`] gave `None`.
+    async fn mx_wait(&mut self, name: &str) -> DnsResult<Mx> {
         self.checked(name)?;
         let r = self.resolver;
         if self.pf.is_none() {
             return r.mx(name).await;
         }
-        self.lookup(
-            Qt::Mx,
-            name,
-            || r.mx(name),
-            Ans::Mx,
-            |a| match a {
-                Ans::Mx(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::Mx, name, || r.mx(name), Ans::Mx, unwrap_mx)
+            .await
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
         self.queries += 1;
         let r = self.resolver;
         if self.pf.is_none() {
+            if let Some(a) = r.ptr_now(ip) {
+                return a;
+            }
             return r.ptr(ip).await;
         }
         // The table's key.
         let rev = dns::reverse_name(ip);
-        self.lookup(
-            Qt::Ptr,
-            &rev,
-            || r.ptr(ip),
-            Ans::Ptr,
-            |a| match a {
-                Ans::Ptr(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        if let Some(a) = self.now(Qt::Ptr, &rev, |r| r.ptr_now(ip), Ans::Ptr, unwrap_ptr) {
+            return a;
+        }
+        self.lookup(Qt::Ptr, &rev, || r.ptr(ip), Ans::Ptr, unwrap_ptr)
+            .await
     }
 
     /// With prefetch: starts the address lookups of `names` at once (MX
@@ -410,6 +470,15 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 continue;
             }
             let r = self.resolver;
+            let now = match qt {
+                Qt::Aaaa => r.aaaa_now(&name).map(Ans::Aaaa),
+                _ => r.a_now(&name).map(Ans::A),
+            };
+            if let Some(a) = now {
+                let key = self.log.push_name(&name);
+                self.log.answers.push((qt, key, a));
+                continue;
+            }
             let owned = name.clone();
             let mut fut: BoxFuture<'r, Ans> = match qt {
                 Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
@@ -428,22 +497,69 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         }
     }
 
+    /// Whether the answer `ans` (of the address type of `ip`) holds an
+    /// address within `cidr` of `ip`.
+    fn addr_matches(ans: AddrAnswer, ip: IpAddr, cidr: DualCidr) -> bool {
+        match (ans, ip) {
+            (AddrAnswer::V4(ans), IpAddr::V4(ip)) => ans.iter().any(|a| {
+                // `Ipv4Net::new(a, len).trunc().contains(ip)` without
+                // building the network (a length over 32 matches nothing).
+                cidr.v4 <= 32
+                    && u32::from(*a)
+                        .checked_shr(32 - u32::from(cidr.v4))
+                        .unwrap_or(0)
+                        == u32::from(ip)
+                            .checked_shr(32 - u32::from(cidr.v4))
+                            .unwrap_or(0)
+            }),
+            (AddrAnswer::V6(ans), IpAddr::V6(ip)) => ans
+                .iter()
+                .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))),
+            _ => false,
+        }
+    }
+
+    /// The address lookup of `name` for `ip`'s type (A or AAAA), if
+    /// answered without waiting ([`Lookups::now`]); counts the query and
+    /// checks the name as [`Lookups::host_matches`] does. `None`: nothing
+    /// happened.
+    fn addr_now(&mut self, name: &str, ip: IpAddr) -> Option<Result<AddrAnswer, DnsError>> {
+        if let Err(e) = check_name(name) {
+            return Some(Err(DnsError::InvalidName(e)));
+        }
+        let r = match ip {
+            IpAddr::V4(_) => self
+                .now(Qt::A, name, |r| r.a_now(name), Ans::A, unwrap_a)?
+                .map(AddrAnswer::V4),
+            IpAddr::V6(_) => self
+                .now(Qt::Aaaa, name, |r| r.aaaa_now(name), Ans::Aaaa, unwrap_aaaa)?
+                .map(AddrAnswer::V6),
+        };
+        self.queries += 1;
+        Some(r)
+    }
+
+    /// [`Lookups::host_matches`] if answered without waiting; `None`:
+    /// nothing happened.
+    fn host_matches_now(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        cidr: DualCidr,
+    ) -> Option<Result<bool, DnsError>> {
+        Some(
+            self.addr_now(name, ip)?
+                .map(|ans| Self::addr_matches(ans, ip, cidr)),
+        )
+    }
+
     async fn addr_a(&mut self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
         let r = self.resolver;
         if self.pf.is_none() {
             return r.a(name).await;
         }
-        self.lookup(
-            Qt::A,
-            name,
-            || r.a(name),
-            Ans::A,
-            |a| match a {
-                Ans::A(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::A, name, || r.a(name), Ans::A, unwrap_a)
+            .await
     }
 
     async fn addr_aaaa(&mut self, name: &str) -> DnsResult<std::net::Ipv6Addr> {
@@ -451,17 +567,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if self.pf.is_none() {
             return r.aaaa(name).await;
         }
-        self.lookup(
-            Qt::Aaaa,
-            name,
-            || r.aaaa(name),
-            Ans::Aaaa,
-            |a| match a {
-                Ans::Aaaa(r) => r,
-                _ => Err(mismatch()),
-            },
-        )
-        .await
+        self.lookup(Qt::Aaaa, name, || r.aaaa(name), Ans::Aaaa, unwrap_aaaa)
+            .await
     }
 
     /// Whether `name` has an address within `cidr` of `ip` (A for IPv4, AAAA
@@ -472,32 +579,92 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         ip: IpAddr,
         cidr: DualCidr,
     ) -> Result<bool, DnsError> {
-        self.checked(name)?;
-        match ip {
-            IpAddr::V4(ip) => {
-                let ans = self.addr_a(name).await?;
-                Ok(ans
-                    .iter()
-                    .any(|a| Ipv4Net::new(*a, cidr.v4).is_ok_and(|n| n.trunc().contains(&ip))))
-            }
-            IpAddr::V6(ip) => {
-                let ans = self.addr_aaaa(name).await?;
-                Ok(ans
-                    .iter()
-                    .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))))
-            }
+        if let Some(r) = self.host_matches_now(name, ip, cidr) {
+            return r;
         }
+        self.host_matches_wait(name, ip, cidr).await
+    }
+
+    /// [`Lookups::host_matches`] after [`Lookups::host_matches_now`] gave
+    /// `None`.
+    async fn host_matches_wait(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        cidr: DualCidr,
+    ) -> Result<bool, DnsError> {
+        self.checked(name)?;
+        let ans = match ip {
+            IpAddr::V4(_) => AddrAnswer::V4(self.addr_a(name).await?),
+            IpAddr::V6(_) => AddrAnswer::V6(self.addr_aaaa(name).await?),
+        };
+        Ok(Self::addr_matches(ans, ip, cidr))
+    }
+
+    /// [`Lookups::a_exists`] if answered without waiting; `None`: nothing
+    /// happened.
+    fn a_exists_now(&mut self, name: &str) -> Option<Result<bool, DnsError>> {
+        // The A lookup whatever the client's address family (§5.7).
+        let v4 = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        Some(self.addr_now(name, v4)?.map(|a| match a {
+            AddrAnswer::V4(a) => !a.is_empty(),
+            AddrAnswer::V6(a) => !a.is_empty(),
+        }))
     }
 
     /// Whether `name` has any A record (the `exists` mechanism, §5.7).
     async fn a_exists(&mut self, name: &str) -> Result<bool, DnsError> {
+        if let Some(r) = self.a_exists_now(name) {
+            return r;
+        }
         self.checked(name)?;
         Ok(!self.addr_a(name).await?.is_empty())
     }
 }
 
+/// An A or AAAA answer.
+enum AddrAnswer {
+    V4(Answer<std::net::Ipv4Addr>),
+    V6(Answer<std::net::Ipv6Addr>),
+}
+
 fn mismatch() -> DnsError {
     DnsError::Other("internal: answer of the wrong type".into())
+}
+
+fn unwrap_txt(a: Ans) -> DnsResult<Txt> {
+    match a {
+        Ans::Txt(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_mx(a: Ans) -> DnsResult<Mx> {
+    match a {
+        Ans::Mx(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_ptr(a: Ans) -> DnsResult<String> {
+    match a {
+        Ans::Ptr(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_a(a: Ans) -> DnsResult<std::net::Ipv4Addr> {
+    match a {
+        Ans::A(r) => r,
+        _ => Err(mismatch()),
+    }
+}
+
+fn unwrap_aaaa(a: Ans) -> DnsResult<std::net::Ipv6Addr> {
+    match a {
+        Ans::Aaaa(r) => r,
+        _ => Err(mismatch()),
+    }
 }
 
 /// Selects the one SPF record among a TXT answer (§4.5) and parses it.
@@ -579,7 +746,7 @@ impl Verdict {
     /// `record`) and the domain (`domain`, the domain of that record).
     fn materialize(&mut self, record: &Record, domain: &str) {
         if let Some(i) = self.at.take() {
-            self.mechanism = record.directives.get(i).map(|d| d.text.clone());
+            self.mechanism = record.directives.get(i).map(|d| d.text.as_str().to_owned());
             self.mechanism_domain = Some(domain.to_string());
         }
     }
@@ -611,6 +778,20 @@ pub(super) fn qualifier_result(q: Qualifier) -> SpfResult {
 /// Returns the name to use (one trailing dot removed, IDNs in A-label form)
 /// or why it is unusable.
 pub(super) fn usable_domain(domain: &str) -> Result<Cow<'_, str>, String> {
+    let d = domain.strip_suffix('.').unwrap_or(domain);
+    // The usual case (an ASCII multi-label name) without building any
+    // error path.
+    if d.is_ascii() && !d.starts_with('[') && d.as_bytes().contains(&b'.') && check_name(d).is_ok()
+    {
+        return Ok(Cow::Borrowed(d));
+    }
+    usable_domain_slow(domain)
+}
+
+/// [`usable_domain`] for everything but the usual case.
+#[cold]
+#[inline(never)]
+fn usable_domain_slow(domain: &str) -> Result<Cow<'_, str>, String> {
     let d = domain.strip_suffix('.').unwrap_or(domain);
     if d.starts_with('[') {
         return Err(format!(
@@ -645,6 +826,29 @@ pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
         Some((b'.', rest)) => rest,
         _ => b,
     };
+    // Up to 63 octets no label can be too long: no control character, no
+    // empty label (no leading or trailing dot, no two dots in a row) is
+    // all there is to check, in branch-free passes the compiler
+    // vectorizes.
+    if let Some((&first, rest)) = b.split_first()
+        && b.len() <= 63
+    {
+        let ctrl = b.iter().fold(false, |a, &c| a | (c < 0x20) | (c == 0x7f));
+        let dots = b
+            .iter()
+            .zip(rest)
+            .fold(false, |a, (&x, &y)| a | ((x == b'.') & (y == b'.')));
+        if !ctrl && !dots && first != b'.' && rest.last() != Some(&b'.') {
+            return Ok(());
+        }
+        return dns::check_name(name);
+    }
+    check_name_long(name, b)
+}
+
+/// [`check_name`] for names over 63 octets (`b`: `name` without its
+/// trailing dot).
+fn check_name_long(name: &str, b: &[u8]) -> Result<(), dns::NameError> {
     let mut ok = !b.is_empty() && b.len() <= 253;
     let mut label = 0usize;
     for &c in b {
@@ -674,6 +878,30 @@ pub(super) fn is_within(name: &str, target: &str) -> bool {
     name.len() > target.len()
         && name.as_bytes()[name.len() - target.len() - 1] == b'.'
         && name.as_bytes()[name.len() - target.len()..].eq_ignore_ascii_case(target.as_bytes())
+}
+
+/// A level entered (its record, and its usable domain's place in the
+/// names buffer), or its verdict when there is nothing to evaluate. The
+/// verdict is an ordinary outcome here (`none`, an error), not an
+/// exceptional one, so it is not boxed.
+type Entered = Result<(Arc<Record>, std::ops::Range<usize>), Verdict>;
+
+/// Where the usable domain of a target is (see [`usable_domain`]): a
+/// prefix of the target (its length), or a name of its own (an IDN in
+/// A-label form).
+enum Dom {
+    Prefix(usize),
+    Owned(String),
+}
+
+impl Dom {
+    fn of(d: Cow<'_, str>) -> Self {
+        match d {
+            // `usable_domain` borrows a prefix of its argument.
+            Cow::Borrowed(b) => Dom::Prefix(b.len()),
+            Cow::Owned(o) => Dom::Owned(o),
+        }
+    }
 }
 
 /// How a record level was entered from its parent.
@@ -778,7 +1006,7 @@ fn after_child(
                     v.exp = fail_exp(result, record, domain);
                     v.reason = None;
                     if v.mechanism.is_none() {
-                        v.mechanism = Some(d.text.clone());
+                        v.mechanism = Some(d.text.as_str().to_owned());
                         v.mechanism_domain = Some(domain.to_string());
                     }
                     Some(v)
@@ -826,6 +1054,32 @@ struct Eval<'a, 'p, R: ?Sized> {
     validated: HashMap<String, bool>,
     /// The record cache's clock, read once per check.
     cache_now: Option<std::time::Instant>,
+}
+
+/// [`Eval::expand_domain`], with a literal target (the usual case)
+/// borrowed on the spot, without building that future.
+macro_rules! expand {
+    ($ev:expr, $ms:expr, $domain:expr) => {
+        match $ms.literal_domain() {
+            Some(l) => Cow::Borrowed(l),
+            None => $ev.expand_domain($ms, $domain).await,
+        }
+    };
+}
+
+/// Enters a record level ([`Eval::enter_now`]), waiting for its TXT
+/// lookup out of line (boxed) only when that is not answered at once.
+macro_rules! enter {
+    ($ev:expr, $names:expr, $target:expr) => {{
+        let target = $target;
+        match $ev.enter_now($names, target.clone()) {
+            Some(r) => r,
+            None => {
+                let fut: BoxFuture<'_, Entered> = Box::pin($ev.enter_wait($names, target));
+                fut.await
+            }
+        }
+    }};
 }
 
 /// `?` for a labeled block: `Err` breaks out of it.
@@ -942,10 +1196,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     ///
     /// Order: a record already parsed in this evaluation (prefetch), the
     /// shared parsed-record cache, then a TXT lookup (whose outcome is
-    /// stored in both).
-    async fn fetch_record(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
+    /// stored in both). `None`: that TXT lookup is not answered at once;
+    /// [`Eval::fetch_record_wait`] makes it (and only it).
+    fn fetch_record_now(&mut self, domain: &str) -> Option<Step<Option<Arc<Record>>>> {
         if let Some(o) = self.dns.known_record(domain) {
-            return outcome_step(domain, o);
+            return Some(outcome_step(domain, o));
         }
         let cache = self.config.record_cache.as_deref();
         let now = match (cache, self.cache_now) {
@@ -957,10 +1212,25 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             (_, n) => n,
         };
         if let Some(o) = cache.zip(now).and_then(|(c, now)| c.get_at(domain, now)) {
-            self.dns.insert_record(domain, &o);
-            return outcome_step(domain, o);
+            // Nothing was looked up since `known_record` above.
+            self.dns.insert_record_if_new(domain, &o, true);
+            return Some(outcome_step(domain, o));
         }
-        let ans = match self.dns.txt(domain).await {
+        let ans = self.dns.txt_now(domain)?;
+        Some(self.record_from_txt(domain, ans))
+    }
+
+    /// The rest of [`Eval::fetch_record_now`] when it gave `None` (record
+    /// not known, not in the record cache, TXT lookup not answered at
+    /// once): the TXT lookup, waited for.
+    async fn fetch_record_wait(&mut self, domain: &str) -> Step<Option<Arc<Record>>> {
+        let ans = self.dns.txt_wait(domain).await;
+        self.record_from_txt(domain, ans)
+    }
+
+    /// The record of `domain` from its TXT answer `ans`.
+    fn record_from_txt(&mut self, domain: &str, ans: DnsResult<Txt>) -> Step<Option<Arc<Record>>> {
+        let ans = match ans {
             Ok(a) => a,
             Err(e) if e.is_void() => return Ok(None),
             Err(DnsError::InvalidName(_)) => return Ok(None),
@@ -975,7 +1245,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             return outcome_step(domain, o);
         }
         let o = select_record(&ans);
-        if let Some(c) = cache {
+        if let Some(c) = self.config.record_cache.as_deref() {
             c.insert(domain, o.clone(), ans.ttl);
         }
         self.dns.insert_record(domain, &o);
@@ -986,19 +1256,54 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// `names[target]` and its record (§4.4, §4.5), with that name's place
     /// in `names` (usually a prefix of the target; appended otherwise); or
     /// the verdict of that level when there is nothing to evaluate (`none`,
-    /// or an error fetching the record).
-    async fn enter(
-        &mut self,
-        names: &mut String,
-        target: std::ops::Range<usize>,
-    ) -> Result<(Arc<Record>, std::ops::Range<usize>), Verdict> {
+    /// or an error fetching the record). Without waiting when it can be;
+    /// `None`: the TXT lookup has to be waited for ([`Eval::enter_wait`]),
+    /// nothing else is to be repeated. (The `enter!` macro does both.)
+    fn enter_now(&mut self, names: &mut String, target: std::ops::Range<usize>) -> Option<Entered> {
         let domain = match usable_domain(names.get(target.clone()).unwrap_or_default()) {
             Ok(d) => d,
+            Err(why) => return Some(Err(Verdict::error(SpfResult::None, why))),
+        };
+        let step = self.fetch_record_now(&domain)?;
+        let dom = Dom::of(domain);
+        Some(Self::entered(names, target, dom, step))
+    }
+
+    /// The rest of entering a level after [`Eval::enter_now`] gave `None`.
+    async fn enter_wait(&mut self, names: &mut String, target: std::ops::Range<usize>) -> Entered {
+        let dom = match usable_domain(names.get(target.clone()).unwrap_or_default()) {
+            Ok(d) => Dom::of(d),
             Err(why) => return Err(Verdict::error(SpfResult::None, why)),
         };
-        let record = match self.fetch_record(&domain).await {
+        let step = match &dom {
+            Dom::Prefix(n) => {
+                let name = names
+                    .get(target.start..target.start + n)
+                    .unwrap_or_default();
+                self.fetch_record_wait(name).await
+            }
+            Dom::Owned(o) => self.fetch_record_wait(o).await,
+        };
+        Self::entered(names, target, dom, step)
+    }
+
+    /// The end of entering a level: its record, or its verdict.
+    #[allow(clippy::result_large_err)] // See `Entered`.
+    fn entered(
+        names: &mut String,
+        target: std::ops::Range<usize>,
+        dom: Dom,
+        step: Step<Option<Arc<Record>>>,
+    ) -> Entered {
+        let record = match step {
             Ok(Some(r)) => r,
             Ok(None) => {
+                let domain = match &dom {
+                    Dom::Prefix(n) => names
+                        .get(target.start..target.start + n)
+                        .unwrap_or_default(),
+                    Dom::Owned(o) => o.as_str(),
+                };
                 return Err(Verdict::error(
                     SpfResult::None,
                     format!("no SPF record at {domain}"),
@@ -1006,10 +1311,9 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             }
             Err(v) => return Err(*v),
         };
-        let range = match domain {
-            // `usable_domain` borrows a prefix of its argument.
-            Cow::Borrowed(d) => target.start..target.start + d.len(),
-            Cow::Owned(d) => {
+        let range = match dom {
+            Dom::Prefix(n) => target.start..target.start + n,
+            Dom::Owned(d) => {
                 let start = names.len();
                 names.push_str(&d);
                 start..names.len()
@@ -1029,7 +1333,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         let mut names = String::with_capacity(256);
         names.push_str(top);
         let mut stack: Vec<Frame> = Vec::new();
-        match self.enter(&mut names, 0..top.len()).await {
+        match enter!(self, &mut names, 0..top.len()) {
             Err(v) => return v,
             Ok((record, domain)) => {
                 stack.reserve(8);
@@ -1070,15 +1374,23 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Mechanism::A { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let target = match spec {
-                                Some(s) => self.expand_domain(s, domain).await,
+                                Some(s) => expand!(self, s, domain),
                                 None => Cow::Borrowed(domain),
                             };
-                            tri!(self.match_a(&target, *cidr, domain).await, 'eval)
+                            match self.dns.host_matches_now(&target, self.base.ip, *cidr) {
+                                Some(r) => tri!(self.a_outcome(r, &target, domain), 'eval),
+                                None => {
+                                    // Out of line: only when DNS is waited for.
+                                    let fut: BoxFuture<'_, Step<bool>> =
+                                        Box::pin(self.match_a(&target, *cidr, domain));
+                                    tri!(fut.await, 'eval)
+                                }
+                            }
                         }
                         Mechanism::Mx { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let target = match spec {
-                                Some(s) => self.expand_domain(s, domain).await,
+                                Some(s) => expand!(self, s, domain),
                                 None => Cow::Borrowed(domain),
                             };
                             tri!(self.match_mx(&target, *cidr, domain).await, 'eval)
@@ -1086,7 +1398,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         Mechanism::Ptr { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let target = match spec {
-                                Some(s) => self.expand_domain(s, domain).await,
+                                Some(s) => expand!(self, s, domain),
                                 None => Cow::Borrowed(domain),
                             };
                             // Rare (§5.5: "SHOULD NOT be used"): kept out of line.
@@ -1096,8 +1408,17 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                         Mechanism::Exists { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
-                            let target = self.expand_domain(spec, domain).await;
-                            match self.dns.a_exists(&target).await {
+                            let target = expand!(self, spec, domain);
+                            let r = match self.dns.a_exists_now(&target) {
+                                Some(r) => r,
+                                None => {
+                                    // Out of line: only when DNS is waited for.
+                                    let fut: BoxFuture<'_, Result<bool, DnsError>> =
+                                        Box::pin(self.dns.a_exists(&target));
+                                    fut.await
+                                }
+                            };
+                            match r {
                                 Ok(b) => b,
                                 Err(e) if e.is_void() => {
                                     tri!(self.dns.count_void(&target, domain), 'eval);
@@ -1114,7 +1435,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                         Mechanism::Include { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
-                            let target = self.expand_domain(spec, domain).await;
+                            let target = expand!(self, spec, domain);
                             if depth >= MAX_DEPTH {
                                 break 'eval Err(perm(format!(
                                     "include nesting deeper than {MAX_DEPTH}"
@@ -1142,7 +1463,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 }
                 if let Some(spec) = &record.redirect {
                     tri!(self.dns.count_term(&RedirectText(spec), domain), 'eval);
-                    let target = self.expand_domain(spec, domain).await;
+                    let target = expand!(self, spec, domain);
                     if depth >= MAX_DEPTH {
                         break 'eval Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
                     }
@@ -1174,7 +1495,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     if let Some(f) = stack.last_mut() {
                         f.idx = idx;
                     }
-                    match self.enter(&mut names, t.clone()).await {
+                    match enter!(self, &mut names, t.clone()) {
                         Ok((record, domain)) => {
                             stack.push(Frame {
                                 record,
@@ -1250,7 +1571,13 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The `a` mechanism (§5.3).
     async fn match_a(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        match self.dns.host_matches(target, self.base.ip, cidr).await {
+        let r = self.dns.host_matches(target, self.base.ip, cidr).await;
+        self.a_outcome(r, target, domain)
+    }
+
+    /// What the `a` mechanism makes of its address lookup `r`.
+    fn a_outcome(&mut self, r: Result<bool, DnsError>, target: &str, domain: &str) -> Step<bool> {
+        match r {
             Ok(b) => Ok(b),
             Err(e) if e.is_void() => {
                 self.dns.count_void(target, domain)?;
@@ -1274,12 +1601,19 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The `mx` mechanism (§5.4, limits §4.6.4).
     async fn match_mx(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
         let r = self.match_mx_hosts(target, cidr, domain).await;
-        self.dns.send_owed().await;
+        // (Checked here too: no future to build when there is nothing.)
+        if self.dns.pf.is_some() && !self.dns.log.owed.is_empty() {
+            self.dns.send_owed().await;
+        }
         r
     }
 
     async fn match_mx_hosts(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        let mxs = match self.dns.mx(target).await {
+        let mxs = match self.dns.mx_now(target) {
+            Some(r) => r,
+            None => self.dns.mx_wait(target).await,
+        };
+        let mxs = match mxs {
             Ok(a) => a,
             Err(e) if e.is_void() => {
                 self.dns.count_void(target, domain)?;
@@ -1332,11 +1666,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             let Some(mx) = at(k) else {
                 continue;
             };
-            match self
-                .dns
-                .host_matches(&mx.exchange, self.base.ip, cidr)
-                .await
-            {
+            let r = match self.dns.host_matches_now(&mx.exchange, self.base.ip, cidr) {
+                Some(r) => r,
+                None => {
+                    self.dns
+                        .host_matches_wait(&mx.exchange, self.base.ip, cidr)
+                        .await
+                }
+            };
+            match r {
                 Ok(true) => return Ok(true),
                 Ok(false) => {}
                 Err(e) if e.is_void() => {}
@@ -1529,14 +1867,17 @@ async fn run_inner<R: Resolver + ?Sized>(
             Some(cell) => Prefetch::poll_run(cell, top.as_mut(), cx),
             None => top.as_mut().poll(cx),
         };
-        // The budget starts now; the timer is armed only if the check
-        // does not finish on its first poll (with DNS answered from memory
-        // it does, and then a timer could not fire anyway: `timeout` polls
-        // the check before its timer).
-        let start = tokio::time::Instant::now();
+        // The timer is armed only if the check does not finish on its
+        // first poll (with DNS answered from memory it does, and then a
+        // timer could not fire anyway: `timeout` polls the check before
+        // its timer). The budget starts when that first poll returns:
+        // until then the check only computed on answers at hand (a
+        // resolver's future must not block), and not reading the clock
+        // before saves a clock read on every check that never waits.
         match std::future::poll_fn(|cx| Poll::Ready(poll(cx))).await {
             Poll::Ready(v) => Some(v),
             Poll::Pending => {
+                let start = tokio::time::Instant::now();
                 // Out of line (the timer's state): only when DNS is waited
                 // for.
                 let rest: BoxFuture<'_, _> = Box::pin(async move {
@@ -1620,6 +1961,87 @@ mod push_ip_tests {
             let mut s = String::new();
             super::push_ip(&mut s, ip);
             assert_eq!(s, ip.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod addr_match_tests {
+    use super::{AddrAnswer, DualCidr, Lookups};
+    use crate::dns::{Answer, zone::ZoneResolver};
+    use ipnet::Ipv4Net;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// The shift-based IPv4 match equals `Ipv4Net`'s for every prefix
+    /// length.
+    #[test]
+    fn v4_match_is_ipnet() {
+        let addrs: [Ipv4Addr; 5] = [
+            "198.51.100.5".parse().unwrap(),
+            "198.51.100.200".parse().unwrap(),
+            "198.51.101.5".parse().unwrap(),
+            "0.0.0.0".parse().unwrap(),
+            "255.255.255.255".parse().unwrap(),
+        ];
+        for client in addrs {
+            for a in addrs {
+                for len in 0..=32u8 {
+                    let want = Ipv4Net::new(a, len).unwrap().trunc().contains(&client);
+                    let ans = AddrAnswer::V4(Answer::new(vec![a], 60));
+                    let cidr = DualCidr { v4: len, v6: 128 };
+                    let got = Lookups::<ZoneResolver>::addr_matches(ans, IpAddr::V4(client), cidr);
+                    assert_eq!(got, want, "{a}/{len} vs {client}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod name_check_tests {
+    /// Every string over a small alphabet up to 6 characters, plus long
+    /// labels and names around the 63/253 limits.
+    fn samples() -> Vec<String> {
+        let alphabet = ["a", ".", "\0", "\x7f", " ", "[", "é", "-"];
+        let mut out = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..6 {
+            let mut next = Vec::new();
+            for s in &frontier {
+                for c in alphabet {
+                    next.push(format!("{s}{c}"));
+                }
+            }
+            out.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for n in [61, 62, 63, 64, 65, 126, 127, 252, 253, 254, 255] {
+            out.push("a".repeat(n));
+            out.push(format!("{}.example", "a".repeat(n)));
+            out.push(format!("x.{}", "a".repeat(n)));
+            out.push(format!("{}.", "a".repeat(n)));
+            out.push(format!("{}..b", "a".repeat(n)));
+        }
+        out
+    }
+
+    /// The one-pass check gives exactly `dns::check_name`'s answer.
+    #[test]
+    fn check_name_agrees_with_dns() {
+        for s in samples() {
+            assert_eq!(super::check_name(&s), crate::dns::check_name(&s), "{s:?}");
+        }
+    }
+
+    /// The fast path of `usable_domain` gives what the full check gives.
+    #[test]
+    fn usable_domain_fast_path_agrees() {
+        for s in samples() {
+            assert_eq!(
+                super::usable_domain(&s),
+                super::usable_domain_slow(&s),
+                "{s:?}"
+            );
         }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 /// Longest explanation text produced by expansion, in octets; the rest is
 /// cut off (at a character boundary).
@@ -139,18 +140,159 @@ pub enum Part {
     Macro(Macro),
 }
 
+/// A piece of text that shares its allocation with other pieces of the
+/// same source: the terms and targets of a parsed SPF record all point
+/// into one copy of the record's text (one allocation per record instead
+/// of one per term and target). Compares, hashes and prints as the `str`
+/// it derefs to.
+#[derive(Clone)]
+pub struct SharedStr {
+    src: Arc<str>,
+    start: usize,
+    end: usize,
+}
+
+impl SharedStr {
+    /// A piece that is the whole of `s` (one allocation).
+    pub fn new(s: &str) -> Self {
+        SharedStr {
+            src: Arc::from(s),
+            start: 0,
+            end: s.len(),
+        }
+    }
+
+    /// `piece` as a piece of `src`, without copying, if `piece` is a
+    /// sub-slice of `src` (the same memory).
+    pub(crate) fn within(src: &Arc<str>, piece: &str) -> Option<Self> {
+        let start = (piece.as_ptr() as usize).checked_sub(src.as_ptr() as usize)?;
+        let end = start.checked_add(piece.len())?;
+        // Also a char-boundary check; the same memory, so the same text.
+        src.get(start..end)?;
+        Some(SharedStr {
+            src: src.clone(),
+            start,
+            end,
+        })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.src.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl std::hash::Hash for SharedStr {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h);
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> Self {
+        SharedStr::new(s)
+    }
+}
+
+impl From<SharedStr> for String {
+    fn from(s: SharedStr) -> String {
+        s.as_str().to_string()
+    }
+}
+
 /// A parsed macro string.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct MacroString {
     /// The text as written; empty when `literal` holds it.
     text: String,
     /// The parts; empty when `literal` holds the one part.
     parts: Vec<Part>,
-    /// A string without `%` (the common case for targets): its one
-    /// literal part, whose text is also the text as written. One
-    /// allocation instead of three (text, part list, part).
-    literal: Option<Part>,
+    /// A string without `%` (the common case for targets): its text,
+    /// which is also its one literal part (inside a parsed record, a piece
+    /// of the record's text: no allocation of its own).
+    literal: Option<SharedStr>,
+    /// The one part of `literal` as a [`Part`], built only if
+    /// [`MacroString::parts`] is asked for it (the evaluator never is).
+    literal_part: OnceLock<Part>,
     ends_with_expand: bool,
+}
+
+impl PartialEq for MacroString {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+            && self.ends_with_expand == other.ends_with_expand
+            && self.literal.is_some() == other.literal.is_some()
+            && self.parts == other.parts
+    }
+}
+
+impl Eq for MacroString {}
+
+impl fmt::Debug for MacroString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MacroString")
+            .field("text", &self.as_str())
+            .field("parts", &self.parts())
+            .field("ends_with_expand", &self.ends_with_expand)
+            .finish()
+    }
 }
 
 /// What is wrong with a macro string.
@@ -232,13 +374,52 @@ impl MacroString {
         };
         // Fast path: a literal (no `%`), the common case for targets.
         if !bytes.contains(&b'%') && bytes.iter().all(|&b| allowed(b)) {
-            return Ok(MacroString {
-                text: String::new(),
-                parts: Vec::new(),
-                literal: (!text.is_empty()).then(|| Part::Literal(text.to_string())),
-                ends_with_expand: false,
-            });
+            return Ok(Self::literal(
+                (!text.is_empty()).then(|| SharedStr::new(text)),
+            ));
         }
+        Self::parse_general(text, context)
+    }
+
+    /// [`MacroString::parse`] of `piece`, a sub-slice of `src`: a literal
+    /// keeps pointing into `src` (no allocation).
+    pub(crate) fn parse_within(
+        src: &Arc<str>,
+        piece: &str,
+        context: MacroContext,
+    ) -> Result<Self, MacroError> {
+        let allowed = |b: u8| match context {
+            MacroContext::Explanation => (0x20..=0x7e).contains(&b),
+            _ => (0x21..=0x7e).contains(&b),
+        };
+        let bytes = piece.as_bytes();
+        if !piece.is_empty()
+            && !bytes.contains(&b'%')
+            && bytes.iter().all(|&b| allowed(b))
+            && let Some(shared) = SharedStr::within(src, piece)
+        {
+            return Ok(Self::literal(Some(shared)));
+        }
+        Self::parse(piece, context)
+    }
+
+    fn literal(text: Option<SharedStr>) -> Self {
+        MacroString {
+            text: String::new(),
+            parts: Vec::new(),
+            literal: text,
+            literal_part: OnceLock::new(),
+            ends_with_expand: false,
+        }
+    }
+
+    /// The general case of [`MacroString::parse`].
+    fn parse_general(text: &str, context: MacroContext) -> Result<Self, MacroError> {
+        let bytes = text.as_bytes();
+        let allowed = |b: u8| match context {
+            MacroContext::Explanation => (0x20..=0x7e).contains(&b),
+            _ => (0x21..=0x7e).contains(&b),
+        };
         let mut parts = Vec::new();
         let mut lit = String::with_capacity(text.len());
         let mut i = 0;
@@ -292,6 +473,7 @@ impl MacroString {
             text: text.to_string(),
             parts,
             literal: None,
+            literal_part: OnceLock::new(),
             ends_with_expand,
         })
     }
@@ -299,15 +481,18 @@ impl MacroString {
     /// The text as written.
     pub fn as_str(&self) -> &str {
         match &self.literal {
-            Some(Part::Literal(l)) => l,
-            _ => &self.text,
+            Some(l) => l,
+            None => &self.text,
         }
     }
 
     /// The parsed parts.
     pub fn parts(&self) -> &[Part] {
         match &self.literal {
-            Some(p) => std::slice::from_ref(p),
+            Some(l) => std::slice::from_ref(
+                self.literal_part
+                    .get_or_init(|| Part::Literal(l.as_str().to_string())),
+            ),
             None => &self.parts,
         }
     }
@@ -320,14 +505,16 @@ impl MacroString {
 
     /// True when expanding needs the validated `%{p}` name.
     pub fn uses_ptr(&self) -> bool {
-        self.parts()
-            .iter()
-            .any(|p| matches!(p, Part::Macro(m) if m.letter == MacroLetter::Ptr))
+        self.literal.is_none()
+            && self
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::Macro(m) if m.letter == MacroLetter::Ptr))
     }
 
     /// True when the string contains no macro at all.
     pub fn is_literal(&self) -> bool {
-        self.parts().iter().all(|p| matches!(p, Part::Literal(_)))
+        self.literal.is_some() || self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
     }
 
     /// Expands the string as explanation text (§6.2), capped at
@@ -365,7 +552,12 @@ impl MacroString {
     /// variable and no copy: the string is one literal (one trailing dot
     /// removed) short enough not to be truncated.
     pub(crate) fn literal_domain(&self) -> Option<&str> {
-        if let [Part::Literal(l)] = self.parts() {
+        let one = match (&self.literal, &self.parts[..]) {
+            (Some(l), _) => Some(l.as_str()),
+            (None, [Part::Literal(l)]) => Some(l.as_str()),
+            _ => None,
+        };
+        if let Some(l) = one {
             let l = l.strip_suffix('.').unwrap_or(l);
             if l.len() <= MAX_DOMAIN_LEN {
                 return Some(l);
@@ -375,7 +567,11 @@ impl MacroString {
     }
 
     fn expand_into(&self, vars: &MacroVars<'_>, out: &mut Sink) {
-        for part in self.parts() {
+        if let Some(l) = &self.literal {
+            out.push_str(l);
+            return;
+        }
+        for part in &self.parts {
             if out.is_full() {
                 break;
             }

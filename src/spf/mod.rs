@@ -335,7 +335,10 @@ pub struct SpfConfig {
     /// Overall time budget for one check; when it runs out the result is
     /// `temperror` (§4.6.4 suggests at least 20 s). Enforced with
     /// `tokio::time::timeout`, so only when called inside a Tokio runtime
-    /// (with its time driver enabled). Default 20 s.
+    /// (with its time driver enabled). The budget starts when the check
+    /// first has to wait for a lookup (work before that is computation on
+    /// answers already at hand, e.g. from [`Resolver`](crate::dns::Resolver)'s
+    /// synchronous `*_now` fast path). Default 20 s.
     pub timeout: Duration,
     /// The receiving host's name, for the `%{r}` macro in explanations
     /// (§7.3). Default `unknown`.

@@ -25,6 +25,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
+use std::sync::Arc;
+
+pub use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroError, MacroErrorKind, MacroString};
 
 /// A mechanism's qualifier (§4.6.2).
@@ -135,8 +138,9 @@ pub struct Directive {
     pub qualifier: Qualifier,
     /// The mechanism.
     pub mechanism: Mechanism,
-    /// The term as written in the record.
-    pub text: String,
+    /// The term as written in the record (a piece of the record's text,
+    /// shared with the record's other terms).
+    pub text: SharedStr,
     /// Byte offset of the term in the record.
     pub offset: usize,
 }
@@ -287,6 +291,18 @@ impl Record {
             exp: None,
             unknown_modifiers: Vec::new(),
         };
+        // Visible ASCII and spaces only (every valid record): valid UTF-8,
+        // kept in one shared copy that the terms and targets point into.
+        // Otherwise some term holds an invalid byte and parsing fails
+        // below, at the first term in error.
+        let src: Option<Arc<str>> = if text
+            .iter()
+            .fold(true, |a, &b| a & (0x20..=0x7e).contains(&b))
+        {
+            std::str::from_utf8(text).ok().map(Arc::from)
+        } else {
+            None
+        };
         let mut pos = 6;
         while pos < text.len() {
             if text[pos] == b' ' {
@@ -299,16 +315,21 @@ impl Record {
                 .map_or(text.len(), |n| pos + n);
             let raw = &text[pos..end];
             let term_text = || String::from_utf8_lossy(raw).into_owned();
-            if let Some(bad) = raw.iter().position(|&b| !(0x21..=0x7e).contains(&b)) {
-                return Err(ParseError {
-                    kind: ParseErrorKind::InvalidCharacter(raw[bad]),
-                    offset: pos + bad,
-                    term: term_text(),
-                });
-            }
-            // All bytes are visible ASCII, so this is valid UTF-8.
-            let term = std::str::from_utf8(raw).unwrap_or_default();
-            parse_term(term, pos, &mut record).map_err(|(kind, at)| ParseError {
+            let term = match &src {
+                Some(src) => src.get(pos..end).unwrap_or_default(),
+                None => {
+                    if let Some(bad) = raw.iter().position(|&b| !(0x21..=0x7e).contains(&b)) {
+                        return Err(ParseError {
+                            kind: ParseErrorKind::InvalidCharacter(raw[bad]),
+                            offset: pos + bad,
+                            term: term_text(),
+                        });
+                    }
+                    // All bytes are visible ASCII, so this is valid UTF-8.
+                    std::str::from_utf8(raw).unwrap_or_default()
+                }
+            };
+            parse_term(term, pos, src.as_ref(), &mut record).map_err(|(kind, at)| ParseError {
                 kind,
                 offset: pos + at,
                 term: term_text(),
@@ -331,11 +352,56 @@ impl Record {
 
 type TermError = (ParseErrorKind, usize);
 
+/// A mechanism name (§5).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Name {
+    All,
+    Include,
+    Exists,
+    A,
+    Mx,
+    Ptr,
+    Ip4,
+    Ip6,
+    Unknown,
+}
+
+/// The mechanism called `raw` (ASCII case-insensitive), without
+/// allocating: lower-cased into a small buffer and matched at once.
+fn mechanism_name(raw: &str) -> Name {
+    let b = raw.as_bytes();
+    let mut buf = [0u8; 7];
+    if b.len() > buf.len() {
+        return Name::Unknown;
+    }
+    for (d, s) in buf.iter_mut().zip(b) {
+        *d = s.to_ascii_lowercase();
+    }
+    match buf.get(..b.len()).unwrap_or_default() {
+        b"all" => Name::All,
+        b"include" => Name::Include,
+        b"exists" => Name::Exists,
+        b"a" => Name::A,
+        b"mx" => Name::Mx,
+        b"ptr" => Name::Ptr,
+        b"ip4" => Name::Ip4,
+        b"ip6" => Name::Ip6,
+        _ => Name::Unknown,
+    }
+}
+
 fn macro_err(e: MacroError, base: usize) -> TermError {
     (ParseErrorKind::Macro(e.kind), base + e.offset)
 }
 
-fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermError> {
+/// `src`: the record's shared text, of which `term` is a piece (`None`
+/// only while parsing a record that turns out invalid).
+fn parse_term(
+    term: &str,
+    pos: usize,
+    src: Option<&Arc<str>>,
+    record: &mut Record,
+) -> Result<(), TermError> {
     let bytes = term.as_bytes();
     let (qualifier, qlen) = match bytes.first() {
         Some(b'+') => (Some(Qualifier::Pass), 1),
@@ -357,6 +423,7 @@ fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermErr
             &body[..name_len],
             &body[name_len + 1..],
             name_len + 1,
+            src,
             record,
         );
     }
@@ -365,41 +432,37 @@ fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermErr
         .position(|b| !b.is_ascii_alphanumeric())
         .unwrap_or(body.len());
     let raw_name = &body[..mech_len];
-    // Mechanism names are case-insensitive; compare without allocating.
-    let name = ["all", "include", "exists", "a", "mx", "ptr", "ip4", "ip6"]
-        .into_iter()
-        .find(|n| raw_name.eq_ignore_ascii_case(n))
-        .unwrap_or("");
+    let name = mechanism_name(raw_name);
     let rest = &body[mech_len..];
     let rest_at = qlen + mech_len;
     let mechanism = match name {
-        "all" => {
+        Name::All => {
             if !rest.is_empty() {
                 return Err((ParseErrorKind::UnexpectedArgument(rest.into()), rest_at));
             }
             Mechanism::All
         }
-        "include" | "exists" => {
-            let domain = required_domain(rest, rest_at)?;
-            if name == "include" {
+        Name::Include | Name::Exists => {
+            let domain = required_domain(rest, rest_at, src)?;
+            if name == Name::Include {
                 Mechanism::Include { domain }
             } else {
                 Mechanism::Exists { domain }
             }
         }
-        "a" | "mx" => {
+        Name::A | Name::Mx => {
             let (spec, cidr) = split_dual_cidr(rest, rest_at)?;
-            let domain = optional_domain(spec, rest_at)?;
-            if name == "a" {
+            let domain = optional_domain(spec, rest_at, src)?;
+            if name == Name::A {
                 Mechanism::A { domain, cidr }
             } else {
                 Mechanism::Mx { domain, cidr }
             }
         }
-        "ptr" => Mechanism::Ptr {
-            domain: optional_domain(rest, rest_at)?,
+        Name::Ptr => Mechanism::Ptr {
+            domain: optional_domain(rest, rest_at, src)?,
         },
-        "ip4" => {
+        Name::Ip4 => {
             let (addr, len) = split_network(rest, rest_at)?;
             let ip: Ipv4Addr = addr
                 .parse()
@@ -412,7 +475,7 @@ fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermErr
                 .map_err(|_| (ParseErrorKind::InvalidCidr(len.to_string()), rest_at))?;
             Mechanism::Ip4 { net: net.trunc() }
         }
-        "ip6" => {
+        Name::Ip6 => {
             let (addr, len) = split_network(rest, rest_at)?;
             let ip: Ipv6Addr = addr
                 .parse()
@@ -425,7 +488,7 @@ fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermErr
                 .map_err(|_| (ParseErrorKind::InvalidCidr(len.to_string()), rest_at))?;
             Mechanism::Ip6 { net: net.trunc() }
         }
-        _ => {
+        Name::Unknown => {
             let shown = if raw_name.is_empty() {
                 term.to_string()
             } else {
@@ -437,7 +500,9 @@ fn parse_term(term: &str, pos: usize, record: &mut Record) -> Result<(), TermErr
     record.directives.push(Directive {
         qualifier: qualifier.unwrap_or(Qualifier::Pass),
         mechanism,
-        text: term.to_string(),
+        text: src
+            .and_then(|s| SharedStr::within(s, term))
+            .unwrap_or_else(|| SharedStr::new(term)),
         offset: pos,
     });
     Ok(())
@@ -447,6 +512,7 @@ fn parse_modifier(
     name: &str,
     value: &str,
     value_at: usize,
+    src: Option<&Arc<str>>,
     record: &mut Record,
 ) -> Result<(), TermError> {
     let valid_name = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
@@ -468,7 +534,7 @@ fn parse_modifier(
             if value.is_empty() {
                 return Err((ParseErrorKind::MissingDomain, value_at));
             }
-            *slot = Some(domain_spec(value, value_at)?);
+            *slot = Some(domain_spec(value, value_at, src)?);
         }
         false => {
             let value = MacroString::parse(value, MacroContext::Modifier)
@@ -483,30 +549,42 @@ fn parse_modifier(
 }
 
 /// `":" domain-spec`, required.
-fn required_domain(rest: &str, at: usize) -> Result<MacroString, TermError> {
+fn required_domain(
+    rest: &str,
+    at: usize,
+    src: Option<&Arc<str>>,
+) -> Result<MacroString, TermError> {
     match rest.strip_prefix(':') {
         None if rest.is_empty() => Err((ParseErrorKind::MissingDomain, at)),
         None => Err((ParseErrorKind::UnexpectedArgument(rest.into()), at)),
         Some("") => Err((ParseErrorKind::MissingDomain, at + 1)),
-        Some(spec) => domain_spec(spec, at + 1),
+        Some(spec) => domain_spec(spec, at + 1, src),
     }
 }
 
 /// `[ ":" domain-spec ]`.
-fn optional_domain(rest: &str, at: usize) -> Result<Option<MacroString>, TermError> {
+fn optional_domain(
+    rest: &str,
+    at: usize,
+    src: Option<&Arc<str>>,
+) -> Result<Option<MacroString>, TermError> {
     if rest.is_empty() {
         return Ok(None);
     }
     match rest.strip_prefix(':') {
         Some("") => Err((ParseErrorKind::MissingDomain, at + 1)),
-        Some(spec) => domain_spec(spec, at + 1).map(Some),
+        Some(spec) => domain_spec(spec, at + 1, src).map(Some),
         None => Err((ParseErrorKind::UnexpectedArgument(rest.into()), at)),
     }
 }
 
 /// `domain-spec = macro-string domain-end` (§7.1).
-fn domain_spec(spec: &str, at: usize) -> Result<MacroString, TermError> {
-    let ms = MacroString::parse(spec, MacroContext::Domain).map_err(|e| macro_err(e, at))?;
+fn domain_spec(spec: &str, at: usize, src: Option<&Arc<str>>) -> Result<MacroString, TermError> {
+    let ms = match src {
+        Some(src) => MacroString::parse_within(src, spec, MacroContext::Domain),
+        None => MacroString::parse(spec, MacroContext::Domain),
+    }
+    .map_err(|e| macro_err(e, at))?;
     if ms.ends_with_expand() {
         return Ok(ms);
     }
