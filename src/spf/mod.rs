@@ -337,7 +337,7 @@ pub struct SpfConfig {
     /// `tokio::time::timeout`, so only when called inside a Tokio runtime
     /// (with its time driver enabled). The budget starts when the check
     /// first has to wait for a lookup (work before that is computation on
-    /// answers already at hand, e.g. from [`Resolver`](crate::dns::Resolver)'s
+    /// answers already at hand, e.g. from [`Resolver`]'s
     /// synchronous `*_now` fast path). Default 20 s.
     pub timeout: Duration,
     /// The receiving host's name, for the `%{r}` macro in explanations
