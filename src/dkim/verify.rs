@@ -12,7 +12,7 @@ use super::canon::{
 use super::crypto::{self, HashAlgorithm, Hasher, KeyError, PublicKey};
 use super::key::{KeyRecord, KeyRecordError};
 use super::keycache::CachedKey;
-use super::signature::{Algorithm, KeyType, SigRef, strip_b_value_cow};
+use super::signature::{Algorithm, KeyType, SigRef};
 use super::{DkimConfig, DkimOutput, DkimResult};
 use crate::dns::{DnsError, DnsResult, Resolver, Txt};
 use crate::message::{HeaderField, Message};
@@ -125,12 +125,13 @@ pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -
 const LINEAR_SELECT_MAX: usize = 4096;
 
 /// Computes the header hash (§3.7): the signed fields selected bottom-up
-/// (absent instances contribute nothing), then the signature field itself
-/// with an empty `b=` and no final CRLF.
+/// (absent instances contribute nothing), then the signature field itself,
+/// `sig_field_stripped`: its content with the `b=` value already removed
+/// and no final CRLF.
 pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     headers: &[HeaderField<'_>],
     sig_index: Option<usize>,
-    sig_field_content: &[u8],
+    sig_field_stripped: &[u8],
     sig: &SigParams<N>,
     endings: LineEndings,
 ) -> Vec<u8> {
@@ -173,8 +174,7 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
             }
         }
     }
-    let stripped = strip_b_value_cow(sig_field_content);
-    canonicalize_header_content_to(sig.header_canon, endings, &stripped, &mut data);
+    canonicalize_header_content_to(sig.header_canon, endings, sig_field_stripped, &mut data);
     data.finish()
 }
 
@@ -318,7 +318,7 @@ fn partial_output(value: &[u8], result: DkimResult, reason: String) -> DkimOutpu
         selector: String::new(),
         identity: None,
         algorithm: String::new(),
-        signed_headers: Vec::new(),
+        signed_headers: String::new(),
         testing: false,
         unsigned_octets: 0,
         b_prefix: String::new(),
@@ -340,8 +340,18 @@ fn partial_output(value: &[u8], result: DkimResult, reason: String) -> DkimOutpu
 }
 
 fn output_for(sig: &SigRef<'_>) -> DkimOutput {
-    let mut signed_headers = Vec::with_capacity(sig.signed_headers.len());
-    signed_headers.extend(sig.signed_headers.iter().map(|&n| String::from(n)));
+    let mut signed_headers = String::with_capacity(
+        sig.signed_headers
+            .iter()
+            .map(|n| n.len() + 1)
+            .sum::<usize>(),
+    );
+    for (i, n) in sig.signed_headers.iter().enumerate() {
+        if i > 0 {
+            signed_headers.push(':');
+        }
+        signed_headers.push_str(n);
+    }
     let mut b_prefix = String::with_capacity(8);
     b_prefix.extend(sig.b_text().take(8));
     DkimOutput {
@@ -714,7 +724,8 @@ fn check(
         header_canon: sig.header_canon,
         hash,
     };
-    let digest = header_hash(headers, Some(hi), field_content(field), &params, endings);
+    let stripped = sig.field_without_b(field_content(field));
+    let digest = header_hash(headers, Some(hi), &stripped, &params, endings);
     if !crypto::verify(public, hash, &digest, &sig.b) {
         return fail(DkimResult::Fail, "signature did not verify".into());
     }
