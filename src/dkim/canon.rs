@@ -611,9 +611,19 @@ pub(crate) fn canonicalize_header_content_to<O: ByteOut>(
                         started = true;
                         // Copy the run of bytes relaxed leaves alone in one go
                         // (a bare CR is data; it ends the run and is copied
-                        // by the next round unless an LF follows).
+                        // by the next round unless an LF follows). A single
+                        // SP between two such bytes is left alone too (it
+                        // would be compressed to itself), so a run goes on
+                        // over it: one copy per line rather than per word.
                         let start = i;
                         i = next_header_wsp(value, i + 1);
+                        while value.get(i) == Some(&b' ')
+                            && value
+                                .get(i + 1)
+                                .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        {
+                            i = next_header_wsp(value, i + 2);
+                        }
                         out.put(&value[start..i]);
                     }
                 }
@@ -628,6 +638,74 @@ mod tests {
 
     fn body(c: BodyCanon, s: &str) -> String {
         String::from_utf8(canonicalize_body(c, LineEndings::Crlf, s.as_bytes())).unwrap()
+    }
+
+    /// Relaxed header canonicalization as it was before runs went on over
+    /// single spaces (the reference for the proptest below).
+    fn relaxed_header_reference(content: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let (name, value) = match content.iter().position(|&b| b == b':') {
+            Some(c) => (&content[..c], &content[c + 1..]),
+            None => (content, &content[content.len()..]),
+        };
+        let mut name = name;
+        while let [rest @ .., b' ' | b'\t'] = name {
+            name = rest;
+        }
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
+        out.push(b':');
+        let mut pending_wsp = false;
+        let mut started = false;
+        let mut i = 0;
+        while i < value.len() {
+            match value[i] {
+                b'\r' if value.get(i + 1) == Some(&b'\n') => i += 2,
+                b'\n' => i += 1,
+                b' ' | b'\t' => {
+                    pending_wsp = true;
+                    i += 1;
+                }
+                b => {
+                    if pending_wsp && started {
+                        out.push(b' ');
+                    }
+                    pending_wsp = false;
+                    started = true;
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+        #[test]
+        fn relaxed_header_matches_reference(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"aB: \t\r\n;=x\x00\xff".to_vec()),
+                0..40,
+            )
+        ) {
+            let mut got = Vec::new();
+            canonicalize_header_content_to(HeaderCanon::Relaxed, LineEndings::Crlf, &v, &mut got);
+            proptest::prop_assert_eq!(got, relaxed_header_reference(&v));
+        }
+    }
+
+    #[test]
+    fn relaxed_header_long_values() {
+        for v in [
+            &b"Subject: one two  three\r\n\tfour five six seven eight nine ten eleven"[..],
+            b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com;\r\n s=s; b=",
+            b"X:  a b c d e f g h i j k l m n o p q r s t u v w x y z   ",
+            b"X: a\rb c \r d\r\n e",
+        ] {
+            let mut got = Vec::new();
+            canonicalize_header_content_to(HeaderCanon::Relaxed, LineEndings::Crlf, v, &mut got);
+            assert_eq!(got, relaxed_header_reference(v), "{v:?}");
+        }
     }
 
     fn hdr(c: HeaderCanon, s: &str) -> String {
