@@ -487,6 +487,12 @@ pub(crate) trait ByteOut {
     fn put_byte(&mut self, b: u8);
     /// Appends octets.
     fn put(&mut self, data: &[u8]);
+    /// Appends octets with ASCII letters lower-cased (a field name).
+    fn put_lower(&mut self, data: &[u8]) {
+        for &b in data {
+            self.put_byte(b.to_ascii_lowercase());
+        }
+    }
 }
 
 impl ByteOut for Vec<u8> {
@@ -585,9 +591,7 @@ pub(crate) fn canonicalize_header_content_to<O: ByteOut>(
             while let [rest @ .., b' ' | b'\t'] = name {
                 name = rest;
             }
-            for &b in name {
-                out.put_byte(b.to_ascii_lowercase());
-            }
+            out.put_lower(name);
             out.put_byte(b':');
             // Unfold: every LF in a field value is a folding line break
             // (with the CR before it, if any); remove them. Then compress.

@@ -348,24 +348,39 @@ fn header_names(h: &str) -> impl Iterator<Item = &str> + Clone {
 
 /// The names of an `h=` value as [`header_names`] splits them, if every
 /// one [`is_field_name`] (then the value is ASCII), and whether From is
-/// among them: one pass over the octets.
+/// among them: one pass over the octets, one UTF-8 check for the whole
+/// value.
 fn signed_header_names(h: &[u8]) -> Option<(Vec<&str>, bool)> {
-    let mut names = Vec::with_capacity(h.iter().filter(|&&b| b == b':').count() + 1);
+    let text = std::str::from_utf8(h).ok()?;
+    let mut names = Vec::with_capacity(16);
     let mut from = false;
-    for name in h.split(|&b| b == b':') {
-        let start = name.iter().position(|&b| !is_fws(b)).unwrap_or(name.len());
-        let end = name
-            .iter()
-            .rposition(|&b| !is_fws(b))
-            .map_or(start, |e| e + 1);
-        let name = name.get(start..end).unwrap_or_default();
-        // is_field_name: printable ASCII (the split removed every colon).
-        if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
-            return None;
+    // The current name: its first octet, the end of its last non-FWS
+    // octet, and whether FWS followed it (then another octet is an error).
+    let mut start: Option<usize> = None;
+    let mut end = 0;
+    let mut gap = false;
+    let mut finish = |start: Option<usize>, end: usize| {
+        let name = text.get(start?..end)?;
+        from |= name.eq_ignore_ascii_case("from");
+        names.push(name);
+        Some(())
+    };
+    for (i, &b) in h.iter().enumerate() {
+        match b {
+            b':' => {
+                finish(start, end)?;
+                start = None;
+                gap = false;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => gap = start.is_some(),
+            33..=126 if !gap => {
+                start = start.or(Some(i));
+                end = i + 1;
+            }
+            _ => return None,
         }
-        from |= name.eq_ignore_ascii_case(b"from");
-        names.push(std::str::from_utf8(name).ok()?);
     }
+    finish(start, end)?;
     Some((names, from))
 }
 
