@@ -204,64 +204,83 @@ pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, Signatu
 }
 
 fn base64_fws_decode(v: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(v.len() / 4 * 3 + 3);
+    // Room for every group plus the slack of the 8-octet stores below; the
+    // vector is cut to the decoded length at the end.
+    let mut out = vec![0u8; v.len() / 4 * 3 + 8];
+    let mut o = 0;
     // Sextets gathered (`n` of them) since the last whole group.
     let mut acc = 0u32;
     let mut n = 0u32;
     let mut i = 0;
     while i < v.len() {
-        // Whole groups of four alphabet octets, the usual case.
         if n == 0 {
-            while let Some(&[a, b, c, d]) = v.get(i..i + 4) {
-                let (a, b, c, d) = (
-                    B64[usize::from(a)],
-                    B64[usize::from(b)],
-                    B64[usize::from(c)],
-                    B64[usize::from(d)],
-                );
-                if (a | b | c | d) >= 64 {
-                    break;
+            // Eight alphabet octets at a time, the usual case: 48 bits
+            // stored as one 8-octet word, 6 of them kept.
+            while let Some(c) = v.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
+                let mut g = 0u64;
+                let mut any = 0u8;
+                for b in c {
+                    let d = B64[usize::from(b)];
+                    any |= d;
+                    g = g << 6 | u64::from(d);
                 }
-                let g = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
-                let [_, x, y, z] = g.to_be_bytes();
-                out.extend_from_slice(&[x, y, z]);
-                i += 4;
+                // A marker (≥ 0xfd) or BAD sets a bit no sextet has.
+                let Some(dst) = out.get_mut(o..o + 8).filter(|_| any < 64) else {
+                    break;
+                };
+                dst.copy_from_slice(&(g << 16).to_be_bytes());
+                o += 6;
+                i += 8;
             }
         }
         let Some(&c) = v.get(i) else { break };
         i += 1;
-        match B64[usize::from(c)] {
-            B64_FWS => {}
+        let bytes: ([u8; 3], usize) = match B64[usize::from(c)] {
+            B64_FWS => continue,
             B64_PAD => {
                 // "xx==" or "xxx=", then only whitespace.
                 let rest = v.get(i..).unwrap_or_default();
                 let mut rest = rest.iter().filter(|&&b| B64[usize::from(b)] != B64_FWS);
-                match n {
+                let tail = match n {
                     2 if rest.next() == Some(&b'=') && acc & 0xf == 0 => {
-                        out.push((acc >> 4) as u8);
+                        ([(acc >> 4) as u8, 0, 0], 1)
                     }
                     3 if acc & 0x3 == 0 => {
                         let [_, _, x, y] = (acc >> 2).to_be_bytes();
-                        out.extend_from_slice(&[x, y]);
+                        ([x, y, 0], 2)
                     }
                     _ => return None,
+                };
+                if rest.next().is_some() {
+                    return None;
                 }
-                return rest.next().is_none().then_some(out);
+                n = 0;
+                i = v.len();
+                tail
             }
             B64_BAD => return None,
             d => {
                 acc = acc << 6 | u32::from(d);
                 n += 1;
-                if n == 4 {
-                    let [_, x, y, z] = acc.to_be_bytes();
-                    out.extend_from_slice(&[x, y, z]);
-                    acc = 0;
-                    n = 0;
+                if n < 4 {
+                    continue;
                 }
+                let [_, x, y, z] = acc.to_be_bytes();
+                acc = 0;
+                n = 0;
+                ([x, y, z], 3)
             }
-        }
+        };
+        let (bytes, k) = bytes;
+        let dst = out.get_mut(o..o + k)?;
+        dst.copy_from_slice(bytes.get(..k)?);
+        o += k;
     }
-    (n == 0).then_some(out)
+    if n != 0 {
+        return None;
+    }
+    out.truncate(o);
+    Some(out)
 }
 
 /// [`taglist::strip_fws`] copying runs rather than bytes.
