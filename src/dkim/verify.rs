@@ -9,7 +9,7 @@ use super::canon::{
     BodyCanon, BodyCanonicalizer, ByteOut, LineEndings, Sink, canonicalize_header_content_to,
     canonicalize_header_to,
 };
-use super::crypto::{self, HashAlgorithm, Hasher, KeyError, PublicKey};
+use super::crypto::{self, Digest, HashAlgorithm, Hasher, KeyError, PublicKey};
 use super::key::{KeyRecord, KeyRecordError};
 use super::keycache::CachedKey;
 use super::signature::{Algorithm, KeyType, SigRef};
@@ -41,7 +41,7 @@ impl BodyHasher {
     }
 
     /// (digest, total canonicalized length).
-    pub(crate) fn finish(self) -> (Vec<u8>, u64) {
+    pub(crate) fn finish(self) -> (Digest, u64) {
         (self.hasher.finish(), self.total)
     }
 }
@@ -81,10 +81,10 @@ pub(crate) fn distinct_body_keys(keys: impl Iterator<Item = BodyKey>) -> Vec<Bod
 
 /// Body hashes by key, in the order of the (sorted) keys they were
 /// computed for: (digest, total canonicalized length).
-pub(crate) type BodyHashes = Vec<(BodyKey, (Vec<u8>, u64))>;
+pub(crate) type BodyHashes = Vec<(BodyKey, (Digest, u64))>;
 
 /// The body hash for `key` in `bodies` (sorted by key).
-fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Vec<u8>, u64)> {
+fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Digest, u64)> {
     bodies
         .binary_search_by(|(k, _)| k.cmp(key))
         .ok()
@@ -95,6 +95,16 @@ fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Vec<u8>, 
 /// Computes the canonicalized body hashes for all `keys` (sorted, as from
 /// [`distinct_body_keys`]) in one pass.
 pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -> BodyHashes {
+    if let [key] = keys {
+        // One body hash (the usual case): no vector of states.
+        let mut c = BodyCanonicalizer::new(key.1, endings);
+        let mut h = BodyHasher::new(key.0, key.2);
+        for chunk in body.chunks(CHUNK) {
+            c.update(chunk, &mut h);
+        }
+        c.finish(&mut h);
+        return vec![(*key, h.finish())];
+    }
     let mut states: Vec<(BodyKey, BodyCanonicalizer, BodyHasher)> = keys
         .iter()
         .map(|&k| {
@@ -134,7 +144,7 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     sig_field_stripped: &[u8],
     sig: &SigParams<N>,
     endings: LineEndings,
-) -> Vec<u8> {
+) -> Digest {
     let mut data = HashBuf::new(sig.hash);
     let candidates = headers.len();
     let n_names = sig.signed_headers.clone().count();
@@ -145,10 +155,39 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
         if let Some(i) = sig_index {
             used.set(i);
         }
+        // Up to KEYED_MAX fields, each name's key is computed once and the
+        // scan compares keys (most names differ in length or first octets),
+        // the names themselves only when the keys are equal.
+        let mut keys = [0u64; KEYED_MAX];
+        let keyed = match keys.get_mut(..candidates) {
+            Some(keys) => {
+                for (k, h) in keys.iter_mut().zip(headers) {
+                    *k = name_key(h.name);
+                }
+                Some(&*keys)
+            }
+            None => None,
+        };
         for name in sig.signed_headers.clone() {
-            let found = headers.iter().enumerate().rev().find(|(i, h)| {
-                h.has_colon && !used.get(*i) && h.name.eq_ignore_ascii_case(name.as_bytes())
-            });
+            let matches = |i: usize, h: &HeaderField<'_>| {
+                h.has_colon && !used.get(i) && h.name.eq_ignore_ascii_case(name.as_bytes())
+            };
+            let found = match keyed {
+                Some(keys) => {
+                    let key = name_key(name.as_bytes());
+                    keys.iter()
+                        .zip(headers)
+                        .enumerate()
+                        .rev()
+                        .find(|&(i, (&k, h))| k == key && matches(i, h))
+                        .map(|(i, (_, h))| (i, h))
+                }
+                None => headers
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find(|&(i, h)| matches(i, h)),
+            };
             if let Some((i, h)) = found {
                 used.set(i);
                 canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
@@ -178,6 +217,19 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     data.finish()
 }
 
+/// Up to this many header fields, [`header_hash`] compares [`name_key`]s
+/// before names.
+const KEYED_MAX: usize = 32;
+
+/// A key of a field name, equal for names equal ignoring ASCII case: its
+/// first eight octets with bit 5 set in each (an ASCII upper-case letter
+/// and its lower-case form differ only there; other octets may collide,
+/// which only costs a full comparison), the length mixed into the top.
+fn name_key(name: &[u8]) -> u64 {
+    let w = crate::taglist::word(name.get(..8).unwrap_or(name), 0);
+    (w | 0x2020_2020_2020_2020) ^ ((name.len() as u64) << 56)
+}
+
 /// Size of [`HashBuf`]'s buffer.
 const HASH_BUF: usize = 512;
 
@@ -204,7 +256,7 @@ impl HashBuf {
         self.len = 0;
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    fn finish(mut self) -> Digest {
         self.flush();
         self.hasher.finish()
     }
@@ -726,7 +778,7 @@ fn check(
         }
         unsigned = total - l;
     }
-    if *body_hash != sig.body_hash {
+    if **body_hash != *sig.body_hash {
         return fail(DkimResult::Fail, "body hash did not verify".into());
     }
     let Some(field) = headers.get(hi) else {
@@ -761,6 +813,131 @@ fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Names equal ignoring ASCII case have equal keys.
+        #[test]
+        fn name_key_ignores_case(
+            name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20),
+            flips in proptest::collection::vec(proptest::prelude::any::<bool>(), 20),
+        ) {
+            let other: Vec<u8> = name
+                .iter()
+                .zip(&flips)
+                .map(|(&b, &f)| if f { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() })
+                .collect();
+            proptest::prop_assert_eq!(name_key(&name), name_key(&other));
+        }
+    }
+
+    /// The header hash selects fields as a plain reading of §5.4.2 does:
+    /// for each h= name in order, the bottom-most instance not yet used,
+    /// names compared ignoring case; absent ones contribute nothing.
+    #[test]
+    fn header_selection_matches_naive() {
+        let names = [
+            "From",
+            "FROM",
+            "x-aaaaaaaa1",
+            "X-AAAAAAAA2",
+            "X-Aaaaaaaa1",
+            "to",
+            "To",
+            "Cc",
+            "cc",
+            "Date",
+            "Subject",
+            "x-aaaaaaaa1",
+            "Nope",
+            "",
+        ];
+        let mut raw = String::new();
+        for (i, n) in names.iter().enumerate() {
+            if !n.is_empty() {
+                raw.push_str(&format!("{n}: v{i}\r\n"));
+            }
+        }
+        raw.push_str("NoColon\r\n\r\n");
+        let msg = Message::parse(raw.as_bytes());
+        let headers = msg.headers();
+        let h_lists: [&[&str]; 4] = [
+            &[
+                "from",
+                "x-AAAAAAAA1",
+                "x-aaaaaaaa1",
+                "x-aaaaaaaa1",
+                "x-aaaaaaaa1",
+            ],
+            &[
+                "From", "From", "From", "To", "to", "to", "Cc", "nocolon", "nope", "Nope",
+            ],
+            &[
+                "x-aaaaaaaa2",
+                "X-AAAAAAAA3",
+                "x-aaaaaaaa",
+                "subject",
+                "date",
+            ],
+            &[
+                "From",
+                "To",
+                "Cc",
+                "Subject",
+                "Date",
+                "X-Aaaaaaaa1",
+                "From",
+                "To",
+                "Cc",
+            ],
+        ];
+        for h in h_lists {
+            for extra in [0usize, 40] {
+                // Above KEYED_MAX fields the scan compares names directly.
+                let mut headers = headers.to_vec();
+                for _ in 0..extra {
+                    headers.insert(0, headers[0]);
+                }
+                let params = SigParams {
+                    signed_headers: h.iter().copied(),
+                    header_canon: super::super::canon::HeaderCanon::Relaxed,
+                    hash: HashAlgorithm::Sha256,
+                };
+                let got = header_hash(
+                    &headers,
+                    None,
+                    b"DKIM-Signature: b=",
+                    &params,
+                    LineEndings::Crlf,
+                );
+                let mut used = vec![false; headers.len()];
+                let mut data = Vec::new();
+                for name in h {
+                    if let Some(i) = (0..headers.len()).rev().find(|&i| {
+                        !used[i]
+                            && headers[i].has_colon
+                            && headers[i].name.eq_ignore_ascii_case(name.as_bytes())
+                    }) {
+                        used[i] = true;
+                        canonicalize_header_to(
+                            super::super::canon::HeaderCanon::Relaxed,
+                            LineEndings::Crlf,
+                            headers[i].raw,
+                            &mut data,
+                        );
+                    }
+                }
+                canonicalize_header_content_to(
+                    super::super::canon::HeaderCanon::Relaxed,
+                    LineEndings::Crlf,
+                    b"DKIM-Signature: b=",
+                    &mut data,
+                );
+                let mut direct = Hasher::new(HashAlgorithm::Sha256);
+                direct.update(&data);
+                assert_eq!(got, direct.finish(), "{h:?} with {extra} extra fields");
+            }
+        }
+    }
 
     /// HashBuf hashes what a vector collects, whatever the buffer
     /// boundaries (names lower-cased across them, long runs, single octets).
@@ -819,6 +996,11 @@ mod tests {
         assert_eq!(keys.len(), 3, "{keys:?}");
         let hashes = body_hashes(b"abc  def\r\n\r\n", LineEndings::Crlf, &keys);
         assert_eq!(hashes.len(), 3);
+        // The one-key path gives what the shared pass gives.
+        for (i, k) in keys.iter().enumerate() {
+            let one = body_hashes(b"abc  def\r\n\r\n", LineEndings::Crlf, &[*k]);
+            assert_eq!(one, [hashes[i]]);
+        }
         let get = |k: BodyKey| find_body(&hashes, &k).unwrap();
         assert_eq!(get((HashAlgorithm::Sha256, BodyCanon::Relaxed, None)).1, 9);
         assert_eq!(get((HashAlgorithm::Sha256, BodyCanon::Simple, None)).1, 10);
