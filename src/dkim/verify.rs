@@ -573,21 +573,21 @@ pub async fn verify_message<R: Resolver + ?Sized>(
 
     // Keys: from the cache, or looked up (each distinct name once,
     // concurrently) while the body hashes are computed (one pass, one hash
-    // per distinct key). Each distinct key is decoded once. `names` is
-    // sorted and `keys` runs parallel to it (binary search, no hashing).
-    let mut names: Vec<&str> = pending.iter().map(|p| p.key_name.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
+    // per distinct key). Each distinct key is decoded once. `keys` is
+    // sorted by name (binary search, no hashing).
+    // (name, key), sorted by name: one vector for both.
+    let mut keys: Vec<(&str, Option<KeyOutcome>)> = pending
+        .iter()
+        .map(|p| (p.key_name.as_str(), None))
+        .collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    keys.dedup_by(|a, b| a.0 == b.0);
     let cache = config.key_cache.as_deref();
-    let mut keys: Vec<Option<KeyOutcome>> = Vec::with_capacity(names.len());
     let mut to_fetch: Vec<usize> = Vec::new();
-    for (i, n) in names.iter().enumerate() {
+    for (i, (n, slot)) in keys.iter_mut().enumerate() {
         match cache.and_then(|c| c.get(n)) {
-            Some(k) => keys.push(Some(Ok(k))),
-            None => {
-                keys.push(None);
-                to_fetch.push(i);
-            }
+            Some(k) => *slot = Some(Ok(k)),
+            None => to_fetch.push(i),
         }
     }
     let body_keys = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
@@ -599,13 +599,13 @@ pub async fn verify_message<R: Resolver + ?Sized>(
         let lookups = join_all(
             to_fetch
                 .iter()
-                .filter_map(|&i| names.get(i))
-                .map(|n| resolver.txt(n)),
+                .filter_map(|&i| keys.get(i))
+                .map(|(n, _)| resolver.txt(n)),
         );
         let hashing = async { body_hashes(body, endings, &body_keys) };
         let (answers, bodies) = join(lookups, hashing).await;
         for (&i, answer) in to_fetch.iter().zip(answers) {
-            if let (Some(name), Some(slot)) = (names.get(i), keys.get_mut(i)) {
+            if let Some((name, slot)) = keys.get_mut(i) {
                 *slot = Some(decode_key(name, &answer, config));
             }
         }
@@ -613,11 +613,11 @@ pub async fn verify_message<R: Resolver + ?Sized>(
     };
 
     for p in &pending {
-        let key = names
-            .binary_search(&p.key_name.as_str())
+        let key = keys
+            .binary_search_by(|(n, _)| (*n).cmp(p.key_name.as_str()))
             .ok()
             .and_then(|i| keys.get(i))
-            .and_then(Option::as_ref);
+            .and_then(|(_, k)| k.as_ref());
         let (result, reason, testing, unsigned) = match key {
             None => (
                 DkimResult::TempError,
