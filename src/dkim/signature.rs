@@ -552,9 +552,16 @@ impl<'a> SigRef<'a> {
         let s = req(s, "s")?;
         let selector_ascii =
             domain_to_ascii_cow(s, 1).ok_or_else(|| SignatureError::Invalid("s", text(s)))?;
-        // domain_to_ascii_cow accepted them: both are UTF-8.
-        let domain = std::str::from_utf8(d).map_err(|_| SignatureError::Invalid("d", text(d)))?;
-        let selector = std::str::from_utf8(s).map_err(|_| SignatureError::Invalid("s", text(s)))?;
+        // domain_to_ascii_cow accepted them: both are UTF-8 (and when
+        // borrowed, the same text).
+        let as_str = |ascii: &Cow<'a, str>, v: &'a [u8], tag| match ascii {
+            Cow::Borrowed(t) => Ok(*t),
+            Cow::Owned(_) => {
+                std::str::from_utf8(v).map_err(|_| SignatureError::Invalid(tag, text(v)))
+            }
+        };
+        let domain = as_str(&domain_ascii, d, "d")?;
+        let selector = as_str(&selector_ascii, s, "s")?;
         let h_raw = req(h, "h")?;
         let (signed_headers, from) =
             signed_header_names(h_raw).ok_or_else(|| SignatureError::Invalid("h", text(h_raw)))?;

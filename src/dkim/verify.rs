@@ -590,11 +590,23 @@ pub async fn verify_message<R: Resolver + ?Sized>(
             None => to_fetch.push(i),
         }
     }
-    let body_keys = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
+    // (One signature, the usual case: its key, without a vector.)
+    let one: [BodyKey; 1];
+    let many: Vec<BodyKey>;
+    let body_keys: &[BodyKey] = match pending.as_slice() {
+        [p] => {
+            one = [body_key(&p.sig)];
+            &one
+        }
+        _ => {
+            many = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
+            &many
+        }
+    };
     let body = msg.body();
     let bodies = if to_fetch.is_empty() {
         // Every key came from the cache: nothing to wait for.
-        body_hashes(body, endings, &body_keys)
+        body_hashes(body, endings, body_keys)
     } else {
         let lookups = join_all(
             to_fetch
@@ -602,7 +614,7 @@ pub async fn verify_message<R: Resolver + ?Sized>(
                 .filter_map(|&i| keys.get(i))
                 .map(|(n, _)| resolver.txt(n)),
         );
-        let hashing = async { body_hashes(body, endings, &body_keys) };
+        let hashing = async { body_hashes(body, endings, body_keys) };
         let (answers, bodies) = join(lookups, hashing).await;
         for (&i, answer) in to_fetch.iter().zip(answers) {
             if let Some((name, slot)) = keys.get_mut(i) {
