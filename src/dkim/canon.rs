@@ -85,6 +85,19 @@ impl std::error::Error for CanonError {}
 /// Parses a `c=` value (§3.5): `header[/body]`; a missing body part means
 /// `simple`. Names are case-sensitive as written in the RFC grammar.
 pub fn parse_c(value: &[u8]) -> Result<(HeaderCanon, BodyCanon), CanonError> {
+    // The values signers write, compared whole (no UTF-8 check or split).
+    use {BodyCanon as B, HeaderCanon as H};
+    match value {
+        b"relaxed/relaxed" => Ok((H::Relaxed, B::Relaxed)),
+        b"relaxed/simple" | b"relaxed" => Ok((H::Relaxed, B::Simple)),
+        b"simple/relaxed" => Ok((H::Simple, B::Relaxed)),
+        b"simple/simple" | b"simple" => Ok((H::Simple, B::Simple)),
+        _ => parse_c_general(value),
+    }
+}
+
+/// [`parse_c`] for any value.
+fn parse_c_general(value: &[u8]) -> Result<(HeaderCanon, BodyCanon), CanonError> {
     let err = || CanonError(String::from_utf8_lossy(value).into_owned());
     let s = std::str::from_utf8(value).map_err(|_| err())?;
     let (h, b) = match s.split_once('/') {
@@ -831,6 +844,23 @@ mod tests {
         }
         assert_eq!(next_header_wsp(b"abcdefghijkl", 3), 12);
         assert_eq!(next_header_wsp(b"", 0), 0);
+    }
+
+    #[test]
+    fn parse_c_fast_path_matches_general() {
+        for v in [
+            &b"relaxed/relaxed"[..],
+            b"relaxed/simple",
+            b"relaxed",
+            b"simple/relaxed",
+            b"simple/simple",
+            b"simple",
+            b"Relaxed/relaxed",
+            b"relaxed/",
+            b"relaxed/relaxed/x",
+        ] {
+            assert_eq!(parse_c(v), parse_c_general(v), "{v:?}");
+        }
     }
 
     #[test]
