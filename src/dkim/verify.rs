@@ -175,12 +175,19 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
             let found = match keyed {
                 Some(keys) => {
                     let key = name_key(name.as_bytes());
-                    keys.iter()
-                        .zip(headers)
-                        .enumerate()
-                        .rev()
-                        .find(|&(i, (&k, h))| k == key && matches(i, h))
-                        .map(|(i, (_, h))| (i, h))
+                    let mut i = keys.len();
+                    loop {
+                        if i == 0 {
+                            break None;
+                        }
+                        i -= 1;
+                        if keys.get(i) == Some(&key)
+                            && let Some(h) = headers.get(i)
+                            && matches(i, h)
+                        {
+                            break Some((i, h));
+                        }
+                    }
                 }
                 None => headers
                     .iter()
