@@ -16,6 +16,7 @@ use std::fmt;
 
 #[cfg(test)]
 use base64::Engine as _;
+use std::sync::LazyLock;
 
 use super::canon::{BodyCanon, HeaderCanon, parse_c};
 use super::crypto::HashAlgorithm;
@@ -169,118 +170,47 @@ fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// [`B64`] entry of an octet that is not in the base64 alphabet.
-const B64_BAD: u8 = 0xff;
-/// [`B64`] entry of folding whitespace (skipped).
-const B64_FWS: u8 = 0xfe;
-/// [`B64`] entry of `=`.
-const B64_PAD: u8 = 0xfd;
+/// Standard base64 (RFC 4648 §4; padding required, zero trailing bits)
+/// that skips folding whitespace wherever it occurs (§3.5: `b=` and `bh=`
+/// are `base64string`, which allows FWS between any two characters,
+/// padding included). data-encoding (already in the tree through
+/// hickory-proto) decodes while skipping, so the text is not copied first:
+/// ~40 % faster than stripping into a buffer and decoding with the `base64`
+/// crate on a folded RSA-2048 `b=` (290 vs 500 ns, this machine).
+static BASE64_FWS: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
+    let mut spec = data_encoding::BASE64.specification();
+    spec.ignore.push_str(" \t\r\n");
+    // A constant specification: building it cannot fail.
+    spec.encoding()
+        .unwrap_or_else(|_| data_encoding::BASE64.clone())
+});
 
-/// The standard base64 alphabet (RFC 4648 §4): the sextet of each octet,
-/// or one of the markers above.
-static B64: [u8; 256] = {
-    let mut t = [B64_BAD; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t[b' ' as usize] = B64_FWS;
-    t[b'\t' as usize] = B64_FWS;
-    t[b'\r' as usize] = B64_FWS;
-    t[b'\n' as usize] = B64_FWS;
-    t[b'=' as usize] = B64_PAD;
-    t
-};
-
-/// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`),
-/// in one pass with no copy of the text: it accepts exactly what the
-/// `base64` crate's `STANDARD` engine accepts on the text without
-/// whitespace (padding required and canonical, zero trailing bits; the
-/// tests compare the two).
+/// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`):
+/// it accepts exactly what the `base64` crate's `STANDARD` engine accepts
+/// on the text without whitespace (padding required and canonical, zero
+/// trailing bits; the tests compare the two).
 pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
     base64_fws_decode(v).ok_or_else(|| SignatureError::Invalid(tag, text(v)))
 }
 
 fn base64_fws_decode(v: &[u8]) -> Option<Vec<u8>> {
-    // Room for every group plus the slack of the 8-octet stores below; the
-    // vector is cut to the decoded length at the end.
-    let mut out = vec![0u8; v.len() / 4 * 3 + 8];
-    let mut o = 0;
-    // Sextets gathered (`n` of them) since the last whole group.
-    let mut acc = 0u32;
-    let mut n = 0u32;
-    let mut i = 0;
-    while i < v.len() {
-        if n == 0 {
-            // Eight alphabet octets at a time, the usual case: 48 bits
-            // stored as one 8-octet word, 6 of them kept.
-            while let Some(c) = v.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()) {
-                let mut g = 0u64;
-                let mut any = 0u8;
-                for b in c {
-                    let d = B64[usize::from(b)];
-                    any |= d;
-                    g = g << 6 | u64::from(d);
-                }
-                // A marker (≥ 0xfd) or BAD sets a bit no sextet has.
-                let Some(dst) = out.get_mut(o..o + 8).filter(|_| any < 64) else {
-                    break;
-                };
-                dst.copy_from_slice(&(g << 16).to_be_bytes());
-                o += 6;
-                i += 8;
-            }
+    // data-encoding also takes padded groups one after another ("AA==AAAA");
+    // `base64string` has padding only at the end: at most two `=`, then
+    // only whitespace.
+    let mut tail = v.len();
+    let mut pads = 0;
+    while let Some(&b) = tail.checked_sub(1).and_then(|i| v.get(i)) {
+        match b {
+            b'=' if pads < 2 => pads += 1,
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => break,
         }
-        let Some(&c) = v.get(i) else { break };
-        i += 1;
-        let bytes: ([u8; 3], usize) = match B64[usize::from(c)] {
-            B64_FWS => continue,
-            B64_PAD => {
-                // "xx==" or "xxx=", then only whitespace.
-                let rest = v.get(i..).unwrap_or_default();
-                let mut rest = rest.iter().filter(|&&b| B64[usize::from(b)] != B64_FWS);
-                let tail = match n {
-                    2 if rest.next() == Some(&b'=') && acc & 0xf == 0 => {
-                        ([(acc >> 4) as u8, 0, 0], 1)
-                    }
-                    3 if acc & 0x3 == 0 => {
-                        let [_, _, x, y] = (acc >> 2).to_be_bytes();
-                        ([x, y, 0], 2)
-                    }
-                    _ => return None,
-                };
-                if rest.next().is_some() {
-                    return None;
-                }
-                n = 0;
-                i = v.len();
-                tail
-            }
-            B64_BAD => return None,
-            d => {
-                acc = acc << 6 | u32::from(d);
-                n += 1;
-                if n < 4 {
-                    continue;
-                }
-                let [_, x, y, z] = acc.to_be_bytes();
-                acc = 0;
-                n = 0;
-                ([x, y, z], 3)
-            }
-        };
-        let (bytes, k) = bytes;
-        let dst = out.get_mut(o..o + k)?;
-        dst.copy_from_slice(bytes.get(..k)?);
-        o += k;
+        tail -= 1;
     }
-    if n != 0 {
+    if v.get(..tail)?.contains(&b'=') {
         return None;
     }
-    out.truncate(o);
-    Some(out)
+    BASE64_FWS.decode(v).ok()
 }
 
 /// [`taglist::strip_fws`] copying runs rather than bytes.
