@@ -68,6 +68,7 @@ pub struct HeaderField<'a> {
 
 impl HeaderField<'_> {
     /// Case-insensitive comparison of the field name (RFC 5322 §1.2.2).
+    #[inline]
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name.as_bytes())
     }

@@ -85,6 +85,19 @@ impl std::error::Error for CanonError {}
 /// Parses a `c=` value (§3.5): `header[/body]`; a missing body part means
 /// `simple`. Names are case-sensitive as written in the RFC grammar.
 pub fn parse_c(value: &[u8]) -> Result<(HeaderCanon, BodyCanon), CanonError> {
+    // The values signers write, compared whole (no UTF-8 check or split).
+    use {BodyCanon as B, HeaderCanon as H};
+    match value {
+        b"relaxed/relaxed" => Ok((H::Relaxed, B::Relaxed)),
+        b"relaxed/simple" | b"relaxed" => Ok((H::Relaxed, B::Simple)),
+        b"simple/relaxed" => Ok((H::Simple, B::Relaxed)),
+        b"simple/simple" | b"simple" => Ok((H::Simple, B::Simple)),
+        _ => parse_c_general(value),
+    }
+}
+
+/// [`parse_c`] for any value.
+fn parse_c_general(value: &[u8]) -> Result<(HeaderCanon, BodyCanon), CanonError> {
     let err = || CanonError(String::from_utf8_lossy(value).into_owned());
     let s = std::str::from_utf8(value).map_err(|_| err())?;
     let (h, b) = match s.split_once('/') {
@@ -487,6 +500,12 @@ pub(crate) trait ByteOut {
     fn put_byte(&mut self, b: u8);
     /// Appends octets.
     fn put(&mut self, data: &[u8]);
+    /// Appends octets with ASCII letters lower-cased (a field name).
+    fn put_lower(&mut self, data: &[u8]) {
+        for &b in data {
+            self.put_byte(b.to_ascii_lowercase());
+        }
+    }
 }
 
 impl ByteOut for Vec<u8> {
@@ -585,9 +604,7 @@ pub(crate) fn canonicalize_header_content_to<O: ByteOut>(
             while let [rest @ .., b' ' | b'\t'] = name {
                 name = rest;
             }
-            for &b in name {
-                out.put_byte(b.to_ascii_lowercase());
-            }
+            out.put_lower(name);
             out.put_byte(b':');
             // Unfold: every LF in a field value is a folding line break
             // (with the CR before it, if any); remove them. Then compress.
@@ -611,9 +628,19 @@ pub(crate) fn canonicalize_header_content_to<O: ByteOut>(
                         started = true;
                         // Copy the run of bytes relaxed leaves alone in one go
                         // (a bare CR is data; it ends the run and is copied
-                        // by the next round unless an LF follows).
+                        // by the next round unless an LF follows). A single
+                        // SP between two such bytes is left alone too (it
+                        // would be compressed to itself), so a run goes on
+                        // over it: one copy per line rather than per word.
                         let start = i;
                         i = next_header_wsp(value, i + 1);
+                        while value.get(i) == Some(&b' ')
+                            && value
+                                .get(i + 1)
+                                .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        {
+                            i = next_header_wsp(value, i + 2);
+                        }
                         out.put(&value[start..i]);
                     }
                 }
@@ -628,6 +655,74 @@ mod tests {
 
     fn body(c: BodyCanon, s: &str) -> String {
         String::from_utf8(canonicalize_body(c, LineEndings::Crlf, s.as_bytes())).unwrap()
+    }
+
+    /// Relaxed header canonicalization as it was before runs went on over
+    /// single spaces (the reference for the proptest below).
+    fn relaxed_header_reference(content: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let (name, value) = match content.iter().position(|&b| b == b':') {
+            Some(c) => (&content[..c], &content[c + 1..]),
+            None => (content, &content[content.len()..]),
+        };
+        let mut name = name;
+        while let [rest @ .., b' ' | b'\t'] = name {
+            name = rest;
+        }
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
+        out.push(b':');
+        let mut pending_wsp = false;
+        let mut started = false;
+        let mut i = 0;
+        while i < value.len() {
+            match value[i] {
+                b'\r' if value.get(i + 1) == Some(&b'\n') => i += 2,
+                b'\n' => i += 1,
+                b' ' | b'\t' => {
+                    pending_wsp = true;
+                    i += 1;
+                }
+                b => {
+                    if pending_wsp && started {
+                        out.push(b' ');
+                    }
+                    pending_wsp = false;
+                    started = true;
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+        #[test]
+        fn relaxed_header_matches_reference(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"aB: \t\r\n;=x\x00\xff".to_vec()),
+                0..40,
+            )
+        ) {
+            let mut got = Vec::new();
+            canonicalize_header_content_to(HeaderCanon::Relaxed, LineEndings::Crlf, &v, &mut got);
+            proptest::prop_assert_eq!(got, relaxed_header_reference(&v));
+        }
+    }
+
+    #[test]
+    fn relaxed_header_long_values() {
+        for v in [
+            &b"Subject: one two  three\r\n\tfour five six seven eight nine ten eleven"[..],
+            b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com;\r\n s=s; b=",
+            b"X:  a b c d e f g h i j k l m n o p q r s t u v w x y z   ",
+            b"X: a\rb c \r d\r\n e",
+        ] {
+            let mut got = Vec::new();
+            canonicalize_header_content_to(HeaderCanon::Relaxed, LineEndings::Crlf, v, &mut got);
+            assert_eq!(got, relaxed_header_reference(v), "{v:?}");
+        }
     }
 
     fn hdr(c: HeaderCanon, s: &str) -> String {
@@ -749,6 +844,23 @@ mod tests {
         }
         assert_eq!(next_header_wsp(b"abcdefghijkl", 3), 12);
         assert_eq!(next_header_wsp(b"", 0), 0);
+    }
+
+    #[test]
+    fn parse_c_fast_path_matches_general() {
+        for v in [
+            &b"relaxed/relaxed"[..],
+            b"relaxed/simple",
+            b"relaxed",
+            b"simple/relaxed",
+            b"simple/simple",
+            b"simple",
+            b"Relaxed/relaxed",
+            b"relaxed/",
+            b"relaxed/relaxed/x",
+        ] {
+            assert_eq!(parse_c(v), parse_c_general(v), "{v:?}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 use rsa::BigUint;
 use rsa::pkcs1v15::Pkcs1v15Sign;
 use rsa::pkcs8::der::Decode;
-use sha2::Digest;
+use sha2::Digest as _;
 
 /// DER `DigestInfo` prefix for SHA-256 (RFC 8017 §9.2 note 1).
 const SHA256_PREFIX: [u8; 19] = [
@@ -78,11 +78,46 @@ impl Hasher {
         }
     }
 
-    pub(crate) fn finish(self) -> Vec<u8> {
-        match self {
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-            Hasher::Sha1(h) => h.finalize().to_vec(),
-        }
+    pub(crate) fn finish(self) -> Digest {
+        let (bytes, len) = match self {
+            Hasher::Sha256(h) => (<[u8; 32]>::from(h.finalize()), 32),
+            Hasher::Sha1(h) => {
+                let mut b = [0; 32];
+                let f: [u8; 20] = h.finalize().into();
+                if let Some(dst) = b.get_mut(..20) {
+                    dst.copy_from_slice(&f);
+                }
+                (b, 20)
+            }
+        };
+        Digest { bytes, len }
+    }
+}
+
+/// A SHA-256 or SHA-1 digest, held inline (no allocation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digest {
+    bytes: [u8; 32],
+    /// 32 or 20.
+    len: usize,
+}
+
+impl std::ops::Deref for Digest {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&self.bytes)
+    }
+}
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq<Vec<u8>> for Digest {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == **other
     }
 }
 

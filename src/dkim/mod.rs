@@ -238,8 +238,13 @@ pub struct DkimOutput {
     pub identity: Option<String>,
     /// `a=` as written.
     pub algorithm: String,
-    /// `h=`, the signed header field names.
-    pub signed_headers: Vec<String>,
+    /// `h=`, the signed header field names in order, each as written with
+    /// the folding whitespace around it removed, joined by `:` (a field
+    /// name cannot contain a colon), e.g. `From:To:Subject`; empty if the
+    /// signature did not parse. One string rather than one per name (the
+    /// output is built for every signature; [`DkimOutput::signed_header_names`]
+    /// iterates over the names).
+    pub signed_headers: String,
     /// The key record has `t=y`: the domain is testing DKIM.
     pub testing: bool,
     /// Canonicalized body octets beyond `l=` (not covered by the signature).
@@ -249,6 +254,26 @@ pub struct DkimOutput {
 }
 
 impl DkimOutput {
+    /// The names in [`DkimOutput::signed_headers`], in order.
+    ///
+    /// ```
+    /// use sender_auth::dkim::{verify, DkimConfig};
+    /// use sender_auth::dns::zone::ZoneResolver;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let msg = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s;\r\n\
+    ///             \th=From : To:\r\n\tSubject; bh=AAAA; b=AAAA\r\n\
+    ///             From: a@example.com\r\n\r\nhi\r\n";
+    /// let out = verify(&ZoneResolver::new(), msg, &DkimConfig::default()).await;
+    /// assert_eq!(out[0].signed_headers, "From:To:Subject");
+    /// let names: Vec<&str> = out[0].signed_header_names().collect();
+    /// assert_eq!(names, ["From", "To", "Subject"]);
+    /// # });
+    /// ```
+    pub fn signed_header_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.signed_headers.split(':').filter(|n| !n.is_empty())
+    }
+
     /// True when this signature may be used by DMARC: it passed, covers
     /// the whole body and the key is not in testing mode.
     pub fn counts_for_dmarc(&self) -> bool {

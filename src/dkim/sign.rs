@@ -341,7 +341,8 @@ impl Signer {
             header_canon: self.header_canon,
             hash,
         };
-        let digest = header_hash(headers, None, field.as_bytes(), &params, endings);
+        let stripped = super::signature::strip_b_value_cow(field.as_bytes());
+        let digest = header_hash(headers, None, &stripped, &params, endings);
         let sig = self
             .key
             .key

@@ -14,7 +14,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+#[cfg(test)]
 use base64::Engine as _;
+use std::sync::LazyLock;
 
 use super::canon::{BodyCanon, HeaderCanon, parse_c};
 use super::crypto::HashAlgorithm;
@@ -168,41 +170,51 @@ fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`).
+/// Standard base64 (RFC 4648 §4; padding required, zero trailing bits)
+/// that skips folding whitespace wherever it occurs (§3.5: `b=` and `bh=`
+/// are `base64string`, which allows FWS between any two characters,
+/// padding included). data-encoding (already in the tree through
+/// hickory-proto) decodes while skipping, so the text is not copied first:
+/// ~40 % faster than stripping into a buffer and decoding with the `base64`
+/// crate on a folded RSA-2048 `b=` (290 vs 500 ns, this machine).
+static BASE64_FWS: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
+    let mut spec = data_encoding::BASE64.specification();
+    spec.ignore.push_str(" \t\r\n");
+    // A constant specification: building it cannot fail.
+    spec.encoding()
+        .unwrap_or_else(|_| data_encoding::BASE64.clone())
+});
+
+/// Decodes base64 after removing folding whitespace (§3.5 `b=`, `bh=`):
+/// it accepts exactly what the `base64` crate's `STANDARD` engine accepts
+/// on the text without whitespace (padding required and canonical, zero
+/// trailing bits; the tests compare the two).
 pub(crate) fn base64_fws(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    // Values that fit are stripped into a stack buffer (any SHA-256 `bh=`,
-    // a folded RSA-2048 or RSA-4096 `b=`); longer ones through a copy.
-    if v.len() <= 128 {
-        base64_fws_in::<128>(tag, v)
-    } else if v.len() <= 1024 {
-        base64_fws_in::<1024>(tag, v)
-    } else {
-        decode_clean(tag, v, &strip_fws_fast(v))
-    }
+    base64_fws_decode(v).ok_or_else(|| SignatureError::Invalid(tag, text(v)))
 }
 
-fn decode_clean(tag: &'static str, v: &[u8], clean: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(clean)
-        .map_err(|_| SignatureError::Invalid(tag, text(v)))
-}
-
-/// [`base64_fws`] for a value of at most `N` octets, stripped into a stack
-/// buffer without branches (every octet is stored, the position advances
-/// only past non-whitespace).
-fn base64_fws_in<const N: usize>(tag: &'static str, v: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    let mut buf = [0u8; N];
-    let mut n = 0;
-    for (&c, _) in v.iter().zip(0..N) {
-        if let Some(slot) = buf.get_mut(n) {
-            *slot = c;
+fn base64_fws_decode(v: &[u8]) -> Option<Vec<u8>> {
+    // data-encoding also takes padded groups one after another ("AA==AAAA");
+    // `base64string` has padding only at the end: at most two `=`, then
+    // only whitespace.
+    let mut tail = v.len();
+    let mut pads = 0;
+    while let Some(&b) = tail.checked_sub(1).and_then(|i| v.get(i)) {
+        match b {
+            b'=' if pads < 2 => pads += 1,
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => break,
         }
-        n += usize::from(!is_fws(c));
+        tail -= 1;
     }
-    decode_clean(tag, v, buf.get(..n).unwrap_or_default())
+    if v.get(..tail)?.contains(&b'=') {
+        return None;
+    }
+    BASE64_FWS.decode(v).ok()
 }
 
 /// [`taglist::strip_fws`] copying runs rather than bytes.
+#[cfg(test)]
 fn strip_fws_fast(v: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len());
     for run in v.split(|&b| is_fws(b)) {
@@ -270,14 +282,79 @@ pub(crate) fn is_same_or_subdomain(sub: &str, parent: &str) -> bool {
 }
 
 /// A header field name (RFC 5322 `ftext`: printable ASCII except colon).
+#[cfg(test)]
 fn is_field_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
 
-/// The names of an `h=` value, folding whitespace around each removed.
-pub(crate) fn header_names(h: &str) -> impl Iterator<Item = &str> + Clone {
+/// The names of an `h=` value, folding whitespace around each removed
+/// (the reference for [`signed_header_names`]).
+#[cfg(test)]
+fn header_names(h: &str) -> impl Iterator<Item = &str> + Clone {
     h.split(':')
         .map(|n| n.trim_matches([' ', '\t', '\r', '\n']))
+}
+
+/// The names of an `h=` value as [`header_names`] splits them, if every
+/// one [`is_field_name`] (then the value is ASCII), and whether From is
+/// among them: one pass over the octets, one UTF-8 check for the whole
+/// value.
+fn signed_header_names(h: &[u8]) -> Option<(Vec<&str>, bool)> {
+    let text = std::str::from_utf8(h).ok()?;
+    let mut names = Vec::with_capacity(16);
+    let mut from = false;
+    // Usual case: no folding whitespace at all and every octet printable
+    // (checked in one pass without early exit, which vectorises); then the
+    // names are the pieces between colons, each to be non-empty.
+    let (printable, fws) = h.iter().fold((true, false), |(p, f), &b| {
+        (p & (33..=126).contains(&b), f | is_fws(b))
+    });
+    if printable && !fws {
+        // (`str::split` costs more here: names are a few octets long.)
+        let mut push = |start: usize, end: usize| {
+            let name = text.get(start..end).filter(|n| !n.is_empty())?;
+            from |= name.eq_ignore_ascii_case("from");
+            names.push(name);
+            Some(())
+        };
+        let mut start = 0;
+        for (i, &b) in h.iter().enumerate() {
+            if b == b':' {
+                push(start, i)?;
+                start = i + 1;
+            }
+        }
+        push(start, h.len())?;
+        return Some((names, from));
+    }
+    // The current name: its first octet, the end of its last non-FWS
+    // octet, and whether FWS followed it (then another octet is an error).
+    let mut start: Option<usize> = None;
+    let mut end = 0;
+    let mut gap = false;
+    let mut finish = |start: Option<usize>, end: usize| {
+        let name = text.get(start?..end)?;
+        from |= name.eq_ignore_ascii_case("from");
+        names.push(name);
+        Some(())
+    };
+    for (i, &b) in h.iter().enumerate() {
+        match b {
+            b':' => {
+                finish(start, end)?;
+                start = None;
+                gap = false;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => gap = start.is_some(),
+            33..=126 if !gap => {
+                start = start.or(Some(i));
+                end = i + 1;
+            }
+            _ => return None,
+        }
+    }
+    finish(start, end)?;
+    Some((names, from))
 }
 
 /// True when `m` without folding whitespace is `dns/txt` or starts with
@@ -405,22 +482,19 @@ impl<'a> SigRef<'a> {
         let s = req(s, "s")?;
         let selector_ascii =
             domain_to_ascii_cow(s, 1).ok_or_else(|| SignatureError::Invalid("s", text(s)))?;
-        // domain_to_ascii_cow accepted them: both are UTF-8.
-        let domain = std::str::from_utf8(d).map_err(|_| SignatureError::Invalid("d", text(d)))?;
-        let selector = std::str::from_utf8(s).map_err(|_| SignatureError::Invalid("s", text(s)))?;
-        let h_raw = req(h, "h")?;
-        let h =
-            std::str::from_utf8(h_raw).map_err(|_| SignatureError::Invalid("h", text(h_raw)))?;
-        let mut from = false;
-        let mut signed_headers =
-            Vec::with_capacity(h_raw.iter().filter(|&&b| b == b':').count() + 1);
-        for name in header_names(h) {
-            if !is_field_name(name) {
-                return Err(SignatureError::Invalid("h", text(h_raw)));
+        // domain_to_ascii_cow accepted them: both are UTF-8 (and when
+        // borrowed, the same text).
+        let as_str = |ascii: &Cow<'a, str>, v: &'a [u8], tag| match ascii {
+            Cow::Borrowed(t) => Ok(*t),
+            Cow::Owned(_) => {
+                std::str::from_utf8(v).map_err(|_| SignatureError::Invalid(tag, text(v)))
             }
-            from |= name.eq_ignore_ascii_case("from");
-            signed_headers.push(name);
-        }
+        };
+        let domain = as_str(&domain_ascii, d, "d")?;
+        let selector = as_str(&selector_ascii, s, "s")?;
+        let h_raw = req(h, "h")?;
+        let (signed_headers, from) =
+            signed_header_names(h_raw).ok_or_else(|| SignatureError::Invalid("h", text(h_raw)))?;
         if !from {
             return Err(SignatureError::FromNotSigned);
         }
@@ -489,6 +563,36 @@ impl<'a> SigRef<'a> {
             .iter()
             .filter(|&&b| !is_fws(b))
             .map(|&b| char::from(b))
+    }
+
+    /// `content`, the raw field this signature was parsed from (name,
+    /// colon and value, no final line ending), with the `b=` value removed
+    /// (§3.7), as [`strip_b_value_cow`] computes it. When `b=` is the last
+    /// tag-spec (nothing but its value and whitespace after its `=`) the
+    /// result is a prefix of `content` found from where [`SigRef::b_raw`]
+    /// lies in it, with no scan of the tag-list; otherwise, or if `b_raw`
+    /// does not lie in `content`, through [`strip_b_value_cow`].
+    pub(crate) fn field_without_b<'f>(&self, content: &'f [u8]) -> Cow<'f, [u8]> {
+        // Where b_raw lies in content, from the addresses (no unsafe: only
+        // compared and subtracted).
+        let base = content.as_ptr() as usize;
+        let start = (self.b_raw.as_ptr() as usize).wrapping_sub(base);
+        let end = start.wrapping_add(self.b_raw.len());
+        if !self.b_raw.is_empty()
+            && start <= content.len()
+            && end <= content.len()
+            && start < end
+            && let Some(before) = content.get(..start)
+            && let Some(after) = content.get(end..)
+            && !after.contains(&b';')
+            && let Some(eq) = before.iter().rposition(|&b| !is_fws(b))
+            && before.get(eq) == Some(&b'=')
+        {
+            // The parse refused duplicate tags, so this is the only b=; the
+            // octet before its value (after whitespace) is its '='.
+            return Cow::Borrowed(&content[..=eq]);
+        }
+        strip_b_value_cow(content)
     }
 
     /// The DNS name of the key record (see [`Signature::key_name`]).
@@ -624,7 +728,7 @@ fn strip_b_value_copy(content: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// The stack-buffer path accepts and decodes exactly like the base64
+    /// The one-pass decoder accepts and decodes exactly like the base64
     /// crate on the value with whitespace removed.
     fn same_as_base64_crate(v: &[u8]) {
         let clean = strip_fws_fast(v);
@@ -672,10 +776,27 @@ mod tests {
             b"+/+/",
             b"AAAA\x00",
             b"\xffAAA",
+            b"AAAAAA==",
+            b"AAAAAAA=",
+            b"AAAAAAB=",
+            b"AAAAAB==",
+            b"AAAA AA==",
+            b"AAAA AAA=\r\n",
+            b"AA=\r\n=",
+            b"AAA=\r\nA",
+            b"AAA= =",
+            b"AA== =",
+            b"AAAA\r\n\tAAAA",
+            b"\r\n",
+            b"=AAA",
+            b"A=AA",
+            b"AAAA;",
+            b"AAAA\x80",
         ] {
             same_as_base64_crate(v);
         }
-        // Around the stack-buffer sizes (128, 1024) and beyond.
+        // Long values (the former stack-buffer sizes, 128 and 1024, and
+        // beyond), whitespace falling inside and between groups.
         for len in (100..160).chain(1000..1060).chain(2040..2050) {
             let text: Vec<u8> = b"AB\r\n CD=".iter().copied().cycle().take(len).collect();
             same_as_base64_crate(&text);
@@ -893,6 +1014,55 @@ mod tests {
         }
     }
 
+    /// The former `h=` reading: UTF-8 check, split, trim, name check.
+    fn reference_header_names(h: &[u8]) -> Option<(Vec<&str>, bool)> {
+        let h = std::str::from_utf8(h).ok()?;
+        let names: Vec<&str> = header_names(h).collect();
+        names.iter().all(|n| is_field_name(n)).then(|| {
+            let from = names.iter().any(|n| n.eq_ignore_ascii_case("from"));
+            (names, from)
+        })
+    }
+
+    #[test]
+    fn signed_header_names_edge_cases() {
+        for h in [
+            &b""[..],
+            b":",
+            b"from",
+            b"From:To",
+            b" From :\r\n\tto ",
+            b"from::to",
+            b"from: :to",
+            b"fr om",
+            b"from:\xc3\xa9",
+            b"\xff",
+            b"from:\x7f",
+            b"FROM:subject:",
+            b"From:To:Subject:Date",
+            b":From",
+            b"From::To",
+            b"From:To:",
+            b"From;To",
+            b"From:T\x00o",
+        ] {
+            assert_eq!(signed_header_names(h), reference_header_names(h), "{h:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5_000))]
+        #[test]
+        fn signed_header_names_match_reference(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"fromFROM:: \t\r\nab\x7f\x80\xc3\xa9!~".to_vec()),
+                0..24,
+            )
+        ) {
+            proptest::prop_assert_eq!(signed_header_names(&v), reference_header_names(&v));
+        }
+    }
+
     #[test]
     fn fast_fws_strip_matches_taglist() {
         for v in [
@@ -1093,5 +1263,38 @@ mod tests {
             strip_b_value_cow(b"X: a=1; b= ab\r\n cd"),
             Cow::Borrowed(b"X: a=1; b=")
         ));
+    }
+
+    /// `SigRef::field_without_b` gives what the copy gives, borrowed when
+    /// `b=` is last.
+    #[test]
+    fn field_without_b() {
+        let base = "v=1; a=rsa-sha256; d=example.com; s=s; h=From; bh=AAAA";
+        for (value, borrowed) in [
+            (format!("{base}; b=AAAA"), true),
+            (format!("{base}; b = AA\r\n\tAA \r\n "), true),
+            (format!("{base};\r\n b\r\n =\r\n AAAA"), true),
+            (format!("{base}; b=AAAA;"), false),
+            (format!("{base}; b=AAAA ; "), false),
+            (format!("b=AAAA; {base}"), false),
+            (format!("{base}; b=AAAA; t=1"), false),
+            (format!("b =AA==;{base}"), false),
+        ] {
+            let content = format!("DKIM-Signature:{value}");
+            let sig = SigRef::parse(&content.as_bytes()["DKIM-Signature:".len()..]).unwrap();
+            let got = sig.field_without_b(content.as_bytes());
+            assert_eq!(
+                got.as_ref(),
+                &strip_b_value_copy(content.as_bytes())[..],
+                "{value:?}"
+            );
+            assert_eq!(matches!(got, Cow::Borrowed(_)), borrowed, "{value:?}");
+            // A field the value does not lie in: the copy, still right.
+            let other = content.clone();
+            assert_eq!(
+                sig.field_without_b(other.as_bytes()).as_ref(),
+                &strip_b_value_copy(other.as_bytes())[..]
+            );
+        }
     }
 }

@@ -9,10 +9,10 @@ use super::canon::{
     BodyCanon, BodyCanonicalizer, ByteOut, LineEndings, Sink, canonicalize_header_content_to,
     canonicalize_header_to,
 };
-use super::crypto::{self, HashAlgorithm, Hasher, KeyError, PublicKey};
+use super::crypto::{self, Digest, HashAlgorithm, Hasher, KeyError, PublicKey};
 use super::key::{KeyRecord, KeyRecordError};
 use super::keycache::CachedKey;
-use super::signature::{Algorithm, KeyType, SigRef, strip_b_value_cow};
+use super::signature::{Algorithm, KeyType, SigRef};
 use super::{DkimConfig, DkimOutput, DkimResult};
 use crate::dns::{DnsError, DnsResult, Resolver, Txt};
 use crate::message::{HeaderField, Message};
@@ -41,7 +41,7 @@ impl BodyHasher {
     }
 
     /// (digest, total canonicalized length).
-    pub(crate) fn finish(self) -> (Vec<u8>, u64) {
+    pub(crate) fn finish(self) -> (Digest, u64) {
         (self.hasher.finish(), self.total)
     }
 }
@@ -81,10 +81,10 @@ pub(crate) fn distinct_body_keys(keys: impl Iterator<Item = BodyKey>) -> Vec<Bod
 
 /// Body hashes by key, in the order of the (sorted) keys they were
 /// computed for: (digest, total canonicalized length).
-pub(crate) type BodyHashes = Vec<(BodyKey, (Vec<u8>, u64))>;
+pub(crate) type BodyHashes = Vec<(BodyKey, (Digest, u64))>;
 
 /// The body hash for `key` in `bodies` (sorted by key).
-fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Vec<u8>, u64)> {
+fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Digest, u64)> {
     bodies
         .binary_search_by(|(k, _)| k.cmp(key))
         .ok()
@@ -95,6 +95,16 @@ fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Vec<u8>, 
 /// Computes the canonicalized body hashes for all `keys` (sorted, as from
 /// [`distinct_body_keys`]) in one pass.
 pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -> BodyHashes {
+    if let [key] = keys {
+        // One body hash (the usual case): no vector of states.
+        let mut c = BodyCanonicalizer::new(key.1, endings);
+        let mut h = BodyHasher::new(key.0, key.2);
+        for chunk in body.chunks(CHUNK) {
+            c.update(chunk, &mut h);
+        }
+        c.finish(&mut h);
+        return vec![(*key, h.finish())];
+    }
     let mut states: Vec<(BodyKey, BodyCanonicalizer, BodyHasher)> = keys
         .iter()
         .map(|&k| {
@@ -125,15 +135,16 @@ pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -
 const LINEAR_SELECT_MAX: usize = 4096;
 
 /// Computes the header hash (§3.7): the signed fields selected bottom-up
-/// (absent instances contribute nothing), then the signature field itself
-/// with an empty `b=` and no final CRLF.
+/// (absent instances contribute nothing), then the signature field itself,
+/// `sig_field_stripped`: its content with the `b=` value already removed
+/// and no final CRLF.
 pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     headers: &[HeaderField<'_>],
     sig_index: Option<usize>,
-    sig_field_content: &[u8],
+    sig_field_stripped: &[u8],
     sig: &SigParams<N>,
     endings: LineEndings,
-) -> Vec<u8> {
+) -> Digest {
     let mut data = HashBuf::new(sig.hash);
     let candidates = headers.len();
     let n_names = sig.signed_headers.clone().count();
@@ -144,10 +155,46 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
         if let Some(i) = sig_index {
             used.set(i);
         }
+        // Up to KEYED_MAX fields, each name's key is computed once and the
+        // scan compares keys (most names differ in length or first octets),
+        // the names themselves only when the keys are equal.
+        let mut keys = [0u64; KEYED_MAX];
+        let keyed = match keys.get_mut(..candidates) {
+            Some(keys) => {
+                for (k, h) in keys.iter_mut().zip(headers) {
+                    *k = name_key(h.name);
+                }
+                Some(&*keys)
+            }
+            None => None,
+        };
         for name in sig.signed_headers.clone() {
-            let found = headers.iter().enumerate().rev().find(|(i, h)| {
-                h.has_colon && !used.get(*i) && h.name.eq_ignore_ascii_case(name.as_bytes())
-            });
+            let matches = |i: usize, h: &HeaderField<'_>| {
+                h.has_colon && !used.get(i) && h.name.eq_ignore_ascii_case(name.as_bytes())
+            };
+            let found = match keyed {
+                Some(keys) => {
+                    let key = name_key(name.as_bytes());
+                    let mut i = keys.len();
+                    loop {
+                        if i == 0 {
+                            break None;
+                        }
+                        i -= 1;
+                        if keys.get(i) == Some(&key)
+                            && let Some(h) = headers.get(i)
+                            && matches(i, h)
+                        {
+                            break Some((i, h));
+                        }
+                    }
+                }
+                None => headers
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find(|&(i, h)| matches(i, h)),
+            };
             if let Some((i, h)) = found {
                 used.set(i);
                 canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
@@ -173,9 +220,21 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
             }
         }
     }
-    let stripped = strip_b_value_cow(sig_field_content);
-    canonicalize_header_content_to(sig.header_canon, endings, &stripped, &mut data);
+    canonicalize_header_content_to(sig.header_canon, endings, sig_field_stripped, &mut data);
     data.finish()
+}
+
+/// Up to this many header fields, [`header_hash`] compares [`name_key`]s
+/// before names.
+const KEYED_MAX: usize = 32;
+
+/// A key of a field name, equal for names equal ignoring ASCII case: its
+/// first eight octets with bit 5 set in each (an ASCII upper-case letter
+/// and its lower-case form differ only there; other octets may collide,
+/// which only costs a full comparison), the length mixed into the top.
+fn name_key(name: &[u8]) -> u64 {
+    let w = crate::taglist::word(name.get(..8).unwrap_or(name), 0);
+    (w | 0x2020_2020_2020_2020) ^ ((name.len() as u64) << 56)
 }
 
 /// Size of [`HashBuf`]'s buffer.
@@ -204,7 +263,7 @@ impl HashBuf {
         self.len = 0;
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    fn finish(mut self) -> Digest {
         self.flush();
         self.hasher.finish()
     }
@@ -219,6 +278,19 @@ impl ByteOut for HashBuf {
         if let Some(slot) = self.buf.get_mut(self.len) {
             *slot = b;
             self.len += 1;
+        }
+    }
+
+    #[inline]
+    fn put_lower(&mut self, data: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + data.len()) {
+            dst.copy_from_slice(data);
+            dst.make_ascii_lowercase();
+            self.len += data.len();
+        } else {
+            for &b in data {
+                self.put_byte(b.to_ascii_lowercase());
+            }
         }
     }
 
@@ -318,7 +390,7 @@ fn partial_output(value: &[u8], result: DkimResult, reason: String) -> DkimOutpu
         selector: String::new(),
         identity: None,
         algorithm: String::new(),
-        signed_headers: Vec::new(),
+        signed_headers: String::new(),
         testing: false,
         unsigned_octets: 0,
         b_prefix: String::new(),
@@ -340,8 +412,18 @@ fn partial_output(value: &[u8], result: DkimResult, reason: String) -> DkimOutpu
 }
 
 fn output_for(sig: &SigRef<'_>) -> DkimOutput {
-    let mut signed_headers = Vec::with_capacity(sig.signed_headers.len());
-    signed_headers.extend(sig.signed_headers.iter().map(|&n| String::from(n)));
+    let mut signed_headers = String::with_capacity(
+        sig.signed_headers
+            .iter()
+            .map(|n| n.len() + 1)
+            .sum::<usize>(),
+    );
+    for (i, n) in sig.signed_headers.iter().enumerate() {
+        if i > 0 {
+            signed_headers.push(':');
+        }
+        signed_headers.push_str(n);
+    }
     let mut b_prefix = String::with_capacity(8);
     b_prefix.extend(sig.b_text().take(8));
     DkimOutput {
@@ -498,39 +580,51 @@ pub async fn verify_message<R: Resolver + ?Sized>(
 
     // Keys: from the cache, or looked up (each distinct name once,
     // concurrently) while the body hashes are computed (one pass, one hash
-    // per distinct key). Each distinct key is decoded once. `names` is
-    // sorted and `keys` runs parallel to it (binary search, no hashing).
-    let mut names: Vec<&str> = pending.iter().map(|p| p.key_name.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
+    // per distinct key). Each distinct key is decoded once. `keys` is
+    // sorted by name (binary search, no hashing).
+    // (name, key), sorted by name: one vector for both.
+    let mut keys: Vec<(&str, Option<KeyOutcome>)> = pending
+        .iter()
+        .map(|p| (p.key_name.as_str(), None))
+        .collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    keys.dedup_by(|a, b| a.0 == b.0);
     let cache = config.key_cache.as_deref();
-    let mut keys: Vec<Option<KeyOutcome>> = Vec::with_capacity(names.len());
     let mut to_fetch: Vec<usize> = Vec::new();
-    for (i, n) in names.iter().enumerate() {
+    for (i, (n, slot)) in keys.iter_mut().enumerate() {
         match cache.and_then(|c| c.get(n)) {
-            Some(k) => keys.push(Some(Ok(k))),
-            None => {
-                keys.push(None);
-                to_fetch.push(i);
-            }
+            Some(k) => *slot = Some(Ok(k)),
+            None => to_fetch.push(i),
         }
     }
-    let body_keys = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
+    // (One signature, the usual case: its key, without a vector.)
+    let one: [BodyKey; 1];
+    let many: Vec<BodyKey>;
+    let body_keys: &[BodyKey] = match pending.as_slice() {
+        [p] => {
+            one = [body_key(&p.sig)];
+            &one
+        }
+        _ => {
+            many = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
+            &many
+        }
+    };
     let body = msg.body();
     let bodies = if to_fetch.is_empty() {
         // Every key came from the cache: nothing to wait for.
-        body_hashes(body, endings, &body_keys)
+        body_hashes(body, endings, body_keys)
     } else {
         let lookups = join_all(
             to_fetch
                 .iter()
-                .filter_map(|&i| names.get(i))
-                .map(|n| resolver.txt(n)),
+                .filter_map(|&i| keys.get(i))
+                .map(|(n, _)| resolver.txt(n)),
         );
-        let hashing = async { body_hashes(body, endings, &body_keys) };
+        let hashing = async { body_hashes(body, endings, body_keys) };
         let (answers, bodies) = join(lookups, hashing).await;
         for (&i, answer) in to_fetch.iter().zip(answers) {
-            if let (Some(name), Some(slot)) = (names.get(i), keys.get_mut(i)) {
+            if let Some((name, slot)) = keys.get_mut(i) {
                 *slot = Some(decode_key(name, &answer, config));
             }
         }
@@ -538,11 +632,11 @@ pub async fn verify_message<R: Resolver + ?Sized>(
     };
 
     for p in &pending {
-        let key = names
-            .binary_search(&p.key_name.as_str())
+        let key = keys
+            .binary_search_by(|(n, _)| (*n).cmp(p.key_name.as_str()))
             .ok()
             .and_then(|i| keys.get(i))
-            .and_then(Option::as_ref);
+            .and_then(|(_, k)| k.as_ref());
         let (result, reason, testing, unsigned) = match key {
             None => (
                 DkimResult::TempError,
@@ -703,7 +797,7 @@ fn check(
         }
         unsigned = total - l;
     }
-    if *body_hash != sig.body_hash {
+    if **body_hash != *sig.body_hash {
         return fail(DkimResult::Fail, "body hash did not verify".into());
     }
     let Some(field) = headers.get(hi) else {
@@ -714,7 +808,8 @@ fn check(
         header_canon: sig.header_canon,
         hash,
     };
-    let digest = header_hash(headers, Some(hi), field_content(field), &params, endings);
+    let stripped = sig.field_without_b(field_content(field));
+    let digest = header_hash(headers, Some(hi), &stripped, &params, endings);
     if !crypto::verify(public, hash, &digest, &sig.b) {
         return fail(DkimResult::Fail, "signature did not verify".into());
     }
@@ -738,6 +833,166 @@ fn check(
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Names equal ignoring ASCII case have equal keys.
+        #[test]
+        fn name_key_ignores_case(
+            name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20),
+            flips in proptest::collection::vec(proptest::prelude::any::<bool>(), 20),
+        ) {
+            let other: Vec<u8> = name
+                .iter()
+                .zip(&flips)
+                .map(|(&b, &f)| if f { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() })
+                .collect();
+            proptest::prop_assert_eq!(name_key(&name), name_key(&other));
+        }
+    }
+
+    /// The header hash selects fields as a plain reading of §5.4.2 does:
+    /// for each h= name in order, the bottom-most instance not yet used,
+    /// names compared ignoring case; absent ones contribute nothing.
+    #[test]
+    fn header_selection_matches_naive() {
+        let names = [
+            "From",
+            "FROM",
+            "x-aaaaaaaa1",
+            "X-AAAAAAAA2",
+            "X-Aaaaaaaa1",
+            "to",
+            "To",
+            "Cc",
+            "cc",
+            "Date",
+            "Subject",
+            "x-aaaaaaaa1",
+            "Nope",
+            "",
+        ];
+        let mut raw = String::new();
+        for (i, n) in names.iter().enumerate() {
+            if !n.is_empty() {
+                raw.push_str(&format!("{n}: v{i}\r\n"));
+            }
+        }
+        raw.push_str("NoColon\r\n\r\n");
+        let msg = Message::parse(raw.as_bytes());
+        let headers = msg.headers();
+        let h_lists: [&[&str]; 4] = [
+            &[
+                "from",
+                "x-AAAAAAAA1",
+                "x-aaaaaaaa1",
+                "x-aaaaaaaa1",
+                "x-aaaaaaaa1",
+            ],
+            &[
+                "From", "From", "From", "To", "to", "to", "Cc", "nocolon", "nope", "Nope",
+            ],
+            &[
+                "x-aaaaaaaa2",
+                "X-AAAAAAAA3",
+                "x-aaaaaaaa",
+                "subject",
+                "date",
+            ],
+            &[
+                "From",
+                "To",
+                "Cc",
+                "Subject",
+                "Date",
+                "X-Aaaaaaaa1",
+                "From",
+                "To",
+                "Cc",
+            ],
+        ];
+        for h in h_lists {
+            for extra in [0usize, 40] {
+                // Above KEYED_MAX fields the scan compares names directly.
+                let mut headers = headers.to_vec();
+                for _ in 0..extra {
+                    headers.insert(0, headers[0]);
+                }
+                let params = SigParams {
+                    signed_headers: h.iter().copied(),
+                    header_canon: super::super::canon::HeaderCanon::Relaxed,
+                    hash: HashAlgorithm::Sha256,
+                };
+                let got = header_hash(
+                    &headers,
+                    None,
+                    b"DKIM-Signature: b=",
+                    &params,
+                    LineEndings::Crlf,
+                );
+                let mut used = vec![false; headers.len()];
+                let mut data = Vec::new();
+                for name in h {
+                    if let Some(i) = (0..headers.len()).rev().find(|&i| {
+                        !used[i]
+                            && headers[i].has_colon
+                            && headers[i].name.eq_ignore_ascii_case(name.as_bytes())
+                    }) {
+                        used[i] = true;
+                        canonicalize_header_to(
+                            super::super::canon::HeaderCanon::Relaxed,
+                            LineEndings::Crlf,
+                            headers[i].raw,
+                            &mut data,
+                        );
+                    }
+                }
+                canonicalize_header_content_to(
+                    super::super::canon::HeaderCanon::Relaxed,
+                    LineEndings::Crlf,
+                    b"DKIM-Signature: b=",
+                    &mut data,
+                );
+                let mut direct = Hasher::new(HashAlgorithm::Sha256);
+                direct.update(&data);
+                assert_eq!(got, direct.finish(), "{h:?} with {extra} extra fields");
+            }
+        }
+    }
+
+    /// HashBuf hashes what a vector collects, whatever the buffer
+    /// boundaries (names lower-cased across them, long runs, single octets).
+    #[test]
+    fn hash_buf_matches_vec() {
+        for name_len in [1usize, 7, 60, 511, 512, 513, 1500] {
+            let mut fields = Vec::new();
+            for i in 0..40 {
+                let name = "X-Long-NAME".repeat(name_len / 11 + 1);
+                let name = &name[..name_len.max(1)];
+                fields.push(format!("{name}{i}: Value {i}  with\r\n\t some  words\r\n"));
+            }
+            let mut buf = HashBuf::new(HashAlgorithm::Sha256);
+            let mut vec = Vec::new();
+            for f in &fields {
+                canonicalize_header_to(
+                    super::super::canon::HeaderCanon::Relaxed,
+                    LineEndings::Crlf,
+                    f.as_bytes(),
+                    &mut buf,
+                );
+                canonicalize_header_to(
+                    super::super::canon::HeaderCanon::Relaxed,
+                    LineEndings::Crlf,
+                    f.as_bytes(),
+                    &mut vec,
+                );
+                buf.put_byte(b'!');
+                vec.put_byte(b'!');
+            }
+            let mut direct = Hasher::new(HashAlgorithm::Sha256);
+            direct.update(&vec);
+            assert_eq!(buf.finish(), direct.finish(), "name length {name_len}");
+        }
+    }
+
     #[test]
     fn body_hashes_are_shared() {
         let sig = |extra: &str| {
@@ -760,6 +1015,11 @@ mod tests {
         assert_eq!(keys.len(), 3, "{keys:?}");
         let hashes = body_hashes(b"abc  def\r\n\r\n", LineEndings::Crlf, &keys);
         assert_eq!(hashes.len(), 3);
+        // The one-key path gives what the shared pass gives.
+        for (i, k) in keys.iter().enumerate() {
+            let one = body_hashes(b"abc  def\r\n\r\n", LineEndings::Crlf, &[*k]);
+            assert_eq!(one, [hashes[i]]);
+        }
         let get = |k: BodyKey| find_body(&hashes, &k).unwrap();
         assert_eq!(get((HashAlgorithm::Sha256, BodyCanon::Relaxed, None)).1, 9);
         assert_eq!(get((HashAlgorithm::Sha256, BodyCanon::Simple, None)).1, 10);
