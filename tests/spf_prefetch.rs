@@ -275,10 +275,8 @@ fn count(log: &[String], prefix: &str) -> usize {
     log.iter().filter(|q| q.starts_with(prefix)).count()
 }
 
-#[test]
-fn include_fan_out_stays_within_ten_terms() {
-    // 10 includes of 10 includes each: a sequential evaluator reaches the
-    // term limit inside the first one.
+/// 10 includes of 10 includes each (j0-3 matches 192.0.2.99).
+fn fan_out_zone() -> ZoneResolver {
     let mut z = ZoneResolver::new();
     let top: Vec<String> = (0..10).map(|i| format!("include:i{i}.example")).collect();
     z.add_txt("fan.example", [format!("v=spf1 {} -all", top.join(" "))]);
@@ -299,6 +297,40 @@ fn include_fan_out_stays_within_ten_terms() {
             z.add_txt(&format!("j{i}-{j}.example"), [rec]);
         }
     }
+    z
+}
+
+/// `early.example`: an include whose first term `-a:hit.example` matches
+/// 192.0.2.7 (ending only the include), then `tail` `a:` terms.
+fn early_match_zone(tail: usize) -> ZoneResolver {
+    let mut z = ZoneResolver::new();
+    let terms: Vec<String> = (0..tail).map(|i| format!("a:t{i}.example")).collect();
+    z.add_txt(
+        "early.example",
+        [format!(
+            "v=spf1 include:inc.example {} -all",
+            terms.join(" ")
+        )],
+    )
+    .add_txt(
+        "inc.example",
+        ["v=spf1 -a:hit.example a:x1.example a:x2.example a:x3.example -all"],
+    )
+    .add_a("hit.example", "192.0.2.7".parse().unwrap());
+    for i in 0..tail {
+        z.add_a(&format!("t{i}.example"), "198.51.100.1".parse().unwrap());
+    }
+    for x in ["x1", "x2", "x3"] {
+        z.add_a(&format!("{x}.example"), "198.51.100.2".parse().unwrap());
+    }
+    z
+}
+
+#[test]
+fn include_fan_out_stays_within_ten_terms() {
+    // 10 includes of 10 includes each: a sequential evaluator reaches the
+    // term limit inside the first one.
+    let z = fan_out_zone();
     for (s, p) in both_ways(&z, "fan.example", &["192.0.2.1", "192.0.2.99"]) {
         // top TXT + at most 10 terms' TXT.
         assert!(p.log.len() <= 11, "{} queries: {:?}", p.log.len(), p.log);
@@ -359,26 +391,7 @@ fn early_match_inside_an_include_is_not_speculated_past() {
     // inc: `-a:hit` matches for 192.0.2.7, ending inc with fail (the top
     // record goes on); the terms after it are skipped sequentially, so
     // prefetch must not spend budget on them.
-    let mut z = ZoneResolver::new();
-    let tail: Vec<String> = (0..9).map(|i| format!("a:t{i}.example")).collect();
-    z.add_txt(
-        "early.example",
-        [format!(
-            "v=spf1 include:inc.example {} -all",
-            tail.join(" ")
-        )],
-    )
-    .add_txt(
-        "inc.example",
-        ["v=spf1 -a:hit.example a:x1.example a:x2.example a:x3.example -all"],
-    )
-    .add_a("hit.example", "192.0.2.7".parse().unwrap());
-    for i in 0..9 {
-        z.add_a(&format!("t{i}.example"), "198.51.100.1".parse().unwrap());
-    }
-    for x in ["x1", "x2", "x3"] {
-        z.add_a(&format!("{x}.example"), "198.51.100.2".parse().unwrap());
-    }
+    let z = early_match_zone(9);
     for (s, p) in both_ways(&z, "early.example", &["192.0.2.7", "198.51.100.1"]) {
         assert!(p.log.len() <= 11, "{} queries: {:?}", p.log.len(), p.log);
         if s.out.result == SpfResult::PermError {
@@ -916,44 +929,9 @@ fn speculative_terms_cut_the_bench_graph_to_5_rounds() {
 /// queried (plus the top TXT and the MX exchanges' address lookups).
 #[test]
 fn speculative_terms_overshoot_the_term_budget_by_at_most_n() {
-    // 10 includes of 10 includes each.
-    let mut fan = ZoneResolver::new();
-    let top: Vec<String> = (0..10).map(|i| format!("include:i{i}.example")).collect();
-    fan.add_txt("fan.example", [format!("v=spf1 {} -all", top.join(" "))]);
-    for i in 0..10 {
-        let inner: Vec<String> = (0..10)
-            .map(|j| format!("include:j{i}-{j}.example"))
-            .collect();
-        fan.add_txt(
-            &format!("i{i}.example"),
-            [format!("v=spf1 {} ?all", inner.join(" "))],
-        );
-        for j in 0..10 {
-            fan.add_txt(&format!("j{i}-{j}.example"), ["v=spf1 ?all"]);
-        }
-    }
+    let fan = fan_out_zone();
     // An early match inside an include skips the rest of it.
-    let mut early = ZoneResolver::new();
-    let tail: Vec<String> = (0..12).map(|i| format!("a:t{i}.example")).collect();
-    early
-        .add_txt(
-            "early.example",
-            [format!(
-                "v=spf1 include:inc.example {} -all",
-                tail.join(" ")
-            )],
-        )
-        .add_txt(
-            "inc.example",
-            ["v=spf1 -a:hit.example a:x1.example a:x2.example a:x3.example -all"],
-        )
-        .add_a("hit.example", "192.0.2.7".parse().unwrap());
-    for i in 0..12 {
-        early.add_a(&format!("t{i}.example"), "198.51.100.1".parse().unwrap());
-    }
-    for x in ["x1", "x2", "x3"] {
-        early.add_a(&format!("{x}.example"), "198.51.100.2".parse().unwrap());
-    }
+    let early = early_match_zone(12);
     // A match at the first term; 12 terms after it.
     let mut first = ZoneResolver::new();
     let rest: Vec<String> = (0..12).map(|i| format!("a:r{i}.example")).collect();
