@@ -79,6 +79,19 @@ impl<R> TimeoutResolver<R> {
             }
         }
     }
+
+    /// The synchronous fast path within the deadlines: an answer at hand
+    /// takes no time, so it is passed on; past the overall deadline it is
+    /// [`DnsError::Timeout`] without asking `inner`, as the async path.
+    fn bounded_now<T>(
+        &self,
+        lookup: impl FnOnce() -> Option<DnsResult<T>>,
+    ) -> Option<DnsResult<T>> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(Err(DnsError::Timeout));
+        }
+        lookup()
+    }
 }
 
 impl<R: Resolver> Resolver for TimeoutResolver<R> {
@@ -97,6 +110,21 @@ impl<R: Resolver> Resolver for TimeoutResolver<R> {
     fn ptr(&self, ip: IpAddr) -> impl Future<Output = DnsResult<String>> + Send {
         self.bounded(move || self.inner.ptr(ip))
     }
+    fn txt_now(&self, name: &str) -> Option<DnsResult<Txt>> {
+        self.bounded_now(|| self.inner.txt_now(name))
+    }
+    fn a_now(&self, name: &str) -> Option<DnsResult<Ipv4Addr>> {
+        self.bounded_now(|| self.inner.a_now(name))
+    }
+    fn aaaa_now(&self, name: &str) -> Option<DnsResult<Ipv6Addr>> {
+        self.bounded_now(|| self.inner.aaaa_now(name))
+    }
+    fn mx_now(&self, name: &str) -> Option<DnsResult<Mx>> {
+        self.bounded_now(|| self.inner.mx_now(name))
+    }
+    fn ptr_now(&self, ip: IpAddr) -> Option<DnsResult<String>> {
+        self.bounded_now(|| self.inner.ptr_now(ip))
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +139,33 @@ mod tests {
         z.set_fault("hang.example", RecordType::Txt, Fault::Hang)
             .add_txt_str("ok.example", "hello");
         z
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fast_path_is_passed_on_within_the_deadline_and_refused_after() {
+        let mut z = ZoneResolver::new();
+        z.add_txt_str("ok.example", "hello");
+        let start = Instant::now();
+        let r = TimeoutResolver::with_deadline(
+            &z,
+            Duration::from_secs(10),
+            start + Duration::from_secs(4),
+        );
+        // An answer at hand is given at once, equal to the async one.
+        let now = r.txt_now("ok.example");
+        assert!(matches!(&now, Some(Ok(_))), "{now:?}");
+        assert_eq!(now, Some(r.txt("ok.example").await));
+        // A resolver with nothing at hand answers nothing at once.
+        assert_eq!(
+            TimeoutResolver::new(zone(), Duration::from_secs(1)).txt_now("ok.example"),
+            None
+        );
+        // Past the deadline: a timeout, and the zone is not asked.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let sent = z.query_count();
+        assert_eq!(r.txt_now("ok.example"), Some(Err(DnsError::Timeout)));
+        assert_eq!(r.a_now("ok.example"), Some(Err(DnsError::Timeout)));
+        assert_eq!(z.query_count(), sent);
     }
 
     #[tokio::test(start_paused = true)]
