@@ -26,7 +26,7 @@ use sender_auth::dmarc::{DkimEvidence, DmarcConfig, SpfEvidence, evaluate};
 use sender_auth::dns::zone::ZoneResolver;
 use sender_auth::dns::{Answer, DnsError, DnsResult, Mx, Resolver, Txt};
 use sender_auth::spf::record::Record;
-use sender_auth::spf::{SpfConfig, SpfRecordCache, SpfResult, check_host};
+use sender_auth::spf::{SpfConfig, SpfOutput, SpfRecordCache, SpfResult, check_host};
 
 /// The graph, shared with `tests/spf_prefetch.rs` and
 /// `examples/spf_latency.rs`.
@@ -135,6 +135,15 @@ fn client() -> IpAddr {
     "198.51.100.5".parse().unwrap()
 }
 
+/// `check_host` of `domain` for the bench's client and sender.
+fn check<'a, R: Resolver>(
+    r: &'a R,
+    domain: &'a str,
+    cfg: &'a SpfConfig,
+) -> impl Future<Output = SpfOutput> + 'a {
+    check_host(r, client(), domain, "u@bench.example", "h.example", cfg)
+}
+
 fn configs() -> Vec<(&'static str, SpfConfig)> {
     let warm = Arc::new(SpfRecordCache::new(1000));
     let mut v = Vec::new();
@@ -177,14 +186,7 @@ fn bench_spf(c: &mut Criterion) {
     let mut g = c.benchmark_group("spf_check_host");
     for (name, cfg) in configs() {
         // Sanity (and fills the warm cache).
-        let out = rt.block_on(check_host(
-            &lean,
-            client(),
-            "bench.example",
-            "u@bench.example",
-            "h.example",
-            &cfg,
-        ));
+        let out = rt.block_on(check(&lean, "bench.example", &cfg));
         assert_eq!(out.result, SpfResult::Pass);
         assert_eq!(out.dns_lookups, 8);
         g.bench_function(format!("lean/{name}"), |b| {
@@ -311,26 +313,10 @@ fn cpu_report() {
             }
             let one = || async {
                 if which == 0 {
-                    check_host(
-                        &lean,
-                        client(),
-                        "bench.example",
-                        "u@bench.example",
-                        "h.example",
-                        &cfg,
-                    )
-                    .await
+                    check(&lean, "bench.example", &cfg).await
                 } else {
                     zone.clear_queries();
-                    check_host(
-                        &zone,
-                        client(),
-                        "bench.example",
-                        "u@bench.example",
-                        "h.example",
-                        &cfg,
-                    )
-                    .await
+                    check(&zone, "bench.example", &cfg).await
                 }
             };
             // Warm up (and fill the warm cache).
@@ -444,36 +430,12 @@ fn icount() {
         .build()
         .unwrap();
     let one = || match kind {
-        "lean" => check_host(
-            &lean,
-            client(),
-            "bench.example",
-            "u@bench.example",
-            "h.example",
-            &cfg,
-        )
-        .now_or_never(),
+        "lean" => check(&lean, "bench.example", &cfg).now_or_never(),
         "zone" => {
             zone.clear_queries();
-            check_host(
-                &zone,
-                client(),
-                "bench.example",
-                "u@bench.example",
-                "h.example",
-                &cfg,
-            )
-            .now_or_never()
+            check(&zone, "bench.example", &cfg).now_or_never()
         }
-        _ => check_host(
-            &trivial,
-            client(),
-            "t.example",
-            "u@bench.example",
-            "h.example",
-            &cfg,
-        )
-        .now_or_never(),
+        _ => check(&trivial, "t.example", &cfg).now_or_never(),
     };
     rt.block_on(async {
         for _ in 0..10 {
