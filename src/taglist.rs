@@ -65,7 +65,8 @@ impl fmt::Display for TagListError {
 
 impl std::error::Error for TagListError {}
 
-fn is_fws(b: u8) -> bool {
+/// Folding whitespace octets of a tag-list (SP, HTAB, CR, LF).
+pub(crate) fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 

@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 use super::canon::{BodyCanon, HeaderCanon, parse_c};
 use super::crypto::HashAlgorithm;
-use crate::taglist;
+use crate::taglist::{self, is_fws};
 
 /// A signing algorithm (`a=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -166,10 +166,6 @@ fn digits(tag: &'static str, v: &[u8], max: usize) -> Result<u64, SignatureError
     })
 }
 
-fn is_fws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
 /// Standard base64 (RFC 4648 §4; padding required, zero trailing bits)
 /// that skips folding whitespace wherever it occurs (§3.5: `b=` and `bh=`
 /// are `base64string`, which allows FWS between any two characters,
@@ -202,7 +198,7 @@ fn base64_fws_decode(v: &[u8]) -> Option<Vec<u8>> {
     while let Some(&b) = tail.checked_sub(1).and_then(|i| v.get(i)) {
         match b {
             b'=' if pads < 2 => pads += 1,
-            b' ' | b'\t' | b'\r' | b'\n' => {}
+            b if is_fws(b) => {}
             _ => break,
         }
         tail -= 1;
