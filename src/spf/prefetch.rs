@@ -159,6 +159,17 @@ enum Spec {
     Open,
 }
 
+/// What a walker makes of one directive's mechanism.
+enum Step<'r> {
+    /// Decided on the spot (`all`, a matching `ip4`/`ip6`): the record
+    /// ends here with the directive's result.
+    Ends,
+    /// A non-matching `ip4`/`ip6`: go on.
+    Skip,
+    /// A DNS-querying term.
+    Term(Term<'r>),
+}
+
 /// A term the walker may claim.
 enum Term<'r> {
     Record(&'r MacroString),
@@ -535,25 +546,10 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             let q = d.qualifier;
             // Whether this term matching would end the whole check.
             let ends_all = flags.any || (q == Qualifier::Pass && flags.pass);
-            let term = match &d.mechanism {
-                Mechanism::All => return Flow::Done(qualifier_result(q)),
-                Mechanism::Ip4 { net } => {
-                    if let IpAddr::V4(ip) = self.base.ip
-                        && net.contains(&ip)
-                    {
-                        return Flow::Done(qualifier_result(q));
-                    }
-                    continue;
-                }
-                Mechanism::Ip6 { net } => {
-                    if let IpAddr::V6(ip) = self.base.ip
-                        && net.contains(&ip)
-                    {
-                        return Flow::Done(qualifier_result(q));
-                    }
-                    continue;
-                }
-                Mechanism::Include { domain: spec } => {
+            let term = match self.step(&d.mechanism) {
+                Step::Ends => return Flow::Done(qualifier_result(q)),
+                Step::Skip => continue,
+                Step::Term(Term::Record(spec)) => {
                     let Some(target) = self.claim(st, cx, pos, Term::Record(spec), domain) else {
                         return Flow::Stop;
                     };
@@ -570,10 +566,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
                         Flow::Done(_) => continue,
                     }
                 }
-                Mechanism::A { domain: spec, .. } => Term::A(spec.as_ref()),
-                Mechanism::Mx { domain: spec, .. } => Term::Mx(spec.as_ref()),
-                Mechanism::Ptr { domain: spec } => Term::Ptr(spec.as_ref()),
-                Mechanism::Exists { domain: spec } => Term::Exists(spec),
+                Step::Term(term) => term,
             };
             if self.claim(st, cx, pos, term, domain).is_none() {
                 return Flow::Stop;
@@ -594,6 +587,23 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
             return self.walk_record(st, cx, pos, &target, flags, depth + 1);
         }
         Flow::Done(SpfResult::Neutral)
+    }
+
+    /// The walkers' reading of a mechanism: `all` and `ip4`/`ip6` are
+    /// decided against the client at once, the rest are terms to claim.
+    fn step<'r>(&self, m: &'r Mechanism) -> Step<'r> {
+        let hit = match (m, self.base.ip) {
+            (Mechanism::All, _) => true,
+            (Mechanism::Ip4 { net }, IpAddr::V4(ip)) => net.contains(&ip),
+            (Mechanism::Ip6 { net }, IpAddr::V6(ip)) => net.contains(&ip),
+            (Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. }, _) => false,
+            (Mechanism::Include { domain: spec }, _) => return Step::Term(Term::Record(spec)),
+            (Mechanism::A { domain: spec, .. }, _) => return Step::Term(Term::A(spec.as_ref())),
+            (Mechanism::Mx { domain: spec, .. }, _) => return Step::Term(Term::Mx(spec.as_ref())),
+            (Mechanism::Ptr { domain: spec }, _) => return Step::Term(Term::Ptr(spec.as_ref())),
+            (Mechanism::Exists { domain: spec }, _) => return Step::Term(Term::Exists(spec)),
+        };
+        if hit { Step::Ends } else { Step::Skip }
     }
 
     fn vars<'v>(&'v self, domain: &'v str) -> MacroVars<'v> {
@@ -756,21 +766,10 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         };
         for d in &rec.directives {
             let q = d.qualifier;
-            let term = match &d.mechanism {
-                Mechanism::All => return Spec::Ends(qualifier_result(q)),
-                Mechanism::Ip4 { net } => match self.base.ip {
-                    IpAddr::V4(ip) if net.contains(&ip) => return Spec::Ends(qualifier_result(q)),
-                    _ => continue,
-                },
-                Mechanism::Ip6 { net } => match self.base.ip {
-                    IpAddr::V6(ip) if net.contains(&ip) => return Spec::Ends(qualifier_result(q)),
-                    _ => continue,
-                },
-                Mechanism::Include { domain: spec } => Term::Record(spec),
-                Mechanism::A { domain: spec, .. } => Term::A(spec.as_ref()),
-                Mechanism::Mx { domain: spec, .. } => Term::Mx(spec.as_ref()),
-                Mechanism::Ptr { domain: spec } => Term::Ptr(spec.as_ref()),
-                Mechanism::Exists { domain: spec } => Term::Exists(spec),
+            let term = match self.step(&d.mechanism) {
+                Step::Ends => return Spec::Ends(qualifier_result(q)),
+                Step::Skip => continue,
+                Step::Term(term) => term,
             };
             let include = matches!(term, Term::Record(_));
             let target = match self.spec_claim(st, cx, lower, term, domain) {
