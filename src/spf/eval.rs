@@ -345,16 +345,16 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
 
     /// [`Lookups::txt`] if answered without waiting ([`Lookups::now`]);
     /// `None`: nothing happened.
+    /// `name` must be a usable domain ([`usable_domain`]: it passed
+    /// [`check_name`]); [`Lookups::txt`] takes any name.
     fn txt_now(&mut self, name: &str) -> Option<DnsResult<Txt>> {
-        if let Err(e) = check_name(name) {
-            return Some(Err(DnsError::InvalidName(e)));
-        }
         let r = self.now(Qt::Txt, name, |r| r.txt_now(name), Ans::Txt, unwrap_txt)?;
         self.queries += 1;
         Some(r)
     }
 
     async fn txt(&mut self, name: &str) -> DnsResult<Txt> {
+        check_name(name).map_err(DnsError::InvalidName)?;
         if let Some(r) = self.txt_now(name) {
             return r;
         }
@@ -374,8 +374,9 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
 
     /// The MX lookup if answered without waiting ([`Lookups::now`]);
     /// `None`: nothing happened ([`Lookups::mx_wait`] makes it).
-    fn mx_now(&mut self, name: &str) -> Option<DnsResult<Mx>> {
-        if let Err(e) = check_name(name) {
+    /// `checked`: `name` is known to pass [`check_name`].
+    fn mx_now(&mut self, name: &str, checked: bool) -> Option<DnsResult<Mx>> {
+        if !checked && let Err(e) = check_name(name) {
             return Some(Err(DnsError::InvalidName(e)));
         }
         let r = self.now(Qt::Mx, name, |r| r.mx_now(name), Ans::Mx, unwrap_mx)?;
@@ -523,8 +524,14 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// answered without waiting ([`Lookups::now`]); counts the query and
     /// checks the name as [`Lookups::host_matches`] does. `None`: nothing
     /// happened.
-    fn addr_now(&mut self, name: &str, ip: IpAddr) -> Option<Result<AddrAnswer, DnsError>> {
-        if let Err(e) = check_name(name) {
+    /// `checked`: `name` is known to pass [`check_name`].
+    fn addr_now(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        checked: bool,
+    ) -> Option<Result<AddrAnswer, DnsError>> {
+        if !checked && let Err(e) = check_name(name) {
             return Some(Err(DnsError::InvalidName(e)));
         }
         let r = match ip {
@@ -546,9 +553,10 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         name: &str,
         ip: IpAddr,
         cidr: DualCidr,
+        checked: bool,
     ) -> Option<Result<bool, DnsError>> {
         Some(
-            self.addr_now(name, ip)?
+            self.addr_now(name, ip, checked)?
                 .map(|ans| Self::addr_matches(ans, ip, cidr)),
         )
     }
@@ -579,7 +587,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         ip: IpAddr,
         cidr: DualCidr,
     ) -> Result<bool, DnsError> {
-        if let Some(r) = self.host_matches_now(name, ip, cidr) {
+        if let Some(r) = self.host_matches_now(name, ip, cidr, false) {
             return r;
         }
         self.host_matches_wait(name, ip, cidr).await
@@ -606,7 +614,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     fn a_exists_now(&mut self, name: &str) -> Option<Result<bool, DnsError>> {
         // The A lookup whatever the client's address family (§5.7).
         let v4 = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        Some(self.addr_now(name, v4)?.map(|a| match a {
+        Some(self.addr_now(name, v4, false)?.map(|a| match a {
             AddrAnswer::V4(a) => !a.is_empty(),
             AddrAnswer::V6(a) => !a.is_empty(),
         }))
@@ -938,6 +946,8 @@ enum Next<'r> {
         via: Via,
         idx: usize,
         target: Cow<'r, str>,
+        /// `target` is known to be a usable domain ([`usable_domain`]).
+        checked: bool,
     },
 }
 
@@ -1067,12 +1077,32 @@ macro_rules! expand {
     };
 }
 
+/// The target of a mechanism or modifier (`None`: `<domain>`, the usable
+/// domain of the record being evaluated), expanded, and whether it is
+/// already known to be a usable domain name ([`usable_domain`]: `<domain>`
+/// is, and so is a literal checked when its record was parsed,
+/// [`MacroString::usable_literal`]), so that it is not checked again.
+macro_rules! target {
+    ($ev:expr, None or $spec:expr, $domain:expr) => {
+        match $spec {
+            None => (Cow::Borrowed($domain), true),
+            Some(s) => target!($ev, s, $domain),
+        }
+    };
+    ($ev:expr, $ms:expr, $domain:expr) => {
+        match $ms.usable_literal() {
+            Some(l) => (Cow::Borrowed(l), true),
+            None => (expand!($ev, $ms, $domain), false),
+        }
+    };
+}
+
 /// Enters a record level ([`Eval::enter_now`]), waiting for its TXT
 /// lookup out of line (boxed) only when that is not answered at once.
 macro_rules! enter {
-    ($ev:expr, $names:expr, $target:expr) => {{
+    ($ev:expr, $names:expr, $target:expr, $checked:expr) => {{
         let target = $target;
-        match $ev.enter_now($names, target.clone()) {
+        match $ev.enter_now($names, target.clone(), $checked) {
             Some(r) => r,
             None => {
                 let fut: BoxFuture<'_, Entered> = Box::pin($ev.enter_wait($names, target));
@@ -1259,10 +1289,22 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// or an error fetching the record). Without waiting when it can be;
     /// `None`: the TXT lookup has to be waited for ([`Eval::enter_wait`]),
     /// nothing else is to be repeated. (The `enter!` macro does both.)
-    fn enter_now(&mut self, names: &mut String, target: std::ops::Range<usize>) -> Option<Entered> {
-        let domain = match usable_domain(names.get(target.clone()).unwrap_or_default()) {
-            Ok(d) => d,
-            Err(why) => return Some(Err(Verdict::error(SpfResult::None, why))),
+    ///
+    /// `checked`: `names[target]` is known to be a usable domain as it is.
+    fn enter_now(
+        &mut self,
+        names: &mut String,
+        target: std::ops::Range<usize>,
+        checked: bool,
+    ) -> Option<Entered> {
+        let name = names.get(target.clone()).unwrap_or_default();
+        let domain = if checked {
+            Cow::Borrowed(name)
+        } else {
+            match usable_domain(name) {
+                Ok(d) => d,
+                Err(why) => return Some(Err(Verdict::error(SpfResult::None, why))),
+            }
         };
         let step = self.fetch_record_now(&domain)?;
         let dom = Dom::of(domain);
@@ -1333,7 +1375,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         let mut names = String::with_capacity(256);
         names.push_str(top);
         let mut stack: Vec<Frame> = Vec::new();
-        match enter!(self, &mut names, 0..top.len()) {
+        match enter!(self, &mut names, 0..top.len(), false) {
             Err(v) => return v,
             Ok((record, domain)) => {
                 stack.reserve(8);
@@ -1373,11 +1415,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         },
                         Mechanism::A { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
-                            let target = match spec {
-                                Some(s) => expand!(self, s, domain),
-                                None => Cow::Borrowed(domain),
-                            };
-                            match self.dns.host_matches_now(&target, self.base.ip, *cidr) {
+                            let (target, checked) = target!(self, None or spec, domain);
+                            match self
+                                .dns
+                                .host_matches_now(&target, self.base.ip, *cidr, checked)
+                            {
                                 Some(r) => tri!(self.a_outcome(r, &target, domain), 'eval),
                                 None => {
                                     // Out of line: only when DNS is waited for.
@@ -1389,11 +1431,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                         Mechanism::Mx { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
-                            let target = match spec {
-                                Some(s) => expand!(self, s, domain),
-                                None => Cow::Borrowed(domain),
-                            };
-                            tri!(self.match_mx(&target, *cidr, domain).await, 'eval)
+                            let (target, checked) = target!(self, None or spec, domain);
+                            tri!(
+                                self.match_mx(&target, checked, *cidr, domain).await,
+                                'eval
+                            )
                         }
                         Mechanism::Ptr { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
@@ -1435,7 +1477,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                         Mechanism::Include { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
-                            let target = expand!(self, spec, domain);
+                            let (target, checked) = target!(self, spec, domain);
                             if depth >= MAX_DEPTH {
                                 break 'eval Err(perm(format!(
                                     "include nesting deeper than {MAX_DEPTH}"
@@ -1445,6 +1487,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                                 via: Via::Include,
                                 idx,
                                 target,
+                                checked,
                             });
                         }
                     };
@@ -1463,7 +1506,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 }
                 if let Some(spec) = &record.redirect {
                     tri!(self.dns.count_term(&RedirectText(spec), domain), 'eval);
-                    let target = expand!(self, spec, domain);
+                    let (target, checked) = target!(self, spec, domain);
                     if depth >= MAX_DEPTH {
                         break 'eval Err(perm(format!("redirect nesting deeper than {MAX_DEPTH}")));
                     }
@@ -1471,6 +1514,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         via: Via::Redirect,
                         idx: record.directives.len(),
                         target,
+                        checked,
                     });
                 }
                 Ok(Next::Done(Verdict {
@@ -1488,14 +1532,19 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             let mut finished = match step {
                 Ok(Next::Done(v)) => v,
                 Err(v) => *v,
-                Ok(Next::Enter { via, idx, target }) => {
+                Ok(Next::Enter {
+                    via,
+                    idx,
+                    target,
+                    checked,
+                }) => {
                     let t0 = names.len();
                     names.push_str(&target);
                     let t = t0..names.len();
                     if let Some(f) = stack.last_mut() {
                         f.idx = idx;
                     }
-                    match enter!(self, &mut names, t.clone()) {
+                    match enter!(self, &mut names, t.clone(), checked) {
                         Ok((record, domain)) => {
                             stack.push(Frame {
                                 record,
@@ -1599,8 +1648,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     /// The `mx` mechanism (§5.4, limits §4.6.4).
-    async fn match_mx(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        let r = self.match_mx_hosts(target, cidr, domain).await;
+    /// `checked`: `target` is known to pass [`check_name`].
+    async fn match_mx(
+        &mut self,
+        target: &str,
+        checked: bool,
+        cidr: DualCidr,
+        domain: &str,
+    ) -> Step<bool> {
+        let r = self.match_mx_hosts(target, checked, cidr, domain).await;
         // (Checked here too: no future to build when there is nothing.)
         if self.dns.pf.is_some() && !self.dns.log.owed.is_empty() {
             self.dns.send_owed().await;
@@ -1608,8 +1664,14 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         r
     }
 
-    async fn match_mx_hosts(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        let mxs = match self.dns.mx_now(target) {
+    async fn match_mx_hosts(
+        &mut self,
+        target: &str,
+        checked: bool,
+        cidr: DualCidr,
+        domain: &str,
+    ) -> Step<bool> {
+        let mxs = match self.dns.mx_now(target, checked) {
             Some(r) => r,
             None => self.dns.mx_wait(target).await,
         };
@@ -1666,7 +1728,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             let Some(mx) = at(k) else {
                 continue;
             };
-            let r = match self.dns.host_matches_now(&mx.exchange, self.base.ip, cidr) {
+            let r = match self
+                .dns
+                .host_matches_now(&mx.exchange, self.base.ip, cidr, false)
+            {
                 Some(r) => r,
                 None => {
                     self.dns
@@ -2043,5 +2108,32 @@ mod name_check_tests {
                 "{s:?}"
             );
         }
+    }
+
+    /// A literal target that the parser marked usable is exactly one that
+    /// `usable_domain` accepts as it is (what the evaluator would have
+    /// checked), and the parser marks every such literal; targets inside a
+    /// record (`parse_within`) and on their own (`parse`) alike.
+    #[test]
+    fn usable_literal_is_usable_domain() {
+        use crate::spf::macros::{MacroContext, MacroString};
+        use std::sync::Arc;
+        let mut marked = 0;
+        for s in samples()
+            .into_iter()
+            .chain(["a.b".into(), "a.b.".into(), "x.example".into()])
+        {
+            let src: Arc<str> = Arc::from(format!("include:{s}").as_str());
+            let within = MacroString::parse_within(&src, &src[8..], MacroContext::Domain);
+            for ms in [MacroString::parse(&s, MacroContext::Domain), within] {
+                let Ok(ms) = ms else { continue };
+                let expected = ms
+                    .literal_domain()
+                    .filter(|l| super::usable_domain(l) == Ok(std::borrow::Cow::Borrowed(*l)));
+                assert_eq!(ms.usable_literal(), expected, "{s:?}");
+                marked += usize::from(expected.is_some());
+            }
+        }
+        assert!(marked >= 6, "{marked}");
     }
 }

@@ -260,26 +260,45 @@ impl From<SharedStr> for String {
 /// A parsed macro string.
 #[derive(Clone)]
 pub struct MacroString {
-    /// The text as written; empty when `literal` holds it.
+    repr: Repr,
+}
+
+/// How a [`MacroString`] is held: small, because a parsed record holds
+/// one per target (moved and dropped with every directive).
+#[derive(Clone)]
+enum Repr {
+    /// A string without `%` (the common case for targets): its text, which
+    /// is also its one literal part (inside a parsed record, a piece of the
+    /// record's text: no allocation of its own). `None`: the empty string.
+    Literal {
+        text: Option<SharedStr>,
+        /// The one part as a [`Part`], built only if
+        /// [`MacroString::parts`] is asked for it (the evaluator never is).
+        part: OnceLock<Box<Part>>,
+        /// [`MacroString::literal_domain`] is a usable domain name
+        /// (checked once, when parsed; see [`MacroString::usable_literal`]).
+        usable: bool,
+    },
+    /// Anything with a `%`.
+    General(Box<General>),
+}
+
+#[derive(Clone)]
+struct General {
+    /// The text as written.
     text: String,
-    /// The parts; empty when `literal` holds the one part.
+    /// The parts.
     parts: Vec<Part>,
-    /// A string without `%` (the common case for targets): its text,
-    /// which is also its one literal part (inside a parsed record, a piece
-    /// of the record's text: no allocation of its own).
-    literal: Option<SharedStr>,
-    /// The one part of `literal` as a [`Part`], built only if
-    /// [`MacroString::parts`] is asked for it (the evaluator never is).
-    literal_part: OnceLock<Part>,
     ends_with_expand: bool,
 }
 
 impl PartialEq for MacroString {
     fn eq(&self, other: &Self) -> bool {
         self.as_str() == other.as_str()
-            && self.ends_with_expand == other.ends_with_expand
-            && self.literal.is_some() == other.literal.is_some()
-            && self.parts == other.parts
+            && self.ends_with_expand() == other.ends_with_expand()
+            && matches!(self.repr, Repr::Literal { .. })
+                == matches!(other.repr, Repr::Literal { .. })
+            && self.parts() == other.parts()
     }
 }
 
@@ -290,7 +309,7 @@ impl fmt::Debug for MacroString {
         f.debug_struct("MacroString")
             .field("text", &self.as_str())
             .field("parts", &self.parts())
-            .field("ends_with_expand", &self.ends_with_expand)
+            .field("ends_with_expand", &self.ends_with_expand())
             .finish()
     }
 }
@@ -404,12 +423,16 @@ impl MacroString {
     }
 
     fn literal(text: Option<SharedStr>) -> Self {
+        let usable = text
+            .as_deref()
+            .and_then(literal_domain_of)
+            .is_some_and(|l| matches!(super::eval::usable_domain(l), Ok(std::borrow::Cow::Borrowed(u)) if u == l));
         MacroString {
-            text: String::new(),
-            parts: Vec::new(),
-            literal: text,
-            literal_part: OnceLock::new(),
-            ends_with_expand: false,
+            repr: Repr::Literal {
+                text,
+                part: OnceLock::new(),
+                usable,
+            },
         }
     }
 
@@ -470,51 +493,63 @@ impl MacroString {
             parts.push(Part::Literal(lit));
         }
         Ok(MacroString {
-            text: text.to_string(),
-            parts,
-            literal: None,
-            literal_part: OnceLock::new(),
-            ends_with_expand,
+            repr: Repr::General(Box::new(General {
+                text: text.to_string(),
+                parts,
+                ends_with_expand,
+            })),
         })
     }
 
     /// The text as written.
     pub fn as_str(&self) -> &str {
-        match &self.literal {
-            Some(l) => l,
-            None => &self.text,
+        match &self.repr {
+            Repr::Literal { text, .. } => text.as_deref().unwrap_or_default(),
+            Repr::General(g) => &g.text,
         }
     }
 
     /// The parsed parts.
     pub fn parts(&self) -> &[Part] {
-        match &self.literal {
-            Some(l) => std::slice::from_ref(
-                self.literal_part
-                    .get_or_init(|| Part::Literal(l.as_str().to_string())),
+        match &self.repr {
+            Repr::Literal { text: None, .. } => &[],
+            Repr::Literal {
+                text: Some(l),
+                part,
+                ..
+            } => std::slice::from_ref(
+                part.get_or_init(|| Box::new(Part::Literal(l.as_str().to_string()))),
             ),
-            None => &self.parts,
+            Repr::General(g) => &g.parts,
         }
     }
 
     /// True when the text ends with a macro-expand (`%{..}`, `%%`, `%_` or
     /// `%-`), which satisfies the `domain-end` rule of §7.1 by itself.
     pub fn ends_with_expand(&self) -> bool {
-        self.ends_with_expand
+        match &self.repr {
+            Repr::Literal { .. } => false,
+            Repr::General(g) => g.ends_with_expand,
+        }
     }
 
     /// True when expanding needs the validated `%{p}` name.
     pub fn uses_ptr(&self) -> bool {
-        self.literal.is_none()
-            && self
+        match &self.repr {
+            Repr::Literal { .. } => false,
+            Repr::General(g) => g
                 .parts
                 .iter()
-                .any(|p| matches!(p, Part::Macro(m) if m.letter == MacroLetter::Ptr))
+                .any(|p| matches!(p, Part::Macro(m) if m.letter == MacroLetter::Ptr)),
+        }
     }
 
     /// True when the string contains no macro at all.
     pub fn is_literal(&self) -> bool {
-        self.literal.is_some() || self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+        match &self.repr {
+            Repr::Literal { .. } => true,
+            Repr::General(g) => g.parts.iter().all(|p| matches!(p, Part::Literal(_))),
+        }
     }
 
     /// Expands the string as explanation text (§6.2), capped at
@@ -552,26 +587,39 @@ impl MacroString {
     /// variable and no copy: the string is one literal (one trailing dot
     /// removed) short enough not to be truncated.
     pub(crate) fn literal_domain(&self) -> Option<&str> {
-        let one = match (&self.literal, &self.parts[..]) {
-            (Some(l), _) => Some(l.as_str()),
-            (None, [Part::Literal(l)]) => Some(l.as_str()),
-            _ => None,
-        };
-        if let Some(l) = one {
-            let l = l.strip_suffix('.').unwrap_or(l);
-            if l.len() <= MAX_DOMAIN_LEN {
-                return Some(l);
-            }
+        match &self.repr {
+            Repr::Literal { text, .. } => literal_domain_of(text.as_deref()?),
+            Repr::General(g) => match &g.parts[..] {
+                [Part::Literal(l)] => literal_domain_of(l),
+                _ => None,
+            },
         }
-        None
+    }
+
+    /// [`MacroString::literal_domain`] when it is also a usable domain name
+    /// (RFC 7208 §4.3: ASCII, multi-label, every label 1–63 octets, no
+    /// control character), as checked once when the string was parsed: the
+    /// evaluator queries it without checking it again.
+    pub(crate) fn usable_literal(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Literal {
+                text: Some(l),
+                usable: true,
+                ..
+            } => literal_domain_of(l),
+            _ => None,
+        }
     }
 
     fn expand_into(&self, vars: &MacroVars<'_>, out: &mut Sink) {
-        if let Some(l) = &self.literal {
-            out.push_str(l);
-            return;
-        }
-        for part in &self.parts {
+        let parts = match &self.repr {
+            Repr::Literal { text, .. } => {
+                out.push_str(text.as_deref().unwrap_or_default());
+                return;
+            }
+            Repr::General(g) => &g.parts,
+        };
+        for part in parts {
             if out.is_full() {
                 break;
             }
@@ -581,6 +629,13 @@ impl MacroString {
             }
         }
     }
+}
+
+/// A literal as [`MacroString::expand_domain`] gives it without copying:
+/// one trailing dot removed, if it is short enough not to be truncated.
+fn literal_domain_of(l: &str) -> Option<&str> {
+    let l = l.strip_suffix('.').unwrap_or(l);
+    (l.len() <= MAX_DOMAIN_LEN).then_some(l)
 }
 
 impl fmt::Display for MacroString {
