@@ -411,10 +411,19 @@ fn parse_term(
         _ => (None, 0),
     };
     let body = &term[qlen..];
-    let name_len = body
+    // A mechanism's name is alphanumeric; a modifier's may go on with
+    // `-`, `_`, `.` (§12: name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )).
+    let mech_len = body
         .bytes()
-        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+        .position(|b| !b.is_ascii_alphanumeric())
         .unwrap_or(body.len());
+    let name_len = match body.as_bytes().get(mech_len) {
+        Some(b'-' | b'_' | b'.') => body[mech_len..]
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+            .map_or(body.len(), |n| mech_len + n),
+        _ => mech_len,
+    };
     if body.as_bytes().get(name_len) == Some(&b'=') {
         if qualifier.is_some() {
             return Err((ParseErrorKind::QualifiedModifier, 0));
@@ -427,10 +436,6 @@ fn parse_term(
             record,
         );
     }
-    let mech_len = body
-        .bytes()
-        .position(|b| !b.is_ascii_alphanumeric())
-        .unwrap_or(body.len());
     let raw_name = &body[..mech_len];
     let name = mechanism_name(raw_name);
     let rest = &body[mech_len..];
