@@ -97,13 +97,7 @@ fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Digest, u
 pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -> BodyHashes {
     if let [key] = keys {
         // One body hash (the usual case): no vector of states.
-        let mut c = BodyCanonicalizer::new(key.1, endings);
-        let mut h = BodyHasher::new(key.0, key.2);
-        for chunk in body.chunks(CHUNK) {
-            c.update(chunk, &mut h);
-        }
-        c.finish(&mut h);
-        return vec![(*key, h.finish())];
+        return vec![(*key, body_hash(body, endings, *key))];
     }
     let mut states: Vec<(BodyKey, BodyCanonicalizer, BodyHasher)> = keys
         .iter()
@@ -127,6 +121,18 @@ pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -
             (k, h.finish())
         })
         .collect()
+}
+
+/// The canonicalized body hash for one key: (digest, total canonicalized
+/// length).
+fn body_hash(body: &[u8], endings: LineEndings, key: BodyKey) -> (Digest, u64) {
+    let mut c = BodyCanonicalizer::new(key.1, endings);
+    let mut h = BodyHasher::new(key.0, key.2);
+    for chunk in body.chunks(CHUNK) {
+        c.update(chunk, &mut h);
+    }
+    c.finish(&mut h);
+    h.finish()
 }
 
 /// Up to this many (h= name, header field) comparisons the signed fields
@@ -574,10 +580,48 @@ pub async fn verify_message<R: Resolver + ?Sized>(
             sig,
         });
     }
-    if pending.is_empty() {
-        return outputs;
+    let body = msg.body();
+    let p = match pending.as_slice() {
+        [] => return outputs,
+        [p] => p,
+        _ => {
+            return verify_pending(resolver, &pending, outputs, headers, endings, body, config)
+                .await;
+        }
+    };
+    // One signature (the usual case): as in `verify_pending`, its key comes
+    // from the cache or is looked up while the body is hashed, but without
+    // the vectors of keys and body hashes.
+    let key_body = body_key(&p.sig);
+    let (key, bh) = match config.key_cache.as_deref().and_then(|c| c.get(&p.key_name)) {
+        Some(k) => (Ok(k), body_hash(body, endings, key_body)),
+        None => {
+            let hashing = async { body_hash(body, endings, key_body) };
+            let (answer, bh) = join(resolver.txt(&p.key_name), hashing).await;
+            (decode_key(&p.key_name, &answer, config), bh)
+        }
+    };
+    if let Some(out) = outputs.get_mut(p.output) {
+        (out.result, out.reason, out.testing, out.unsigned_octets) =
+            check(&p.sig, &key, Some(&bh), headers, p.header, endings, config);
     }
+    outputs
+}
 
+/// (result, reason, testing, unsigned octets) of one checked signature.
+type Checked = (DkimResult, String, bool, u64);
+
+/// The DNS part of [`verify_message`] for several signatures: each
+/// distinct key looked up once, each distinct body hash computed once.
+async fn verify_pending<R: Resolver + ?Sized>(
+    resolver: &R,
+    pending: &[Pending<'_>],
+    mut outputs: Vec<DkimOutput>,
+    headers: &[HeaderField<'_>],
+    endings: LineEndings,
+    body: &[u8],
+    config: &DkimConfig,
+) -> Vec<DkimOutput> {
     // Keys: from the cache, or looked up (each distinct name once,
     // concurrently) while the body hashes are computed (one pass, one hash
     // per distinct key). Each distinct key is decoded once. `keys` is
@@ -597,20 +641,7 @@ pub async fn verify_message<R: Resolver + ?Sized>(
             None => to_fetch.push(i),
         }
     }
-    // (One signature, the usual case: its key, without a vector.)
-    let one: [BodyKey; 1];
-    let many: Vec<BodyKey>;
-    let body_keys: &[BodyKey] = match pending.as_slice() {
-        [p] => {
-            one = [body_key(&p.sig)];
-            &one
-        }
-        _ => {
-            many = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
-            &many
-        }
-    };
-    let body = msg.body();
+    let body_keys = &distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
     let bodies = if to_fetch.is_empty() {
         // Every key came from the cache: nothing to wait for.
         body_hashes(body, endings, body_keys)
@@ -631,7 +662,7 @@ pub async fn verify_message<R: Resolver + ?Sized>(
         bodies
     };
 
-    for p in &pending {
+    for p in pending {
         let key = keys
             .binary_search_by(|(n, _)| (*n).cmp(p.key_name.as_str()))
             .ok()
@@ -644,7 +675,15 @@ pub async fn verify_message<R: Resolver + ?Sized>(
                 false,
                 0,
             ),
-            Some(key) => check(&p.sig, key, &bodies, headers, p.header, endings, config),
+            Some(key) => check(
+                &p.sig,
+                key,
+                find_body(&bodies, &body_key(&p.sig)),
+                headers,
+                p.header,
+                endings,
+                config,
+            ),
         };
         if let Some(out) = outputs.get_mut(p.output) {
             out.result = result;
@@ -704,12 +743,12 @@ fn decode_key(name: &str, answer: &DnsResult<Txt>, config: &DkimConfig) -> KeyOu
 fn check(
     sig: &SigRef<'_>,
     key: &KeyOutcome,
-    bodies: &BodyHashes,
+    body: Option<&(Digest, u64)>,
     headers: &[HeaderField<'_>],
     hi: usize,
     endings: LineEndings,
     config: &DkimConfig,
-) -> (DkimResult, String, bool, u64) {
+) -> Checked {
     let (key_type, allows_hash, testing, strict_identity) = match key {
         Ok(k) => (
             k.key_type,
@@ -783,8 +822,7 @@ fn check(
             return fail(DkimResult::PermError, format!("unusable public key: {m}"));
         }
     };
-    let Some((body_hash, total)) = find_body(bodies, &(hash, sig.body_canon, sig.body_length))
-    else {
+    let Some((body_hash, total)) = body else {
         return fail(DkimResult::TempError, "internal: body hash missing".into());
     };
     let mut unsigned = 0;
