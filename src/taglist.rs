@@ -160,7 +160,7 @@ fn first_bad_value_byte(v: &[u8]) -> Option<usize> {
 /// 0x80 in each octet of `w` that is zero, and only there (no borrow
 /// runs between octets, unlike [`below`]).
 #[inline(always)]
-fn zero_octets(w: u64) -> u64 {
+pub(crate) fn zero_octets(w: u64) -> u64 {
     const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     !(((w & M7).wrapping_add(M7)) | w | M7)
 }
