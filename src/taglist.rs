@@ -253,35 +253,65 @@ pub fn tags(input: &[u8]) -> Tags<'_> {
     Tags { input, start: 0 }
 }
 
+/// A tag whose name is still octets (ASCII letters, digits and `_`,
+/// checked), for callers that match names as octets (see
+/// [`Tags::next_raw`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawTag<'a> {
+    pub(crate) name: &'a [u8],
+    pub(crate) value: &'a [u8],
+}
+
 impl<'a> Tags<'a> {
     /// Parses the tag-spec `input[s..e]` (already trimmed, non-empty).
-    fn spec(&self, s: usize, e: usize, maybe_bad: bool) -> Result<Tag<'a>, TagListError> {
+    fn spec(&self, s: usize, e: usize, maybe_bad: bool) -> Result<RawTag<'a>, TagListError> {
         let input = self.input;
-        let eq = find_byte(&input[s..e], b'=')
-            .map(|i| s + i)
-            .ok_or(TagListError::MissingEquals(s))?;
-        let (ns, ne) = trim(input, s, eq);
-        let name = &input[ns..ne];
-        let valid_name = name.first().is_some_and(u8::is_ascii_alphabetic)
-            && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
-        if !valid_name {
-            return Err(TagListError::InvalidName(ns));
-        }
-        let name = std::str::from_utf8(name).map_err(|_| TagListError::InvalidName(ns))?;
+        let spec = input.get(s..e).unwrap_or_default();
+        // Usual case, in one forward pass: a name of letters, digits and
+        // `_` starting with a letter, optional whitespace, then `=` (which
+        // is then the first `=`, and the name is what the general case
+        // below would take).
+        let name_len = spec
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+            .unwrap_or(spec.len());
+        let eq_at = spec
+            .get(name_len..)
+            .and_then(|rest| rest.iter().position(|&b| !is_fws(b)))
+            .map(|k| name_len + k);
+        let (name, eq) = match eq_at {
+            Some(q)
+                if spec.get(q) == Some(&b'=')
+                    && spec.first().is_some_and(u8::is_ascii_alphabetic) =>
+            {
+                (&spec[..name_len], s + q)
+            }
+            _ => {
+                let eq = find_byte(spec, b'=')
+                    .map(|i| s + i)
+                    .ok_or(TagListError::MissingEquals(s))?;
+                let (ns, ne) = trim(input, s, eq);
+                let name = &input[ns..ne];
+                let valid_name = name.first().is_some_and(u8::is_ascii_alphabetic)
+                    && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
+                if !valid_name {
+                    return Err(TagListError::InvalidName(ns));
+                }
+                (name, eq)
+            }
+        };
         let (vs, ve) = trim(input, eq + 1, e);
         let value = &input[vs..ve];
         // (`;` cannot occur: the spec ends at the first one.)
         if maybe_bad && let Some(i) = first_bad_value_byte(value) {
             return Err(TagListError::InvalidValue(vs + i));
         }
-        Ok(Tag { name, value })
+        Ok(RawTag { name, value })
     }
-}
 
-impl<'a> Iterator for Tags<'a> {
-    type Item = Result<Tag<'a>, TagListError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next tag as [`Iterator::next`] gives it, its name left as
+    /// octets (no UTF-8 check: the name is ASCII).
+    pub(crate) fn next_raw(&mut self) -> Option<Result<RawTag<'a>, TagListError>> {
         let input = self.input;
         while self.start <= input.len() {
             let start = self.start;
@@ -298,6 +328,25 @@ impl<'a> Iterator for Tags<'a> {
             }
         }
         None
+    }
+}
+
+impl<'a> Iterator for Tags<'a> {
+    type Item = Result<Tag<'a>, TagListError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.start;
+        let r = self.next_raw()?;
+        Some(r.and_then(|t| {
+            match std::str::from_utf8(t.name) {
+                Ok(name) => Ok(Tag {
+                    name,
+                    value: t.value,
+                }),
+                // (Cannot happen: the name is ASCII.)
+                Err(_) => Err(TagListError::InvalidName(start)),
+            }
+        }))
     }
 }
 

@@ -367,10 +367,10 @@ fn is_dns_txt(m: &[u8]) -> bool {
 
 /// The tags RFC 6376 §3.5 defines, each with a slot, so that duplicates
 /// are found with a bit mask; other names go to [`taglist::SeenNames`].
-fn slot(name: &str) -> Option<u32> {
+fn slot(name: &[u8]) -> Option<u32> {
     // Matched on the octets themselves (a match on byte strings compiles
     // to a memcmp call per arm).
-    Some(match *name.as_bytes() {
+    Some(match *name {
         [b'v'] => 0,
         [b'a'] => 1,
         [b'b'] => 2,
@@ -425,7 +425,8 @@ impl<'a> SigRef<'a> {
         let mut known: [Option<&[u8]>; 14] = [None; 14];
         let mut seen_mask = 0u32;
         let mut unknown = taglist::SeenNames::default();
-        for tag in taglist::tags(value) {
+        let mut tags = taglist::tags(value);
+        while let Some(tag) = tags.next_raw() {
             let tag = tag.map_err(SignatureError::TagList)?;
             let fresh = match slot(tag.name) {
                 Some(i) => {
@@ -437,11 +438,12 @@ impl<'a> SigRef<'a> {
                     }
                     fresh
                 }
-                None => unknown.insert(tag.name),
+                // (The name is ASCII: the conversion cannot fail.)
+                None => std::str::from_utf8(tag.name).is_ok_and(|n| unknown.insert(n)),
             };
             if !fresh {
                 return Err(SignatureError::TagList(taglist::TagListError::Duplicate(
-                    tag.name.to_string(),
+                    text(tag.name),
                 )));
             }
         }
