@@ -154,53 +154,57 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     let mut data = HashBuf::new(sig.hash);
     let candidates = headers.len();
     let n_names = sig.signed_headers.clone().count();
-    if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
-        // Few fields: for each name in h=, the bottom-most unused instance,
-        // found by a scan (no allocation per field, no hashing).
+    // Up to KEYED_MAX fields, each name's key is computed once and the scan
+    // compares keys (most names differ in length or first octets), the
+    // names themselves only when the keys are equal. A field that cannot
+    // be selected (no colon, the signature itself, already used) has key
+    // 0, which no name has (see `name_key`).
+    let mut keys = [0u64; KEYED_MAX];
+    let keyed = if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+        keys.get_mut(..candidates)
+    } else {
+        None
+    };
+    if let Some(keys) = keyed {
+        for (i, (k, h)) in keys.iter_mut().zip(headers).enumerate() {
+            *k = if h.has_colon && Some(i) != sig_index {
+                name_key(h.name)
+            } else {
+                0
+            };
+        }
+        for name in sig.signed_headers.clone() {
+            // For each name in h=, the bottom-most unused instance.
+            let key = name_key(name.as_bytes());
+            let mut end = keys.len();
+            while let Some(i) = keys
+                .get(..end)
+                .and_then(|k| k.iter().rposition(|&k| k == key))
+            {
+                if let Some(h) = headers.get(i)
+                    && h.name.eq_ignore_ascii_case(name.as_bytes())
+                {
+                    if let Some(k) = keys.get_mut(i) {
+                        *k = 0;
+                    }
+                    canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
+                    break;
+                }
+                end = i;
+            }
+        }
+    } else if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+        // Few fields (but more than KEYED_MAX): for each name in h=, the
+        // bottom-most unused instance, found by a scan (no allocation per
+        // field, no hashing).
         let mut used = Used::new(candidates);
         if let Some(i) = sig_index {
             used.set(i);
         }
-        // Up to KEYED_MAX fields, each name's key is computed once and the
-        // scan compares keys (most names differ in length or first octets),
-        // the names themselves only when the keys are equal.
-        let mut keys = [0u64; KEYED_MAX];
-        let keyed = match keys.get_mut(..candidates) {
-            Some(keys) => {
-                for (k, h) in keys.iter_mut().zip(headers) {
-                    *k = name_key(h.name);
-                }
-                Some(&*keys)
-            }
-            None => None,
-        };
         for name in sig.signed_headers.clone() {
-            let matches = |i: usize, h: &HeaderField<'_>| {
+            let found = headers.iter().enumerate().rev().find(|&(i, h)| {
                 h.has_colon && !used.get(i) && h.name.eq_ignore_ascii_case(name.as_bytes())
-            };
-            let found = match keyed {
-                Some(keys) => {
-                    let key = name_key(name.as_bytes());
-                    let mut i = keys.len();
-                    loop {
-                        if i == 0 {
-                            break None;
-                        }
-                        i -= 1;
-                        if keys.get(i) == Some(&key)
-                            && let Some(h) = headers.get(i)
-                            && matches(i, h)
-                        {
-                            break Some((i, h));
-                        }
-                    }
-                }
-                None => headers
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .find(|&(i, h)| matches(i, h)),
-            };
+            });
             if let Some((i, h)) = found {
                 used.set(i);
                 canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
@@ -238,6 +242,8 @@ const KEYED_MAX: usize = 32;
 /// first eight octets with bit 5 set in each (an ASCII upper-case letter
 /// and its lower-case form differ only there; other octets may collide,
 /// which only costs a full comparison), the length mixed into the top.
+/// Never 0 (bit 5 of the lowest octet is set), which [`header_hash`] uses
+/// to mark fields that cannot be selected.
 fn name_key(name: &[u8]) -> u64 {
     let w = crate::taglist::word(name.get(..8).unwrap_or(name), 0);
     (w | 0x2020_2020_2020_2020) ^ ((name.len() as u64) << 56)
@@ -948,12 +954,21 @@ mod tests {
             ],
         ];
         for h in h_lists {
-            for extra in [0usize, 40] {
+            // (Without, and with, a field taken as the signature's own:
+            // the bottom-most "From", which is then never selected.)
+            for (extra, sig_from) in [(0usize, false), (40, false), (0, true), (40, true)] {
                 // Above KEYED_MAX fields the scan compares names directly.
                 let mut headers = headers.to_vec();
                 for _ in 0..extra {
                     headers.insert(0, headers[0]);
                 }
+                let sig_index = sig_from
+                    .then(|| {
+                        headers
+                            .iter()
+                            .rposition(|f| f.name.eq_ignore_ascii_case(b"from"))
+                    })
+                    .flatten();
                 let params = SigParams {
                     signed_headers: h.iter().copied(),
                     header_canon: super::super::canon::HeaderCanon::Relaxed,
@@ -961,12 +976,15 @@ mod tests {
                 };
                 let got = header_hash(
                     &headers,
-                    None,
+                    sig_index,
                     b"DKIM-Signature: b=",
                     &params,
                     LineEndings::Crlf,
                 );
                 let mut used = vec![false; headers.len()];
+                if let Some(i) = sig_index {
+                    used[i] = true;
+                }
                 let mut data = Vec::new();
                 for name in h {
                     if let Some(i) = (0..headers.len()).rev().find(|&i| {
@@ -991,7 +1009,11 @@ mod tests {
                 );
                 let mut direct = Hasher::new(HashAlgorithm::Sha256);
                 direct.update(&data);
-                assert_eq!(got, direct.finish(), "{h:?} with {extra} extra fields");
+                assert_eq!(
+                    got,
+                    direct.finish(),
+                    "{h:?} with {extra} extra fields, signature field {sig_index:?}"
+                );
             }
         }
     }
