@@ -241,6 +241,32 @@ fn next_special(data: &[u8], from: usize) -> usize {
         }
         k += B;
     }
+    // The tail (at most B octets, without a look-ahead octet): the same
+    // test on a copy padded with octets that are never special, so that a
+    // tail without work (the usual case) needs no scan octet by octet.
+    if k + B >= n
+        && let Some(rest) = data.get(k..)
+        && let Some(&last) = rest.last()
+    {
+        let mut pad = [b'a'; B + 1];
+        if let Some(dst) = pad.get_mut(..rest.len()) {
+            dst.copy_from_slice(rest);
+        }
+        let mut hit = false;
+        for j in 0..B {
+            let (b, c) = (pad[j], pad[j + 1]);
+            hit |= (b == b'\t') | ((b == b' ') & ((c == b' ') | (c == b'\r')));
+        }
+        if !hit {
+            // Only the last octet may need work (its meaning depends on
+            // the next chunk); k <= n - 1, so it is at or after `from`.
+            return if matches!(last, b' ' | b'\t' | b'\r') {
+                n - 1
+            } else {
+                n
+            };
+        }
+    }
     if k > from {
         k -= 1;
     }
@@ -520,31 +546,67 @@ impl ByteOut for Vec<u8> {
     }
 }
 
-/// The first position `p >= from` of SP, HTAB, CR or LF in `value`, or
-/// `value.len()`. Eight octets at a time: a word without any octet ≤ 0x20
-/// is skipped whole (SWAR, no `unsafe`); a word with one is searched
-/// octet by octet from its lowest such octet.
-fn next_header_wsp(value: &[u8], from: usize) -> usize {
+/// 0x80 in each octet of `w` that is at most 0x20 (SP, and the control
+/// characters HTAB, CR, LF among them), exactly (no borrow between
+/// octets: each 7-bit sum stays below 0x100).
+#[inline(always)]
+fn low_octets(w: u64) -> u64 {
+    const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    !(((w & M7).wrapping_add(0x5f5f_5f5f_5f5f_5f5f)) | w) & HI
+}
+
+/// The first position `p >= from` in `value` where relaxed header
+/// canonicalization may have work to do, or `value.len()`: an octet of at
+/// most 0x20 other than SP (HTAB, CR, LF; other control characters are
+/// data, but stopping there is harmless), or an SP followed by such an
+/// octet, by another SP, or by the end of the value. Every other octet,
+/// a single SP between two octets above 0x20 included, is copied
+/// unchanged. Eight octets at a time (SWAR, exact per-octet masks, no
+/// `unsafe`), so spaces between words cost no stop.
+fn next_header_special(value: &[u8], from: usize) -> usize {
+    const SP: u64 = 0x2020_2020_2020_2020;
     let n = value.len();
+    let low = |p: usize| value.get(p).is_none_or(|&b| b <= 0x20);
     let mut k = from;
-    while k < n {
-        let c = value.get(k..n.min(k + 8)).unwrap_or_default();
-        let t = crate::taglist::below(crate::taglist::word(c, b'a'), 0x21);
-        if t == 0 {
-            k += 8;
-            continue;
+    while let Some(c) = value.get(k..k.saturating_add(8))
+        && let Ok(c) = <[u8; 8]>::try_from(c)
+    {
+        let w = u64::from_le_bytes(c);
+        let lows = low_octets(w);
+        if lows != 0 {
+            let sp = crate::taglist::zero_octets(w ^ SP);
+            // Bit 8j + 7: octet j + 1 is low (for j = 7, the octet after
+            // the word; past the end counts as low).
+            let low_after = (lows >> 8) | (u64::from(low(k + 8)) << 63);
+            let special = (lows & !sp) | (sp & low_after);
+            if special != 0 {
+                return k + (special.trailing_zeros() / 8) as usize;
+            }
         }
-        let first = k + (t.trailing_zeros() / 8) as usize;
-        let end = n.min(k + 8);
-        if let Some(p) = value.get(first..end).and_then(|w| {
-            w.iter()
-                .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        }) {
-            return first + p;
+        k += 8;
+    }
+    // The last few octets, one at a time.
+    while let Some(&b) = value.get(k) {
+        if b <= 0x20 && (b != b' ' || low(k + 1)) {
+            return k;
         }
-        k = end;
+        k += 1;
     }
     n
+}
+
+/// The scan [`next_header_special`] replaced (the first SP, HTAB, CR or LF
+/// at or after `from`), kept as a reference for its tests.
+#[cfg(test)]
+fn next_header_wsp(value: &[u8], from: usize) -> usize {
+    value
+        .get(from..)
+        .and_then(|v| {
+            v.iter()
+                .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        })
+        .map_or(value.len(), |p| from + p)
 }
 
 /// [`canonicalize_header`] into any [`ByteOut`].
@@ -633,15 +695,8 @@ pub(crate) fn canonicalize_header_content_to<O: ByteOut>(
                         // would be compressed to itself), so a run goes on
                         // over it: one copy per line rather than per word.
                         let start = i;
-                        i = next_header_wsp(value, i + 1);
-                        while value.get(i) == Some(&b' ')
-                            && value
-                                .get(i + 1)
-                                .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                        {
-                            i = next_header_wsp(value, i + 2);
-                        }
-                        out.put(&value[start..i]);
+                        i = next_header_special(value, i + 1);
+                        out.put(value.get(start..i).unwrap_or_default());
                     }
                 }
             }
@@ -830,20 +885,108 @@ mod tests {
         }
     }
 
+    /// [`next_special`] octet by octet (the reference for its tests).
+    fn next_special_reference(data: &[u8], from: usize) -> usize {
+        let n = data.len();
+        (from..n)
+            .find(|&p| match data.get(p + 1) {
+                Some(&c) => special_pair(data[p], c),
+                None => matches!(data[p], b' ' | b'\t' | b'\r'),
+            })
+            .unwrap_or(n)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// The block scan (and its padded tail) finds what a plain scan
+        /// finds, wherever the special octets are.
+        #[test]
+        fn next_special_matches_reference(
+            len in 0usize..300,
+            specials in proptest::collection::vec(
+                (0usize..300, proptest::sample::select(b" \t\r\nx".to_vec())),
+                0..6,
+            ),
+            from in 0usize..301,
+        ) {
+            let mut data: Vec<u8> = b"ab cd\r\nefg h".iter().copied().cycle().take(len).collect();
+            for (i, b) in specials {
+                if let Some(d) = data.get_mut(i) {
+                    *d = b;
+                }
+            }
+            let from = from.min(data.len());
+            proptest::prop_assert_eq!(
+                next_special(&data, from),
+                next_special_reference(&data, from)
+            );
+        }
+    }
+
+    /// [`next_header_special`] octet by octet.
+    fn next_header_special_reference(v: &[u8], from: usize) -> usize {
+        let low = |p: usize| v.get(p).is_none_or(|&b| b <= 0x20);
+        (from..v.len())
+            .find(|&p| v[p] <= 0x20 && (v[p] != b' ' || low(p + 1)))
+            .unwrap_or(v.len())
+    }
+
     #[test]
-    fn header_wsp_scan_matches_plain_scan() {
+    fn header_special_scan_matches_plain_scan() {
         let v: Vec<u8> = (0u8..=255)
             .chain(b"abc def\tghijklmnop\r\nqrstuvwxyz0123 ".iter().copied())
+            .chain(b"a b c  d\x01 e \x7f\x80 \xff ".iter().copied())
             .collect();
-        for from in 0..v.len() {
-            let plain = v[from..]
-                .iter()
-                .position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                .map_or(v.len(), |p| from + p);
-            assert_eq!(next_header_wsp(&v, from), plain, "{from}");
+        for start in [0, 33, 40] {
+            let v = &v[start..];
+            for from in 0..=v.len() {
+                assert_eq!(
+                    next_header_special(v, from),
+                    next_header_special_reference(v, from),
+                    "{start} {from}"
+                );
+            }
         }
-        assert_eq!(next_header_wsp(b"abcdefghijkl", 3), 12);
-        assert_eq!(next_header_wsp(b"", 0), 0);
+        assert_eq!(next_header_special(b"abcdefghijkl", 3), 12);
+        assert_eq!(next_header_special(b"abcdefgh ", 3), 8);
+        assert_eq!(next_header_special(b"abcdefg h", 3), 9);
+        assert_eq!(next_header_special(b"", 0), 0);
+        // The scan it replaced stopped at every SP, HTAB, CR and LF.
+        assert_eq!(next_header_wsp(b"ab c", 0), 2);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn header_special_scan_matches_reference(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"aaaaaa  \t\r\n\x00\x1f\x21\x7f\x80\xa0\xff".to_vec()),
+                0..48,
+            ),
+            from in 0usize..49,
+        ) {
+            let from = from.min(v.len());
+            proptest::prop_assert_eq!(
+                next_header_special(&v, from),
+                next_header_special_reference(&v, from)
+            );
+        }
+
+        /// Longer header values, the relaxed output compared with the
+        /// octet-by-octet reference.
+        #[test]
+        fn relaxed_header_long_matches_reference(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"aaaaaaaaaBcd;=  \t\r\n\x00\xa0".to_vec()),
+                0..200,
+            )
+        ) {
+            let mut v = v;
+            v.splice(0..0, b"Name:".iter().copied());
+            let mut got = Vec::new();
+            canonicalize_header_content_to(HeaderCanon::Relaxed, LineEndings::Crlf, &v, &mut got);
+            proptest::prop_assert_eq!(got, relaxed_header_reference(&v));
+        }
     }
 
     #[test]

@@ -230,6 +230,55 @@ pub(crate) fn domain_to_ascii(v: &[u8], min_labels: usize) -> Option<String> {
 /// [`domain_to_ascii`], borrowing the input when it is already lower-case
 /// ASCII (the usual case: no copy).
 fn domain_to_ascii_cow(v: &[u8], min_labels: usize) -> Option<Cow<'_, str>> {
+    match lower_ldh_labels(v) {
+        // Lower-case letters, digits, `-`, `_` and dots only: the checks
+        // below, done in that one pass.
+        Some(labels) => {
+            if labels >= min_labels && (1..=253).contains(&v.len()) {
+                std::str::from_utf8(v).ok().map(Cow::Borrowed)
+            } else {
+                None
+            }
+        }
+        None => domain_to_ascii_cow_general(v, min_labels),
+    }
+}
+
+/// Reads `v` as dot-separated labels of lower-case ASCII letters, digits,
+/// `-` and `_`. `None` when another octet occurs (upper case, non-ASCII,
+/// anything else: for [`domain_to_ascii_cow_general`] to judge);
+/// otherwise the number of labels, or 0 when a label is empty, longer than
+/// 63 octets, or starts or ends with `-`.
+fn lower_ldh_labels(v: &[u8]) -> Option<usize> {
+    let mut labels = 0usize;
+    let mut label_start = 0usize;
+    let mut valid = true;
+    for (i, &b) in v.iter().enumerate() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' => {}
+            b'.' => {
+                valid &= label_ok(v.get(label_start..i));
+                labels += 1;
+                label_start = i + 1;
+            }
+            _ => return None,
+        }
+    }
+    valid &= label_ok(v.get(label_start..));
+    Some(if valid { labels + 1 } else { 0 })
+}
+
+/// A label of [`lower_ldh_labels`]: 1 to 63 octets, no `-` at either end.
+#[inline]
+fn label_ok(l: Option<&[u8]>) -> bool {
+    l.is_some_and(|l| {
+        (1..=63).contains(&l.len()) && l.first() != Some(&b'-') && l.last() != Some(&b'-')
+    })
+}
+
+/// [`domain_to_ascii_cow`] for any input (upper case, U-labels, invalid
+/// octets); also the reference for its tests.
+fn domain_to_ascii_cow_general(v: &[u8], min_labels: usize) -> Option<Cow<'_, str>> {
     let s = std::str::from_utf8(v).ok()?;
     if s.is_empty() || s.len() > 253 {
         return None;
@@ -313,8 +362,24 @@ fn signed_header_names(h: &[u8]) -> Option<(Vec<&str>, bool)> {
             names.push(name);
             Some(())
         };
+        // The colons, eight octets at a time (SWAR: an exact mask of the
+        // colons in each word, taken lowest first).
+        const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
         let mut start = 0;
-        for (i, &b) in h.iter().enumerate() {
+        let mut k = 0;
+        while let Some(c) = h.get(k..k + 8)
+            && let Ok(c) = <[u8; 8]>::try_from(c)
+        {
+            let mut colons = taglist::zero_octets(u64::from_le_bytes(c) ^ COLONS);
+            while colons != 0 {
+                let i = k + (colons.trailing_zeros() / 8) as usize;
+                push(start, i)?;
+                start = i + 1;
+                colons &= colons - 1;
+            }
+            k += 8;
+        }
+        for (i, &b) in h.iter().enumerate().skip(k) {
             if b == b':' {
                 push(start, i)?;
                 start = i + 1;
@@ -367,10 +432,10 @@ fn is_dns_txt(m: &[u8]) -> bool {
 
 /// The tags RFC 6376 §3.5 defines, each with a slot, so that duplicates
 /// are found with a bit mask; other names go to [`taglist::SeenNames`].
-fn slot(name: &str) -> Option<u32> {
+fn slot(name: &[u8]) -> Option<u32> {
     // Matched on the octets themselves (a match on byte strings compiles
     // to a memcmp call per arm).
-    Some(match *name.as_bytes() {
+    Some(match *name {
         [b'v'] => 0,
         [b'a'] => 1,
         [b'b'] => 2,
@@ -425,7 +490,8 @@ impl<'a> SigRef<'a> {
         let mut known: [Option<&[u8]>; 14] = [None; 14];
         let mut seen_mask = 0u32;
         let mut unknown = taglist::SeenNames::default();
-        for tag in taglist::tags(value) {
+        let mut tags = taglist::tags(value);
+        while let Some(tag) = tags.next_raw() {
             let tag = tag.map_err(SignatureError::TagList)?;
             let fresh = match slot(tag.name) {
                 Some(i) => {
@@ -437,11 +503,12 @@ impl<'a> SigRef<'a> {
                     }
                     fresh
                 }
-                None => unknown.insert(tag.name),
+                // (The name is ASCII: the conversion cannot fail.)
+                None => std::str::from_utf8(tag.name).is_ok_and(|n| unknown.insert(n)),
             };
             if !fresh {
                 return Err(SignatureError::TagList(taglist::TagListError::Duplicate(
-                    tag.name.to_string(),
+                    text(tag.name),
                 )));
             }
         }
@@ -1047,7 +1114,89 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// The one-pass reading of lower-case names gives what the general
+        /// reading gives, for names and non-names alike.
+        #[test]
+        fn domain_fast_path_matches_general(
+            v in proptest::collection::vec(
+                proptest::sample::select(b"ab9z_-...-Aa\xc3\xa9 @".to_vec()),
+                0..24,
+            ),
+            long in proptest::option::of((0usize..3, 60usize..70)),
+            min_labels in 1usize..3,
+        ) {
+            let mut v = v;
+            if let Some((at, n)) = long {
+                let at = at.min(v.len());
+                v.splice(at..at, std::iter::repeat_n(b'x', n));
+            }
+            proptest::prop_assert_eq!(
+                domain_to_ascii_cow(&v, min_labels),
+                domain_to_ascii_cow_general(&v, min_labels)
+            );
+        }
+    }
+
+    #[test]
+    fn domain_fast_path_edge_cases() {
+        let long_label = "a".repeat(63);
+        let too_long_label = "a".repeat(64);
+        let long_name = format!("{long_label}.{long_label}.{long_label}.{}", "b".repeat(61));
+        let too_long_name = format!("{long_name}c");
+        for v in [
+            "",
+            ".",
+            "a",
+            "a.",
+            ".a",
+            "a..b",
+            "-a.b",
+            "a-.b",
+            "a.b-",
+            "a.-b",
+            "a-b.c_d",
+            "_dmarc.x",
+            "0.0",
+            &long_label,
+            &too_long_label,
+            &long_name,
+            &too_long_name,
+            "example.com",
+            "Example.com",
+            "ex ample.com",
+        ] {
+            for min_labels in [1, 2] {
+                assert_eq!(
+                    domain_to_ascii_cow(v.as_bytes(), min_labels),
+                    domain_to_ascii_cow_general(v.as_bytes(), min_labels),
+                    "{v:?} {min_labels}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5_000))]
+        /// Longer lists without whitespace (the word-at-a-time colon scan):
+        /// names of any length, empty ones and stray octets included.
+        #[test]
+        fn long_signed_header_lists_match_reference(
+            names in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "From", "to", "", "Subject", "Message-ID", "x", "Content-Transfer-Encoding",
+                    "MIME-Version", "fr\x7fom", "a\u{e9}",
+                ]),
+                0..20,
+            )
+        ) {
+            let h = names.join(":");
+            proptest::prop_assert_eq!(
+                signed_header_names(h.as_bytes()),
+                reference_header_names(h.as_bytes())
+            );
+        }
+
         #[test]
         fn signed_header_names_match_reference(
             v in proptest::collection::vec(

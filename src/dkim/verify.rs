@@ -97,13 +97,7 @@ fn find_body<'b>(bodies: &'b BodyHashes, key: &BodyKey) -> Option<&'b (Digest, u
 pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -> BodyHashes {
     if let [key] = keys {
         // One body hash (the usual case): no vector of states.
-        let mut c = BodyCanonicalizer::new(key.1, endings);
-        let mut h = BodyHasher::new(key.0, key.2);
-        for chunk in body.chunks(CHUNK) {
-            c.update(chunk, &mut h);
-        }
-        c.finish(&mut h);
-        return vec![(*key, h.finish())];
+        return vec![(*key, body_hash(body, endings, *key))];
     }
     let mut states: Vec<(BodyKey, BodyCanonicalizer, BodyHasher)> = keys
         .iter()
@@ -129,6 +123,18 @@ pub(crate) fn body_hashes(body: &[u8], endings: LineEndings, keys: &[BodyKey]) -
         .collect()
 }
 
+/// The canonicalized body hash for one key: (digest, total canonicalized
+/// length).
+fn body_hash(body: &[u8], endings: LineEndings, key: BodyKey) -> (Digest, u64) {
+    let mut c = BodyCanonicalizer::new(key.1, endings);
+    let mut h = BodyHasher::new(key.0, key.2);
+    for chunk in body.chunks(CHUNK) {
+        c.update(chunk, &mut h);
+    }
+    c.finish(&mut h);
+    h.finish()
+}
+
 /// Up to this many (h= name, header field) comparisons the signed fields
 /// are selected by a plain scan; above it through a hash map, so the work
 /// stays linear for hostile messages with many fields and long h= lists.
@@ -148,53 +154,57 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     let mut data = HashBuf::new(sig.hash);
     let candidates = headers.len();
     let n_names = sig.signed_headers.clone().count();
-    if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
-        // Few fields: for each name in h=, the bottom-most unused instance,
-        // found by a scan (no allocation per field, no hashing).
+    // Up to KEYED_MAX fields, each name's key is computed once and the scan
+    // compares keys (most names differ in length or first octets), the
+    // names themselves only when the keys are equal. A field that cannot
+    // be selected (no colon, the signature itself, already used) has key
+    // 0, which no name has (see `name_key`).
+    let mut keys = [0u64; KEYED_MAX];
+    let keyed = if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+        keys.get_mut(..candidates)
+    } else {
+        None
+    };
+    if let Some(keys) = keyed {
+        for (i, (k, h)) in keys.iter_mut().zip(headers).enumerate() {
+            *k = if h.has_colon && Some(i) != sig_index {
+                name_key(h.name)
+            } else {
+                0
+            };
+        }
+        for name in sig.signed_headers.clone() {
+            // For each name in h=, the bottom-most unused instance.
+            let key = name_key(name.as_bytes());
+            let mut end = keys.len();
+            while let Some(i) = keys
+                .get(..end)
+                .and_then(|k| k.iter().rposition(|&k| k == key))
+            {
+                if let Some(h) = headers.get(i)
+                    && h.name.eq_ignore_ascii_case(name.as_bytes())
+                {
+                    if let Some(k) = keys.get_mut(i) {
+                        *k = 0;
+                    }
+                    canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
+                    break;
+                }
+                end = i;
+            }
+        }
+    } else if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+        // Few fields (but more than KEYED_MAX): for each name in h=, the
+        // bottom-most unused instance, found by a scan (no allocation per
+        // field, no hashing).
         let mut used = Used::new(candidates);
         if let Some(i) = sig_index {
             used.set(i);
         }
-        // Up to KEYED_MAX fields, each name's key is computed once and the
-        // scan compares keys (most names differ in length or first octets),
-        // the names themselves only when the keys are equal.
-        let mut keys = [0u64; KEYED_MAX];
-        let keyed = match keys.get_mut(..candidates) {
-            Some(keys) => {
-                for (k, h) in keys.iter_mut().zip(headers) {
-                    *k = name_key(h.name);
-                }
-                Some(&*keys)
-            }
-            None => None,
-        };
         for name in sig.signed_headers.clone() {
-            let matches = |i: usize, h: &HeaderField<'_>| {
+            let found = headers.iter().enumerate().rev().find(|&(i, h)| {
                 h.has_colon && !used.get(i) && h.name.eq_ignore_ascii_case(name.as_bytes())
-            };
-            let found = match keyed {
-                Some(keys) => {
-                    let key = name_key(name.as_bytes());
-                    let mut i = keys.len();
-                    loop {
-                        if i == 0 {
-                            break None;
-                        }
-                        i -= 1;
-                        if keys.get(i) == Some(&key)
-                            && let Some(h) = headers.get(i)
-                            && matches(i, h)
-                        {
-                            break Some((i, h));
-                        }
-                    }
-                }
-                None => headers
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .find(|&(i, h)| matches(i, h)),
-            };
+            });
             if let Some((i, h)) = found {
                 used.set(i);
                 canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
@@ -232,6 +242,8 @@ const KEYED_MAX: usize = 32;
 /// first eight octets with bit 5 set in each (an ASCII upper-case letter
 /// and its lower-case form differ only there; other octets may collide,
 /// which only costs a full comparison), the length mixed into the top.
+/// Never 0 (bit 5 of the lowest octet is set), which [`header_hash`] uses
+/// to mark fields that cannot be selected.
 fn name_key(name: &[u8]) -> u64 {
     let w = crate::taglist::word(name.get(..8).unwrap_or(name), 0);
     (w | 0x2020_2020_2020_2020) ^ ((name.len() as u64) << 56)
@@ -574,10 +586,48 @@ pub async fn verify_message<R: Resolver + ?Sized>(
             sig,
         });
     }
-    if pending.is_empty() {
-        return outputs;
+    let body = msg.body();
+    let p = match pending.as_slice() {
+        [] => return outputs,
+        [p] => p,
+        _ => {
+            return verify_pending(resolver, &pending, outputs, headers, endings, body, config)
+                .await;
+        }
+    };
+    // One signature (the usual case): as in `verify_pending`, its key comes
+    // from the cache or is looked up while the body is hashed, but without
+    // the vectors of keys and body hashes.
+    let key_body = body_key(&p.sig);
+    let (key, bh) = match config.key_cache.as_deref().and_then(|c| c.get(&p.key_name)) {
+        Some(k) => (Ok(k), body_hash(body, endings, key_body)),
+        None => {
+            let hashing = async { body_hash(body, endings, key_body) };
+            let (answer, bh) = join(resolver.txt(&p.key_name), hashing).await;
+            (decode_key(&p.key_name, &answer, config), bh)
+        }
+    };
+    if let Some(out) = outputs.get_mut(p.output) {
+        (out.result, out.reason, out.testing, out.unsigned_octets) =
+            check(&p.sig, &key, Some(&bh), headers, p.header, endings, config);
     }
+    outputs
+}
 
+/// (result, reason, testing, unsigned octets) of one checked signature.
+type Checked = (DkimResult, String, bool, u64);
+
+/// The DNS part of [`verify_message`] for several signatures: each
+/// distinct key looked up once, each distinct body hash computed once.
+async fn verify_pending<R: Resolver + ?Sized>(
+    resolver: &R,
+    pending: &[Pending<'_>],
+    mut outputs: Vec<DkimOutput>,
+    headers: &[HeaderField<'_>],
+    endings: LineEndings,
+    body: &[u8],
+    config: &DkimConfig,
+) -> Vec<DkimOutput> {
     // Keys: from the cache, or looked up (each distinct name once,
     // concurrently) while the body hashes are computed (one pass, one hash
     // per distinct key). Each distinct key is decoded once. `keys` is
@@ -597,20 +647,7 @@ pub async fn verify_message<R: Resolver + ?Sized>(
             None => to_fetch.push(i),
         }
     }
-    // (One signature, the usual case: its key, without a vector.)
-    let one: [BodyKey; 1];
-    let many: Vec<BodyKey>;
-    let body_keys: &[BodyKey] = match pending.as_slice() {
-        [p] => {
-            one = [body_key(&p.sig)];
-            &one
-        }
-        _ => {
-            many = distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
-            &many
-        }
-    };
-    let body = msg.body();
+    let body_keys = &distinct_body_keys(pending.iter().map(|p| body_key(&p.sig)));
     let bodies = if to_fetch.is_empty() {
         // Every key came from the cache: nothing to wait for.
         body_hashes(body, endings, body_keys)
@@ -631,7 +668,7 @@ pub async fn verify_message<R: Resolver + ?Sized>(
         bodies
     };
 
-    for p in &pending {
+    for p in pending {
         let key = keys
             .binary_search_by(|(n, _)| (*n).cmp(p.key_name.as_str()))
             .ok()
@@ -644,7 +681,15 @@ pub async fn verify_message<R: Resolver + ?Sized>(
                 false,
                 0,
             ),
-            Some(key) => check(&p.sig, key, &bodies, headers, p.header, endings, config),
+            Some(key) => check(
+                &p.sig,
+                key,
+                find_body(&bodies, &body_key(&p.sig)),
+                headers,
+                p.header,
+                endings,
+                config,
+            ),
         };
         if let Some(out) = outputs.get_mut(p.output) {
             out.result = result;
@@ -704,12 +749,12 @@ fn decode_key(name: &str, answer: &DnsResult<Txt>, config: &DkimConfig) -> KeyOu
 fn check(
     sig: &SigRef<'_>,
     key: &KeyOutcome,
-    bodies: &BodyHashes,
+    body: Option<&(Digest, u64)>,
     headers: &[HeaderField<'_>],
     hi: usize,
     endings: LineEndings,
     config: &DkimConfig,
-) -> (DkimResult, String, bool, u64) {
+) -> Checked {
     let (key_type, allows_hash, testing, strict_identity) = match key {
         Ok(k) => (
             k.key_type,
@@ -783,8 +828,7 @@ fn check(
             return fail(DkimResult::PermError, format!("unusable public key: {m}"));
         }
     };
-    let Some((body_hash, total)) = find_body(bodies, &(hash, sig.body_canon, sig.body_length))
-    else {
+    let Some((body_hash, total)) = body else {
         return fail(DkimResult::TempError, "internal: body hash missing".into());
     };
     let mut unsigned = 0;
@@ -910,12 +954,21 @@ mod tests {
             ],
         ];
         for h in h_lists {
-            for extra in [0usize, 40] {
+            // (Without, and with, a field taken as the signature's own:
+            // the bottom-most "From", which is then never selected.)
+            for (extra, sig_from) in [(0usize, false), (40, false), (0, true), (40, true)] {
                 // Above KEYED_MAX fields the scan compares names directly.
                 let mut headers = headers.to_vec();
                 for _ in 0..extra {
                     headers.insert(0, headers[0]);
                 }
+                let sig_index = sig_from
+                    .then(|| {
+                        headers
+                            .iter()
+                            .rposition(|f| f.name.eq_ignore_ascii_case(b"from"))
+                    })
+                    .flatten();
                 let params = SigParams {
                     signed_headers: h.iter().copied(),
                     header_canon: super::super::canon::HeaderCanon::Relaxed,
@@ -923,12 +976,15 @@ mod tests {
                 };
                 let got = header_hash(
                     &headers,
-                    None,
+                    sig_index,
                     b"DKIM-Signature: b=",
                     &params,
                     LineEndings::Crlf,
                 );
                 let mut used = vec![false; headers.len()];
+                if let Some(i) = sig_index {
+                    used[i] = true;
+                }
                 let mut data = Vec::new();
                 for name in h {
                     if let Some(i) = (0..headers.len()).rev().find(|&i| {
@@ -953,7 +1009,11 @@ mod tests {
                 );
                 let mut direct = Hasher::new(HashAlgorithm::Sha256);
                 direct.update(&data);
-                assert_eq!(got, direct.finish(), "{h:?} with {extra} extra fields");
+                assert_eq!(
+                    got,
+                    direct.finish(),
+                    "{h:?} with {extra} extra fields, signature field {sig_index:?}"
+                );
             }
         }
     }
