@@ -65,6 +65,13 @@ impl fmt::Display for TagListError {
 
 impl std::error::Error for TagListError {}
 
+/// `tag-name = ALPHA *ALNUMPUNC` (RFC 6376 §3.2; `ALNUMPUNC` is
+/// `ALPHA / DIGIT / "_"`).
+fn is_tag_name(name: &[u8]) -> bool {
+    name.first().is_some_and(u8::is_ascii_alphabetic)
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Folding whitespace octets of a tag-list (SP, HTAB, CR, LF).
 pub(crate) fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
@@ -328,9 +335,7 @@ impl<'a> Tags<'a> {
                     .ok_or(TagListError::MissingEquals(s))?;
                 let (ns, ne) = trim(input, s, eq);
                 let name = &input[ns..ne];
-                let valid_name = name.first().is_some_and(u8::is_ascii_alphabetic)
-                    && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
-                if !valid_name {
+                if !is_tag_name(name) {
                     return Err(TagListError::InvalidName(ns));
                 }
                 (name, eq)
@@ -483,9 +488,7 @@ mod tests {
                     .ok_or(TagListError::MissingEquals(s))?;
                 let (ns, ne) = trim(input, s, eq);
                 let name = &input[ns..ne];
-                let valid_name = name.first().is_some_and(u8::is_ascii_alphabetic)
-                    && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
-                if !valid_name {
+                if !is_tag_name(name) {
                     return Err(TagListError::InvalidName(ns));
                 }
                 let name = std::str::from_utf8(name).map_err(|_| TagListError::InvalidName(ns))?;
