@@ -25,7 +25,8 @@
 //! Because the machine may be shared, the bench also times each verify
 //! against its floor alternately, call by call, and prints that paired
 //! table at the end (set `DKIM_PAIRED=0` to skip it, e.g. when profiling).
-//! `DKIM_CALLS=n` runs only n verify calls (1 KiB, rsa2048) for `perf stat`.
+//! `DKIM_CALLS=n` runs only n verify calls (1 KiB, rsa2048; `DKIM_ALG=ed25519`
+//! for Ed25519) for `perf stat` or callgrind.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -267,7 +268,8 @@ fn dkim_benches(c: &mut Criterion) {
     let seed = ED_SEED.trim();
     let ed = SigningKey::ed25519_from_base64(seed).expect("ed25519 seed");
     let s = setup(&rsa, &ed);
-    // DKIM_CALLS=n: only n verify calls of the 1 KiB rsa2048 message, then
+    // DKIM_CALLS=n: only n verify calls of the 1 KiB message (rsa2048, or
+    // ed25519 with DKIM_ALG=ed25519), then
     // exit, for `perf stat` (instructions and cycles per call are the
     // difference of two counts, e.g. n = 100000 and n = 0; unlike times,
     // instruction counts do not depend on the load of a shared machine).
@@ -275,7 +277,12 @@ fn dkim_benches(c: &mut Criterion) {
         .ok()
         .and_then(|n| n.parse::<u64>().ok())
     {
-        let signed = sign(&rsa, "rsa", &message(1 << 10));
+        let ed_alg = std::env::var("DKIM_ALG").is_ok_and(|a| a == "ed25519");
+        let signed = if ed_alg {
+            sign(&ed, "ed", &message(1 << 10))
+        } else {
+            sign(&rsa, "rsa", &message(1 << 10))
+        };
         let out = s.rt.block_on(verify(&s.zone, &signed, &s.config));
         assert_eq!(out[0].result, DkimResult::Pass);
         for _ in 0..n {
