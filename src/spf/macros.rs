@@ -422,6 +422,20 @@ impl MacroString {
         Self::parse(piece, context)
     }
 
+    /// A literal `piece` of `src` (no `%`, octets 0x21–0x7E: the caller
+    /// checked) whose usable-domain flag the caller has computed (see
+    /// [`MacroString::usable_literal`]); `None` if `piece` is not within
+    /// `src`.
+    pub(crate) fn literal_within(src: &Arc<str>, piece: &str, usable: bool) -> Option<Self> {
+        Some(MacroString {
+            repr: Repr::Literal {
+                text: Some(SharedStr::within(src, piece)?),
+                part: OnceLock::new(),
+                usable,
+            },
+        })
+    }
+
     fn literal(text: Option<SharedStr>) -> Self {
         let usable = text
             .as_deref()

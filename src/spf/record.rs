@@ -585,6 +585,76 @@ fn optional_domain(
 
 /// `domain-spec = macro-string domain-end` (§7.1).
 fn domain_spec(spec: &str, at: usize, src: Option<&Arc<str>>) -> Result<MacroString, TermError> {
+    // The usual target, a plain name: every check in one pass.
+    if let Some(src) = src
+        && let Some(lit) = scan_literal_spec(spec.as_bytes())
+    {
+        if !lit.domain_end {
+            return Err((ParseErrorKind::InvalidDomainEnd(spec.into()), at));
+        }
+        if let Some(ms) = MacroString::literal_within(src, spec, lit.usable) {
+            return Ok(ms);
+        }
+    }
+    domain_spec_general(spec, at, src)
+}
+
+/// What one pass over a domain-spec without `%` finds (see
+/// [`scan_literal_spec`]).
+struct LiteralSpec {
+    /// It satisfies `domain-end` (§7.1): its last label (after one
+    /// trailing dot is removed) is a `toplabel`.
+    domain_end: bool,
+    /// It is a usable domain (RFC 7208 §4.3) as `MacroString::literal_domain`
+    /// gives it: what `usable_domain` accepts unchanged.
+    usable: bool,
+}
+
+/// A domain-spec that is a plain literal (non-empty, octets 0x21–0x7E, no
+/// `%`), checked in one pass for what [`domain_spec_general`] and the
+/// usable-domain check would find; `None` for anything else (the general
+/// path decides). `usable`: after one trailing dot is removed (as
+/// `literal_domain` does), not starting with `[`, at least two labels, no
+/// trailing dot left, every label 1–63 octets, at most 253 octets
+/// (`dns::check_name`).
+fn scan_literal_spec(spec: &[u8]) -> Option<LiteralSpec> {
+    if spec.is_empty()
+        || !spec
+            .iter()
+            .fold(true, |a, &b| a & (0x21..=0x7e).contains(&b) & (b != b'%'))
+    {
+        return None;
+    }
+    let t = spec.strip_suffix(b".").unwrap_or(spec);
+    let (mut label, mut longest, mut empty_label, mut last_dot) = (0usize, 0usize, false, None);
+    for (i, &b) in t.iter().enumerate() {
+        if b == b'.' {
+            empty_label |= label == 0;
+            label = 0;
+            last_dot = Some(i);
+        } else {
+            label += 1;
+            longest = longest.max(label);
+        }
+    }
+    empty_label |= label == 0;
+    let domain_end = last_dot
+        .and_then(|d| t.get(d + 1..))
+        .is_some_and(is_toplabel_bytes);
+    let usable = t.first().is_some_and(|&b| b != b'[')
+        && last_dot.is_some()
+        && !empty_label
+        && longest <= 63
+        && t.len() <= 253;
+    Some(LiteralSpec { domain_end, usable })
+}
+
+/// [`domain_spec`] for any spec (macros included).
+fn domain_spec_general(
+    spec: &str,
+    at: usize,
+    src: Option<&Arc<str>>,
+) -> Result<MacroString, TermError> {
     let ms = match src {
         Some(src) => MacroString::parse_within(src, spec, MacroContext::Domain),
         None => MacroString::parse(spec, MacroContext::Domain),
@@ -608,7 +678,11 @@ fn domain_spec(spec: &str, at: usize, src: Option<&Arc<str>>) -> Result<MacroStr
 /// `toplabel = ( *alphanum ALPHA *alphanum ) /
 ///             ( 1*alphanum "-" *( alphanum / "-" ) alphanum )`.
 fn is_toplabel(label: &str) -> bool {
-    let b = label.as_bytes();
+    is_toplabel_bytes(label.as_bytes())
+}
+
+/// [`is_toplabel`] of octets.
+fn is_toplabel_bytes(b: &[u8]) -> bool {
     let (Some(first), Some(last)) = (b.first(), b.last()) else {
         return false;
     };
@@ -848,5 +922,51 @@ mod tests {
             let _ = Record::parse(s.as_bytes());
         }
         let _ = Record::parse(&[b'v', b'=', b's', b'p', b'f', b'1', b' ', 0xff, 0xfe]);
+    }
+
+    /// The one-pass scan of a plain target gives what the general path
+    /// gives: the same result or error, and the same usable-domain flag.
+    #[test]
+    fn literal_spec_scan_agrees_with_general_path() {
+        let alphabet = ["a", "Z", "1", "-", ".", "[", "%", "_", "\x7f", "{"];
+        let mut specs = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for s in &frontier {
+                for c in alphabet {
+                    next.push(format!("{s}{c}"));
+                }
+            }
+            specs.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for n in [62, 63, 64, 120, 250, 251, 252, 253, 254, 255] {
+            let label = "a".repeat(n.min(63));
+            specs.push(format!("{}.com", "a".repeat(n)));
+            specs.push(format!("x.{}", "a".repeat(n)));
+            specs.push(format!("x.{}.", "a".repeat(n)));
+            let mut long = label.clone();
+            while long.len() < n {
+                long.push('.');
+                long.push_str(&label);
+            }
+            specs.push(format!("{long}.com"));
+            specs.push(format!("{long}.com."));
+            specs.push(long);
+        }
+        let mut usable = 0;
+        for spec in &specs {
+            let src: Arc<str> = Arc::from(format!("a:{spec}").as_str());
+            let piece = &src[2..];
+            let fast = domain_spec(piece, 7, Some(&src));
+            let general = domain_spec_general(piece, 7, Some(&src));
+            assert_eq!(fast, general, "{spec:?}");
+            if let (Ok(f), Ok(g)) = (&fast, &general) {
+                assert_eq!(f.usable_literal(), g.usable_literal(), "{spec:?}");
+                usable += usize::from(f.usable_literal().is_some());
+            }
+        }
+        assert!(usable > 100, "{usable}");
     }
 }
