@@ -524,3 +524,22 @@ pub(crate) fn split_sender(sender: &str) -> (&str, &str) {
         None => ("postmaster", sender),
     }
 }
+
+/// Every string of up to `max_len` symbols from `alphabet`, the empty one
+/// first (for exhaustive tests of the name and target checks).
+#[cfg(test)]
+pub(crate) fn all_strings(alphabet: &[&str], max_len: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut frontier = vec![String::new()];
+    for _ in 0..max_len {
+        let mut next = Vec::new();
+        for s in &frontier {
+            for c in alphabet {
+                next.push(format!("{s}{c}"));
+            }
+        }
+        out.extend(next.iter().cloned());
+        frontier = next;
+    }
+    out
+}
