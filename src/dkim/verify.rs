@@ -154,18 +154,23 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     let mut data = HashBuf::new(sig.hash);
     let candidates = headers.len();
     let n_names = sig.signed_headers.clone().count();
-    // Up to KEYED_MAX fields, each name's key is computed once and the scan
-    // compares keys (most names differ in length or first octets), the
-    // names themselves only when the keys are equal. A field that cannot
-    // be selected (no colon, the signature itself, already used) has key
-    // 0, which no name has (see `name_key`).
-    let mut keys = [0u64; KEYED_MAX];
-    let keyed = if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
-        keys.get_mut(..candidates)
-    } else {
-        None
-    };
-    if let Some(keys) = keyed {
+    if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
+        // Few comparisons: for each name in h=, the bottom-most unused
+        // instance, found by a scan. Each field's key is computed once and
+        // the scan compares keys (most names differ in length or first
+        // octets), the names themselves only when the keys are equal. A
+        // field that cannot be selected (no colon, the signature itself,
+        // already used) has key 0, which no name has (see `name_key`). Up
+        // to KEYED_MAX fields the keys live on the stack.
+        let mut small = [0u64; KEYED_MAX];
+        let mut big = Vec::new();
+        let keys = match small.get_mut(..candidates) {
+            Some(k) => k,
+            None => {
+                big.resize(candidates, 0);
+                &mut big[..]
+            }
+        };
         for (i, (k, h)) in keys.iter_mut().zip(headers).enumerate() {
             *k = if h.has_colon && Some(i) != sig_index {
                 name_key(h.name)
@@ -174,7 +179,6 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
             };
         }
         for name in sig.signed_headers.clone() {
-            // For each name in h=, the bottom-most unused instance.
             let key = name_key(name.as_bytes());
             let mut end = keys.len();
             while let Some(i) = keys
@@ -191,23 +195,6 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
                     break;
                 }
                 end = i;
-            }
-        }
-    } else if n_names.saturating_mul(candidates) <= LINEAR_SELECT_MAX {
-        // Few fields (but more than KEYED_MAX): for each name in h=, the
-        // bottom-most unused instance, found by a scan (no allocation per
-        // field, no hashing).
-        let mut used = Used::new(candidates);
-        if let Some(i) = sig_index {
-            used.set(i);
-        }
-        for name in sig.signed_headers.clone() {
-            let found = headers.iter().enumerate().rev().find(|&(i, h)| {
-                h.has_colon && !used.get(i) && h.name.eq_ignore_ascii_case(name.as_bytes())
-            });
-            if let Some((i, h)) = found {
-                used.set(i);
-                canonicalize_header_to(sig.header_canon, endings, h.raw, &mut data);
             }
         }
     } else {
@@ -234,8 +221,8 @@ pub(crate) fn header_hash<'n, N: Iterator<Item = &'n str> + Clone>(
     data.finish()
 }
 
-/// Up to this many header fields, [`header_hash`] compares [`name_key`]s
-/// before names.
+/// Up to this many header fields, [`header_hash`] keeps the fields'
+/// [`name_key`]s on the stack.
 const KEYED_MAX: usize = 32;
 
 /// A key of a field name, equal for names equal ignoring ASCII case: its
@@ -319,40 +306,6 @@ impl ByteOut for HashBuf {
                 dst.copy_from_slice(data);
                 self.len = data.len();
             }
-        }
-    }
-}
-
-/// Which header fields are already taken: a bit set for up to 128 fields
-/// (no allocation), a vector above that.
-struct Used {
-    small: u128,
-    big: Vec<bool>,
-}
-
-impl Used {
-    fn new(n: usize) -> Self {
-        Used {
-            small: 0,
-            big: if n > 128 { vec![false; n] } else { Vec::new() },
-        }
-    }
-
-    fn get(&self, i: usize) -> bool {
-        if self.big.is_empty() {
-            i < 128 && self.small & (1u128 << i) != 0
-        } else {
-            self.big.get(i).copied().unwrap_or(false)
-        }
-    }
-
-    fn set(&mut self, i: usize) {
-        if self.big.is_empty() {
-            if i < 128 {
-                self.small |= 1u128 << i;
-            }
-        } else if let Some(u) = self.big.get_mut(i) {
-            *u = true;
         }
     }
 }
@@ -957,7 +910,7 @@ mod tests {
             // (Without, and with, a field taken as the signature's own:
             // the bottom-most "From", which is then never selected.)
             for (extra, sig_from) in [(0usize, false), (40, false), (0, true), (40, true)] {
-                // Above KEYED_MAX fields the scan compares names directly.
+                // Above KEYED_MAX fields the keys are on the heap.
                 let mut headers = headers.to_vec();
                 for _ in 0..extra {
                     headers.insert(0, headers[0]);
