@@ -172,6 +172,15 @@ pub(crate) fn zero_octets(w: u64) -> u64 {
     !(((w & M7).wrapping_add(M7)) | w | M7)
 }
 
+/// 0x80 in each octet of `w` that is at most 0x20 (SP, and the control
+/// characters HTAB, CR, LF among them), exactly (no borrow between
+/// octets: each 7-bit sum stays below 0x100).
+#[inline(always)]
+pub(crate) fn low_octets(w: u64) -> u64 {
+    const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((w & M7).wrapping_add(0x5f5f_5f5f_5f5f_5f5f)) | w) & HI
+}
+
 /// The end of the tag-spec starting at `start` (the next `;`, or the input
 /// length), and whether the spec holds any [`bad_value_byte`]: one pass,
 /// eight octets at a time. Words without `;`, control characters or DEL
@@ -508,6 +517,18 @@ mod tests {
             start = end + 1;
         }
         Ok(tags)
+    }
+
+    #[test]
+    fn low_octets_is_exact() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut w = [b'x'; 8];
+                w[pos] = b;
+                let want = if b <= 0x20 { 0x80u64 << (8 * pos) } else { 0 };
+                assert_eq!(low_octets(u64::from_le_bytes(w)), want, "{b} at {pos}");
+            }
+        }
     }
 
     #[test]

@@ -546,16 +546,6 @@ impl ByteOut for Vec<u8> {
     }
 }
 
-/// 0x80 in each octet of `w` that is at most 0x20 (SP, and the control
-/// characters HTAB, CR, LF among them), exactly (no borrow between
-/// octets: each 7-bit sum stays below 0x100).
-#[inline(always)]
-fn low_octets(w: u64) -> u64 {
-    const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    !(((w & M7).wrapping_add(0x5f5f_5f5f_5f5f_5f5f)) | w) & HI
-}
-
 /// The first position `p >= from` in `value` where relaxed header
 /// canonicalization may have work to do, or `value.len()`: an octet of at
 /// most 0x20 other than SP (HTAB, CR, LF; other control characters are
@@ -573,7 +563,7 @@ fn next_header_special(value: &[u8], from: usize) -> usize {
         && let Ok(c) = <[u8; 8]>::try_from(c)
     {
         let w = u64::from_le_bytes(c);
-        let lows = low_octets(w);
+        let lows = crate::taglist::low_octets(w);
         if lows != 0 {
             let sp = crate::taglist::zero_octets(w ^ SP);
             // Bit 8j + 7: octet j + 1 is low (for j = 7, the octet after
