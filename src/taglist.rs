@@ -79,6 +79,7 @@ pub(crate) fn is_fws(b: u8) -> bool {
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
+const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 /// Eight octets from `c` (up to 8 long) as a little-endian word, the
 /// missing tail filled with `fill`.
@@ -168,7 +169,6 @@ fn first_bad_value_byte(v: &[u8]) -> Option<usize> {
 /// runs between octets, unlike [`below`]).
 #[inline(always)]
 pub(crate) fn zero_octets(w: u64) -> u64 {
-    const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     !(((w & M7).wrapping_add(M7)) | w | M7)
 }
 
@@ -177,7 +177,6 @@ pub(crate) fn zero_octets(w: u64) -> u64 {
 /// octets: each 7-bit sum stays below 0x100).
 #[inline(always)]
 pub(crate) fn low_octets(w: u64) -> u64 {
-    const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     !(((w & M7).wrapping_add(0x5f5f_5f5f_5f5f_5f5f)) | w) & HI
 }
 
