@@ -372,6 +372,15 @@ impl fmt::Display for MacroError {
 
 impl std::error::Error for MacroError {}
 
+/// Octets allowed as themselves in a macro string of `context`
+/// (`macro-literal`, §7.1; explanations also allow SP).
+fn allowed(context: MacroContext, b: u8) -> bool {
+    match context {
+        MacroContext::Explanation => (0x20..=0x7e).contains(&b),
+        _ => (0x21..=0x7e).contains(&b),
+    }
+}
+
 fn is_delimiter(c: u8) -> bool {
     matches!(c, b'.' | b'-' | b'+' | b',' | b'/' | b'_' | b'=')
 }
@@ -387,39 +396,13 @@ impl MacroString {
     /// ```
     pub fn parse(text: &str, context: MacroContext) -> Result<Self, MacroError> {
         let bytes = text.as_bytes();
-        let allowed = |b: u8| match context {
-            MacroContext::Explanation => (0x20..=0x7e).contains(&b),
-            _ => (0x21..=0x7e).contains(&b),
-        };
         // Fast path: a literal (no `%`), the common case for targets.
-        if !bytes.contains(&b'%') && bytes.iter().all(|&b| allowed(b)) {
+        if !bytes.contains(&b'%') && bytes.iter().all(|&b| allowed(context, b)) {
             return Ok(Self::literal(
                 (!text.is_empty()).then(|| SharedStr::new(text)),
             ));
         }
         Self::parse_general(text, context)
-    }
-
-    /// [`MacroString::parse`] of `piece`, a sub-slice of `src`: a literal
-    /// keeps pointing into `src` (no allocation).
-    pub(crate) fn parse_within(
-        src: &Arc<str>,
-        piece: &str,
-        context: MacroContext,
-    ) -> Result<Self, MacroError> {
-        let allowed = |b: u8| match context {
-            MacroContext::Explanation => (0x20..=0x7e).contains(&b),
-            _ => (0x21..=0x7e).contains(&b),
-        };
-        let bytes = piece.as_bytes();
-        if !piece.is_empty()
-            && !bytes.contains(&b'%')
-            && bytes.iter().all(|&b| allowed(b))
-            && let Some(shared) = SharedStr::within(src, piece)
-        {
-            return Ok(Self::literal(Some(shared)));
-        }
-        Self::parse(piece, context)
     }
 
     /// A literal `piece` of `src` (no `%`, octets 0x21–0x7E: the caller
@@ -453,10 +436,6 @@ impl MacroString {
     /// The general case of [`MacroString::parse`].
     fn parse_general(text: &str, context: MacroContext) -> Result<Self, MacroError> {
         let bytes = text.as_bytes();
-        let allowed = |b: u8| match context {
-            MacroContext::Explanation => (0x20..=0x7e).contains(&b),
-            _ => (0x21..=0x7e).contains(&b),
-        };
         let mut parts = Vec::new();
         let mut lit = String::with_capacity(text.len());
         let mut i = 0;
@@ -496,7 +475,7 @@ impl MacroString {
                 }
                 continue;
             }
-            if !allowed(b) {
+            if !allowed(context, b) {
                 return err(MacroErrorKind::InvalidCharacter(b), i);
             }
             ends_with_expand = false;

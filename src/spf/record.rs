@@ -596,7 +596,7 @@ fn domain_spec(spec: &str, at: usize, src: Option<&Arc<str>>) -> Result<MacroStr
             return Ok(ms);
         }
     }
-    domain_spec_general(spec, at, src)
+    domain_spec_general(spec, at)
 }
 
 /// What one pass over a domain-spec without `%` finds (see
@@ -649,17 +649,10 @@ fn scan_literal_spec(spec: &[u8]) -> Option<LiteralSpec> {
     Some(LiteralSpec { domain_end, usable })
 }
 
-/// [`domain_spec`] for any spec (macros included).
-fn domain_spec_general(
-    spec: &str,
-    at: usize,
-    src: Option<&Arc<str>>,
-) -> Result<MacroString, TermError> {
-    let ms = match src {
-        Some(src) => MacroString::parse_within(src, spec, MacroContext::Domain),
-        None => MacroString::parse(spec, MacroContext::Domain),
-    }
-    .map_err(|e| macro_err(e, at))?;
+/// [`domain_spec`] for any spec (macros included; a plain literal here
+/// gets its own copy of the text).
+fn domain_spec_general(spec: &str, at: usize) -> Result<MacroString, TermError> {
+    let ms = MacroString::parse(spec, MacroContext::Domain).map_err(|e| macro_err(e, at))?;
     if ms.ends_with_expand() {
         return Ok(ms);
     }
@@ -949,7 +942,7 @@ mod tests {
             let src: Arc<str> = Arc::from(format!("a:{spec}").as_str());
             let piece = &src[2..];
             let fast = domain_spec(piece, 7, Some(&src));
-            let general = domain_spec_general(piece, 7, Some(&src));
+            let general = domain_spec_general(piece, 7);
             assert_eq!(fast, general, "{spec:?}");
             if let (Ok(f), Ok(g)) = (&fast, &general) {
                 assert_eq!(f.usable_literal(), g.usable_literal(), "{spec:?}");
