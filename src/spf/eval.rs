@@ -361,9 +361,10 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         self.txt_wait(name).await
     }
 
-    /// The TXT lookup after [`Lookups::txt_now`] gave `None`.
+    /// The TXT lookup after [`Lookups::txt_now`] gave `None`; `name` is
+    /// checked already, as for `txt_now`.
     async fn txt_wait(&mut self, name: &str) -> DnsResult<Txt> {
-        self.checked(name)?;
+        self.queries += 1;
         let r = self.resolver;
         if self.pf.is_none() {
             return r.txt(name).await;
