@@ -830,6 +830,9 @@ fn usable_domain_slow(domain: &str) -> Result<Cow<'_, str>, String> {
 /// and every level); on any problem the error comes from `dns::check_name`
 /// itself, so both always agree.
 pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
+    use crate::taglist::{below, word, zero_octets};
+    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
+    const DEL: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let b = name.as_bytes();
     let b = match b.split_last() {
         Some((b'.', rest)) => rest,
@@ -837,17 +840,36 @@ pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
     };
     // Up to 63 octets no label can be too long: no control character, no
     // empty label (no leading or trailing dot, no two dots in a row) is
-    // all there is to check, in branch-free passes the compiler
-    // vectorizes.
-    if let Some((&first, rest)) = b.split_first()
+    // all there is to check. From 8 octets on, eight at a time (SWAR,
+    // exact per-octet masks; the last word overlaps the one before it, and
+    // a dot pair across two words is tested on its own).
+    if let (Some(&first), Some(&last)) = (b.first(), b.last())
         && b.len() <= 63
     {
-        let ctrl = b.iter().fold(false, |a, &c| a | (c < 0x20) | (c == 0x7f));
-        let dots = b
-            .iter()
-            .zip(rest)
-            .fold(false, |a, (&x, &y)| a | ((x == b'.') & (y == b'.')));
-        if !ctrl && !dots && first != b'.' && rest.last() != Some(&b'.') {
+        let n = b.len();
+        let mut bad = u64::from(first == b'.' || last == b'.');
+        if n >= 8 {
+            let mut at = 0;
+            loop {
+                let at8 = at.min(n - 8);
+                let w = b
+                    .get(at8..at8 + 8)
+                    .and_then(|c| <[u8; 8]>::try_from(c).ok())
+                    .map_or(0, u64::from_le_bytes);
+                let dots = zero_octets(w ^ DOTS);
+                bad |= below(w, 0x20) | zero_octets(w ^ DEL) | (dots & (dots << 8));
+                if at8 + 8 >= n {
+                    break;
+                }
+                bad |= u64::from(b.get(at8 + 7..at8 + 9) == Some(b".."));
+                at += 8;
+            }
+        } else {
+            let w = word(b, b'a');
+            let dots = zero_octets(w ^ DOTS);
+            bad |= below(w, 0x20) | zero_octets(w ^ DEL) | (dots & (dots << 8));
+        }
+        if bad == 0 {
             return Ok(());
         }
         return dns::check_name(name);
@@ -2079,10 +2101,27 @@ mod name_check_tests {
         out
     }
 
+    /// A bad octet or pair at every position of names up to 20 long (so
+    /// across the eight-octet words of the SWAR check).
+    fn placed() -> Vec<String> {
+        let mut out = Vec::new();
+        for len in 1..=20 {
+            for at in 0..len {
+                for bad in [".", "..", "\0", "\x1f", "\x7f", " ", "\u{80}"] {
+                    let mut s = "a".repeat(len);
+                    s.insert_str(at, bad);
+                    out.push(s.clone());
+                    out.push(format!("{s}."));
+                }
+            }
+        }
+        out
+    }
+
     /// The one-pass check gives exactly `dns::check_name`'s answer.
     #[test]
     fn check_name_agrees_with_dns() {
-        for s in samples() {
+        for s in samples().into_iter().chain(placed()) {
             assert_eq!(super::check_name(&s), crate::dns::check_name(&s), "{s:?}");
         }
     }
