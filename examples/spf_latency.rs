@@ -191,7 +191,7 @@ async fn main() {
             )
             .await;
             times.push(t.elapsed());
-            assert_eq!(out.result, SpfResult::Pass, "{}", out.reason);
+            assert_eq!(out.result, SpfResult::Pass, "{}", out.reason());
             assert_eq!(out.dns_lookups, 8);
             queries = served.load(Ordering::Relaxed) - before;
         }

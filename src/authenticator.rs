@@ -276,7 +276,7 @@ impl<R: Resolver> Authenticator<R> {
         };
         let spf = spf.map(|o| SpfEvidence {
             result_pass: o.result == SpfResult::Pass,
-            domain: &o.domain,
+            domain: o.domain(),
         });
         let dkim: Vec<DkimEvidence<'_>> = dkim
             .iter()

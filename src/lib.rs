@@ -25,7 +25,7 @@
 //!     &SpfConfig::default(),
 //! ));
 //! assert_eq!(out.result, SpfResult::Pass);
-//! assert_eq!(out.mechanism.as_deref(), Some("ip4:192.0.2.0/24"));
+//! assert_eq!(out.mechanism(), Some("ip4:192.0.2.0/24"));
 //! ```
 //!
 //! See the README for the CLI, the limits and their defaults, and the two

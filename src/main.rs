@@ -318,10 +318,10 @@ fn to_json(report: &Report, header: &str) -> Value {
                 key.into(),
                 json!({
                     "result": o.result.as_str(),
-                    "domain": o.domain,
-                    "mechanism": o.mechanism,
-                    "explanation": o.explanation,
-                    "reason": o.reason,
+                    "domain": o.domain(),
+                    "mechanism": o.mechanism(),
+                    "explanation": o.explanation(),
+                    "reason": o.reason(),
                 }),
             );
         }

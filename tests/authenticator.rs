@@ -128,7 +128,7 @@ async fn null_sender_uses_postmaster_at_helo() {
         .await;
     let spf = r.spf.unwrap();
     assert_eq!(spf.result, SpfResult::Pass);
-    assert_eq!(spf.domain, "mail.example.com");
+    assert_eq!(spf.domain(), "mail.example.com");
     assert!(r.dkim.is_none() && r.dmarc.is_none());
 }
 

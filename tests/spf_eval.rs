@@ -91,7 +91,7 @@ fn dns_term_limit_at_and_over_with_query_log() {
     let out = mail_from_with(&z, "192.0.2.1", "u@over.example", "h.example", &seq);
     assert_eq!(out.result, SpfResult::PermError);
     assert_eq!(out.dns_lookups, 11);
-    assert!(out.reason.contains("limit 10"), "{}", out.reason);
+    assert!(out.reason().contains("limit 10"), "{}", out.reason());
     assert!(!queries(&z).contains(&"A last.example".to_string()));
     assert_eq!(z.query_count(), 11);
 
@@ -129,9 +129,9 @@ fn terms_are_counted_across_include_and_redirect() {
     assert_eq!(out.result, SpfResult::Pass);
     // include, 2 x a, redirect, a
     assert_eq!(out.dns_lookups, 5);
-    assert_eq!(out.chain, ["redirect=red.example"]);
-    assert_eq!(out.mechanism.as_deref(), Some("ip4:192.0.2.1"));
-    assert_eq!(out.mechanism_domain.as_deref(), Some("red.example"));
+    assert_eq!(out.chain().collect::<Vec<_>>(), ["redirect=red.example"]);
+    assert_eq!(out.mechanism(), Some("ip4:192.0.2.1"));
+    assert_eq!(out.mechanism_domain(), Some("red.example"));
     assert_eq!(
         queries(&z),
         [
@@ -147,8 +147,8 @@ fn terms_are_counted_across_include_and_redirect() {
     z.clear_queries();
     let pf = mail_from(&z, "192.0.2.1", "u@top.example", "h.example");
     assert_eq!(
-        (pf.result, pf.dns_lookups, pf.chain.clone()),
-        (out.result, out.dns_lookups, out.chain.clone())
+        (pf.result, pf.dns_lookups, pf.chain().collect::<Vec<_>>()),
+        (out.result, out.dns_lookups, out.chain().collect::<Vec<_>>())
     );
     assert_eq!(
         queries(&z),
@@ -183,7 +183,7 @@ fn void_lookup_limit() {
     let out = mail_from(&z, "192.0.2.1", "u@three.example", "h.example");
     assert_eq!(out.result, SpfResult::PermError);
     assert_eq!(out.void_lookups, 3);
-    assert!(out.reason.contains("void"), "{}", out.reason);
+    assert!(out.reason().contains("void"), "{}", out.reason());
 
     let out = mail_from(&z, "192.0.2.1", "u@nodata.example", "h.example");
     assert_eq!(out.result, SpfResult::PermError);
@@ -217,7 +217,7 @@ fn mx_name_limit_is_a_permerror() {
     z.clear_queries();
     let out = mail_from(&z, "192.0.2.1", "u@eleven.example", "h.example");
     assert_eq!(out.result, SpfResult::PermError);
-    assert!(out.reason.contains("11 MX records"), "{}", out.reason);
+    assert!(out.reason().contains("11 MX records"), "{}", out.reason());
     // No address lookups at all once the MX RRset is too big.
     assert_eq!(queries(&z), ["TXT eleven.example", "MX eleven.example"]);
 
@@ -279,7 +279,7 @@ fn time_budget_gives_temperror() {
     };
     let out = mail_from_with(&z, "192.0.2.1", "u@slow.example", "h.example", &cfg);
     assert_eq!(out.result, SpfResult::TempError);
-    assert!(out.reason.contains("time budget"), "{}", out.reason);
+    assert!(out.reason().contains("time budget"), "{}", out.reason());
     assert_eq!(out.dns_lookups, 1);
 }
 
@@ -295,7 +295,7 @@ fn dns_errors_are_temperrors() {
     );
     let out = mail_from(&z, "192.0.2.1", "u@txt.example", "h.example");
     assert_eq!(out.result, SpfResult::TempError);
-    assert!(out.reason.contains("txt.example"), "{}", out.reason);
+    assert!(out.reason().contains("txt.example"), "{}", out.reason());
 }
 
 // ------------------------------------------------------------ identities
@@ -314,15 +314,15 @@ fn helo_and_mail_from_are_separate_identities() {
     let helo = rt().block_on(check_helo(&z, ip("192.0.2.1"), "helo.example", &cfg));
     assert_eq!(helo.result, SpfResult::Pass);
     assert_eq!(helo.identity, Identity::Helo);
-    assert_eq!(helo.domain, "helo.example");
-    assert_eq!(helo.sender, "postmaster@helo.example");
+    assert_eq!(helo.domain(), "helo.example");
+    assert_eq!(helo.sender(), "postmaster@helo.example");
 
     // A passing HELO never stands in for a non-null MAIL FROM.
     let mf = mail_from(&z, "192.0.2.1", "user@from.example", "helo.example");
     assert_eq!(mf.result, SpfResult::Fail);
     assert_eq!(mf.identity, Identity::MailFrom);
-    assert_eq!(mf.domain, "from.example");
-    assert_eq!(mf.sender, "user@from.example");
+    assert_eq!(mf.domain(), "from.example");
+    assert_eq!(mf.sender(), "user@from.example");
 }
 
 #[test]
@@ -334,18 +334,18 @@ fn null_sender_uses_postmaster_at_helo() {
         let out = mail_from(&z, "192.0.2.1", null, "helo.example");
         assert_eq!(out.result, SpfResult::Pass);
         assert_eq!(out.identity, Identity::MailFrom);
-        assert_eq!(out.sender, "postmaster@helo.example");
-        assert_eq!(out.domain, "helo.example");
+        assert_eq!(out.sender(), "postmaster@helo.example");
+        assert_eq!(out.domain(), "helo.example");
     }
     let out = mail_from(&z, "192.0.2.1", "", "helo2.example");
     assert_eq!(out.result, SpfResult::Fail);
     assert_eq!(
-        out.explanation.as_deref(),
+        out.explanation(),
         Some("postmaster@helo2.example via helo2.example (helo2.example)")
     );
     // No local-part: postmaster.
     let out = mail_from(&z, "192.0.2.1", "@helo2.example", "x.example");
-    assert_eq!(out.sender, "postmaster@helo2.example");
+    assert_eq!(out.sender(), "postmaster@helo2.example");
 }
 
 #[test]
@@ -362,7 +362,12 @@ fn unusable_domains_give_none_without_queries() {
         ),
     ] {
         let out = mail_from(&z, "192.0.2.1", from, helo);
-        assert_eq!(out.result, SpfResult::None, "{from} {helo}: {}", out.reason);
+        assert_eq!(
+            out.result,
+            SpfResult::None,
+            "{from} {helo}: {}",
+            out.reason()
+        );
     }
     assert_eq!(z.query_count(), 0);
     let out = rt().block_on(check_helo(
@@ -383,7 +388,7 @@ fn ipv4_mapped_clients_are_ipv4() {
     );
     let out = mail_from(&z, "::ffff:192.0.2.9", "u@m.example", "h.example");
     assert_eq!(out.result, SpfResult::Pass);
-    assert_eq!(out.mechanism.as_deref(), Some("ip4:192.0.2.0/24"));
+    assert_eq!(out.mechanism(), Some("ip4:192.0.2.0/24"));
 }
 
 #[test]
@@ -400,7 +405,7 @@ fn check_host_directly() {
         &SpfConfig::default(),
     ));
     assert_eq!(out.result, SpfResult::Pass);
-    assert_eq!(out.domain, "d.example");
+    assert_eq!(out.domain(), "d.example");
 }
 
 // ---------------------------------------------------------- explanations
@@ -415,15 +420,15 @@ fn explanation_only_on_fail_and_not_counted() {
     .add_txt("why.example", ["%{i} is not one of %{d}'s hosts"]);
     let out = mail_from(&z, "192.0.2.1", "u@e.example", "h.example");
     assert_eq!(out.result, SpfResult::Pass);
-    assert_eq!(out.explanation, None);
+    assert_eq!(out.explanation(), None);
     let out = mail_from(&z, "192.0.2.2", "u@e.example", "h.example");
     assert_eq!(out.result, SpfResult::SoftFail);
-    assert_eq!(out.explanation, None);
+    assert_eq!(out.explanation(), None);
     assert!(!queries(&z).iter().any(|q| q.contains("why.example")));
     let out = mail_from(&z, "192.0.2.3", "u@e.example", "h.example");
     assert_eq!(out.result, SpfResult::Fail);
     assert_eq!(
-        out.explanation.as_deref(),
+        out.explanation(),
         Some("192.0.2.3 is not one of e.example's hosts")
     );
     assert_eq!(out.dns_lookups, 0);
@@ -441,12 +446,12 @@ fn default_explanation_is_a_macro_string() {
     };
     let out = mail_from_with(&z, "2001:db8::1", "u@e.example", "h.example", &cfg);
     assert_eq!(
-        out.explanation.as_deref(),
+        out.explanation(),
         Some("2001:db8::1 not allowed by e.example (see mx.example.net)")
     );
     // No default configured: no explanation.
     assert_eq!(
-        mail_from(&z, "2001:db8::1", "u@e.example", "h").explanation,
+        mail_from(&z, "2001:db8::1", "u@e.example", "h").explanation(),
         None
     );
 }
@@ -461,17 +466,100 @@ fn output_explains_the_match() {
         .add_txt("leaf.example", ["v=spf1 ip4:192.0.2.0/28 -all"]);
     let out = mail_from(&z, "192.0.2.5", "u@top.example", "h.example");
     assert_eq!(out.result, SpfResult::Fail);
-    assert_eq!(out.mechanism.as_deref(), Some("ip4:192.0.2.0/28"));
-    assert_eq!(out.mechanism_domain.as_deref(), Some("leaf.example"));
-    assert_eq!(out.chain, ["include:mid.example", "redirect=leaf.example"]);
+    assert_eq!(out.mechanism(), Some("ip4:192.0.2.0/28"));
+    assert_eq!(out.mechanism_domain(), Some("leaf.example"));
+    assert_eq!(
+        out.chain().collect::<Vec<_>>(),
+        ["include:mid.example", "redirect=leaf.example"]
+    );
     assert_eq!(out.dns_lookups, 2);
-    assert!(out.reason.contains("ip4:192.0.2.0/28"), "{}", out.reason);
-    assert!(out.reason.contains("include:mid.example"), "{}", out.reason);
+    assert!(
+        out.reason().contains("ip4:192.0.2.0/28"),
+        "{}",
+        out.reason()
+    );
+    assert!(
+        out.reason().contains("include:mid.example"),
+        "{}",
+        out.reason()
+    );
 
     let out = mail_from(&z, "198.51.100.1", "u@top.example", "h.example");
     assert_eq!(out.result, SpfResult::SoftFail);
-    assert_eq!(out.mechanism.as_deref(), Some("~all"));
-    assert!(out.chain.is_empty());
+    assert_eq!(out.mechanism(), Some("~all"));
+    assert_eq!(out.chain().len(), 0);
+}
+
+/// The serialized output keeps the documented keys and values (the texts
+/// are methods since session 5; the keys are those of the fields they
+/// replaced), and the match sentence is the one `reason()` writes.
+#[test]
+fn output_serializes_with_the_documented_keys() {
+    let mut z = ZoneResolver::new();
+    z.add_txt("top.example", ["v=spf1 include:mid.example -all"])
+        .add_txt("mid.example", ["v=spf1 ip4:192.0.2.0/28 -all"]);
+    let out = mail_from(&z, "192.0.2.5", "<@top.example>", "h.example");
+    let v = serde_json::to_value(&out).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want = vec![
+        "result",
+        "identity",
+        "ip",
+        "sender",
+        "helo",
+        "domain",
+        "mechanism",
+        "mechanism_domain",
+        "explanation",
+        "reason",
+        "chain",
+        "dns_lookups",
+        "void_lookups",
+        "queries",
+    ];
+    want.sort_unstable();
+    let mut got = keys.clone();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    assert_eq!(v["result"], "pass");
+    assert_eq!(v["identity"], "mailfrom");
+    assert_eq!(v["ip"], "192.0.2.5");
+    // A missing local-part becomes postmaster (§4.3).
+    assert_eq!(v["sender"], "postmaster@top.example");
+    assert_eq!(v["helo"], "h.example");
+    assert_eq!(v["domain"], "top.example");
+    assert_eq!(v["mechanism"], "ip4:192.0.2.0/28");
+    assert_eq!(v["mechanism_domain"], "mid.example");
+    assert_eq!(v["explanation"], serde_json::Value::Null);
+    assert_eq!(v["chain"], serde_json::json!(["include:mid.example"]));
+    assert_eq!(v["dns_lookups"], 1);
+    assert_eq!(
+        v["reason"],
+        "192.0.2.5 matched \"ip4:192.0.2.0/28\" in the record of mid.example via include:mid.example"
+    );
+    assert_eq!(v["reason"], out.reason().as_ref());
+    // A match in the top record: its domain is the domain checked.
+    let top = mail_from(&z, "198.51.100.1", "u@top.example", "h.example");
+    assert_eq!(top.result, SpfResult::Fail);
+    assert_eq!(top.mechanism(), Some("-all"));
+    assert_eq!(top.mechanism_domain(), Some("top.example"));
+    assert_eq!(
+        top.reason(),
+        "198.51.100.1 matched \"-all\" in the record of top.example"
+    );
+
+    // An error's reason is stored text; equality compares the texts.
+    let bad = mail_from(&z, "192.0.2.5", "u@nothing.example", "h.example");
+    assert_eq!(bad.result, SpfResult::None);
+    assert_eq!(bad.sender(), "u@nothing.example");
+    assert!(bad.reason().contains("nothing.example"), "{}", bad.reason());
+    assert_eq!(bad.clone(), bad);
+    assert_ne!(bad, out);
+    let debug = format!("{out:?}");
+    assert!(
+        debug.contains("mechanism: Some(\"ip4:192.0.2.0/28\")"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -484,15 +572,15 @@ fn errors_say_where() {
         .add_txt("inc.example", ["v=spf1 include:nothing.example -all"]);
     let out = mail_from(&z, "192.0.2.1", "u@top.example", "h.example");
     assert_eq!(out.result, SpfResult::PermError);
-    assert_eq!(out.chain, ["include:bad.example"]);
-    assert!(out.reason.contains("bad.example"), "{}", out.reason);
-    assert!(out.reason.contains("offset 11"), "{}", out.reason);
+    assert_eq!(out.chain().collect::<Vec<_>>(), ["include:bad.example"]);
+    assert!(out.reason().contains("bad.example"), "{}", out.reason());
+    assert!(out.reason().contains("offset 11"), "{}", out.reason());
     let out = mail_from(&z, "192.0.2.1", "u@two.example", "h.example");
     assert_eq!(out.result, SpfResult::PermError);
-    assert!(out.reason.contains("2 SPF records"), "{}", out.reason);
+    assert!(out.reason().contains("2 SPF records"), "{}", out.reason());
     let out = mail_from(&z, "192.0.2.1", "u@inc.example", "h.example");
     assert_eq!(out.result, SpfResult::PermError);
-    assert!(out.reason.contains("nothing.example"), "{}", out.reason);
+    assert!(out.reason().contains("nothing.example"), "{}", out.reason());
 }
 
 // -------------------------------------------------------------- rendering
@@ -601,7 +689,7 @@ fn hostile_records_are_bounded() {
         "h",
     );
     assert_eq!(out.result, SpfResult::Fail);
-    assert_eq!(out.explanation, None);
+    assert_eq!(out.explanation(), None);
 }
 
 // ------------------------------------------------------------ API shapes

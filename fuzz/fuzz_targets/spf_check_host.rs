@@ -63,5 +63,5 @@ fuzz_target!(|i: Input| {
         "{n} queries: {:?}",
         zone.queries()
     );
-    assert!(out.explanation.as_ref().is_none_or(|e| e.len() <= 4096));
+    assert!(out.explanation().is_none_or(|e| e.len() <= 4096));
 });

@@ -39,7 +39,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -48,10 +48,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ipnet::Ipv6Net;
 
 use super::cache::RecordOutcome;
+use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroString, MacroVars};
 use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
-use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
+use super::{Identity, OutputParts, OutputText, SpfConfig, SpfOutput, SpfResult, split_sender};
 use crate::dns::{self, Answer, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
 use std::future::Future;
 use std::pin::Pin;
@@ -719,19 +720,54 @@ fn outcome_step(domain: &str, o: RecordOutcome) -> Step<Option<Arc<Record>>> {
 #[derive(Debug, Clone)]
 struct Verdict {
     result: SpfResult,
-    mechanism: Option<String>,
-    mechanism_domain: Option<String>,
+    /// The deciding directive: as written (a piece of its record's text,
+    /// no copy), or a match not yet written ([`Mech::At`]).
+    mechanism: Option<Mech>,
+    mechanism_domain: Option<MechDomain>,
     chain: Vec<String>,
     /// Set for errors, `none` and the default result; matches get their
     /// sentence when the output is built.
     reason: Option<String>,
     /// `exp=` of the record that decided a `fail`, with that record's domain.
     exp: Option<Box<(MacroString, String)>>,
+}
+
+/// The deciding directive of a [`Verdict`].
+#[derive(Debug, Clone)]
+enum Mech {
     /// A match not yet written into `mechanism`/`mechanism_domain`: the
-    /// directive's record and index. Filled in ([`Verdict::materialize`])
-    /// only when the verdict is used, so a matched `-all` inside an include
-    /// that does not match costs no allocation.
-    at: Option<usize>,
+    /// directive's index in its record. Written
+    /// ([`Verdict::materialize`]) only when the verdict is used, so a
+    /// matched `-all` inside an include that does not match costs nothing.
+    At(usize),
+    /// The directive as written.
+    Text(SharedStr),
+}
+
+/// The domain of the record that holds the deciding mechanism.
+#[derive(Debug, Clone)]
+enum MechDomain {
+    /// The domain checked, as the output holds it (no copy).
+    Top,
+    Other(String),
+}
+
+impl MechDomain {
+    /// `domain`, the usable domain of a level, for a check of `top`.
+    fn of(domain: &str, top: &str) -> Self {
+        if domain == top {
+            MechDomain::Top
+        } else {
+            MechDomain::Other(domain.to_string())
+        }
+    }
+
+    fn as_str<'a>(&'a self, top: &'a str) -> &'a str {
+        match self {
+            MechDomain::Top => top,
+            MechDomain::Other(d) => d,
+        }
+    }
 }
 
 /// An evaluation step: `Err` ends the evaluation of the current record with
@@ -747,16 +783,16 @@ impl Verdict {
             chain: Vec::new(),
             reason: Some(reason),
             exp: None,
-            at: None,
         }
     }
 
     /// Writes a pending match's mechanism text (directive `at` of
-    /// `record`) and the domain (`domain`, the domain of that record).
-    fn materialize(&mut self, record: &Record, domain: &str) {
-        if let Some(i) = self.at.take() {
-            self.mechanism = record.directives.get(i).map(|d| d.text.as_str().to_owned());
-            self.mechanism_domain = Some(domain.to_string());
+    /// `record`) and the domain (`domain`, the domain of that record, in a
+    /// check of `top`).
+    fn materialize(&mut self, record: &Record, domain: &str, top: &str) {
+        if let Some(Mech::At(i)) = self.mechanism {
+            self.mechanism = record.directives.get(i).map(|d| Mech::Text(d.text.clone()));
+            self.mechanism_domain = Some(MechDomain::of(domain, top));
         }
     }
 
@@ -1021,6 +1057,7 @@ fn needs_mechanism(via: Option<Via>, v: &Verdict) -> bool {
 fn after_child(
     record: &Arc<Record>,
     domain: &str,
+    top: &str,
     idx: usize,
     via: Via,
     target: &str,
@@ -1038,9 +1075,9 @@ fn after_child(
                     v.result = result;
                     v.exp = fail_exp(result, record, domain);
                     v.reason = None;
-                    if v.mechanism.is_none() {
-                        v.mechanism = Some(d.text.as_str().to_owned());
-                        v.mechanism_domain = Some(domain.to_string());
+                    if !matches!(v.mechanism, Some(Mech::Text(_))) {
+                        v.mechanism = Some(Mech::Text(d.text.clone()));
+                        v.mechanism_domain = Some(MechDomain::of(domain, top));
                     }
                     Some(v)
                 }
@@ -1518,12 +1555,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         let result = qualifier_result(d.qualifier);
                         break 'eval Ok(Next::Done(Verdict {
                             result,
-                            mechanism: None,
+                            mechanism: Some(Mech::At(idx)),
                             mechanism_domain: None,
                             chain: Vec::new(),
                             reason: None,
                             exp: fail_exp(result, record, domain),
-                            at: Some(idx),
                         }));
                     }
                 }
@@ -1543,13 +1579,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 Ok(Next::Done(Verdict {
                     result: SpfResult::Neutral,
                     mechanism: None,
-                    mechanism_domain: Some(domain.to_string()),
+                    mechanism_domain: Some(MechDomain::of(domain, top)),
                     chain: Vec::new(),
                     reason: Some(format!(
                         "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
                     )),
                     exp: None,
-                    at: None,
                 }))
             };
             let mut finished = match step {
@@ -1587,6 +1622,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                             let r = after_child(
                                 &parent.record,
                                 names.get(dom).unwrap_or_default(),
+                                top,
                                 idx,
                                 via,
                                 names.get(t).unwrap_or_default(),
@@ -1613,8 +1649,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     return finished;
                 };
                 if needs_mechanism(f.via, &finished) {
-                    finished
-                        .materialize(&f.record, names.get(f.domain.clone()).unwrap_or_default());
+                    finished.materialize(
+                        &f.record,
+                        names.get(f.domain.clone()).unwrap_or_default(),
+                        top,
+                    );
                 }
                 let (Some(via), Some(parent)) = (f.via, stack.last()) else {
                     return finished;
@@ -1622,6 +1661,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 let r = after_child(
                     &parent.record,
                     names.get(parent.domain.clone()).unwrap_or_default(),
+                    top,
                     parent.idx,
                     via,
                     names.get(f.target.clone()).unwrap_or_default(),
@@ -1836,8 +1876,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         let ms = MacroString::parse(default, MacroContext::Explanation).ok()?;
         let domain = v
             .mechanism_domain
-            .as_deref()
-            .unwrap_or(top_domain)
+            .as_ref()
+            .map_or(top_domain, |d| d.as_str(top_domain))
             .to_string();
         Some(self.expand_text(&ms, &domain).await)
     }
@@ -1856,31 +1896,6 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             None
         };
         (v, exp)
-    }
-}
-
-/// Appends `ip` in its usual text form (as `Display` writes it; IPv4
-/// without the formatting machinery, it is in every match's reason).
-fn push_ip(out: &mut String, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                if o >= 100 {
-                    out.push(char::from(b'0' + o / 100));
-                }
-                if o >= 10 {
-                    out.push(char::from(b'0' + o / 10 % 10));
-                }
-                out.push(char::from(b'0' + o % 10));
-            }
-        }
-        // `write!` to a String cannot fail.
-        IpAddr::V6(_) => {
-            let _ = write!(out, "{ip}");
-        }
     }
 }
 
@@ -1919,11 +1934,14 @@ async fn run_inner<R: Resolver + ?Sized>(
     config: &SpfConfig,
 ) -> SpfOutput {
     let (local, sender_domain) = split_sender(sender);
-    let mut full_sender = String::with_capacity(local.len() + 1 + sender_domain.len());
-    full_sender.push_str(local);
-    full_sender.push('@');
-    full_sender.push_str(sender_domain);
-    let top_domain = domain.strip_suffix('.').unwrap_or(domain).to_string();
+    // `local@domain` as given, or with `postmaster` for a missing
+    // local-part (§4.3).
+    let full_sender: Cow<'_, str> = if local.len() + 1 + sender_domain.len() == sender.len() {
+        Cow::Borrowed(sender)
+    } else {
+        Cow::Owned(format!("{local}@{sender_domain}"))
+    };
+    let top_domain = domain.strip_suffix('.').unwrap_or(domain);
     let base = MacroVars {
         sender: &full_sender,
         local,
@@ -1942,7 +1960,7 @@ async fn run_inner<R: Resolver + ?Sized>(
     let pf: OnceLock<Box<Prefetch<'_, R>>> = OnceLock::new();
     let pf_ref = config.prefetch.then_some(&pf);
     let mut ev = Eval {
-        dns: Lookups::new(resolver, config, base, &top_domain, pf_ref),
+        dns: Lookups::new(resolver, config, base, top_domain, pf_ref),
         config,
         base,
         ptr_names: None,
@@ -1950,7 +1968,7 @@ async fn run_inner<R: Resolver + ?Sized>(
         cache_now: None,
     };
     let outcome = {
-        let mut top = std::pin::pin!(ev.top(&top_domain));
+        let mut top = std::pin::pin!(ev.top(top_domain));
         let mut poll = |cx: &mut Context<'_>| match pf_ref {
             Some(cell) => Prefetch::poll_run(cell, top.as_mut(), cx),
             None => top.as_mut().poll(cx),
@@ -1997,60 +2015,50 @@ async fn run_inner<R: Resolver + ?Sized>(
     // Both borrow `full_sender`, which the output takes.
     drop(ev);
     drop(pf);
-    let reason = match verdict.reason {
-        Some(r) => r,
-        None => {
-            let mech = verdict.mechanism.as_deref().unwrap_or("?");
-            let mdom = verdict.mechanism_domain.as_deref().unwrap_or(&top_domain);
-            let mut r = String::with_capacity(64 + mech.len() + mdom.len());
-            push_ip(&mut r, dns::canonical_ip(ip));
-            r.push_str(" matched \"");
-            r.push_str(mech);
-            r.push_str("\" in the record of ");
-            r.push_str(mdom);
-            if !verdict.chain.is_empty() {
-                r.push_str(" via ");
-                r.push_str(&verdict.chain.join(" > "));
-            }
-            r
-        }
+    let mechanism = match &verdict.mechanism {
+        Some(Mech::Text(m)) => m.as_str(),
+        _ => "",
     };
-    SpfOutput {
+    let mechanism_domain = match &verdict.mechanism_domain {
+        Some(MechDomain::Other(d)) => d.as_str(),
+        _ => "",
+    };
+    let mut text = OutputText::with_capacity(
+        full_sender.len()
+            + helo.len()
+            + top_domain.len()
+            + mechanism.len()
+            + mechanism_domain.len()
+            + explanation.as_deref().map_or(0, str::len)
+            + verdict.reason.as_deref().map_or(0, str::len)
+            + verdict.chain.iter().map(String::len).sum::<usize>(),
+    );
+    let sender_span = text.push(&full_sender);
+    let helo_span = text.push(helo);
+    let domain_span = text.push(top_domain);
+    let parts = OutputParts {
         result: verdict.result,
         identity,
         ip,
-        sender: full_sender,
-        helo: helo.to_string(),
-        domain: top_domain,
-        mechanism: verdict.mechanism,
-        mechanism_domain: verdict.mechanism_domain,
-        explanation,
-        reason,
-        chain: verdict.chain,
+        sender: sender_span,
+        helo: helo_span,
+        mechanism: match &verdict.mechanism {
+            Some(Mech::Text(m)) => Some(text.push(m)),
+            _ => None,
+        },
+        mechanism_domain: verdict.mechanism_domain.as_ref().map(|d| match d {
+            MechDomain::Top => domain_span.clone(),
+            MechDomain::Other(d) => text.push(d),
+        }),
+        domain: domain_span,
+        explanation: explanation.as_deref().map(|e| text.push(e)),
+        reason: verdict.reason.as_deref().map(|r| text.push(r)),
+        chain: verdict.chain.iter().map(|c| text.push(c)).collect(),
         dns_lookups,
         void_lookups,
         queries,
-    }
-}
-
-#[cfg(test)]
-mod push_ip_tests {
-    #[test]
-    fn push_ip_is_display() {
-        for ip in [
-            "0.0.0.0",
-            "1.22.103.255",
-            "198.51.100.5",
-            "10.0.9.99",
-            "::1",
-            "2001:db8::cafe",
-        ] {
-            let ip: std::net::IpAddr = ip.parse().unwrap();
-            let mut s = String::new();
-            super::push_ip(&mut s, ip);
-            assert_eq!(s, ip.to_string());
-        }
-    }
+    };
+    SpfOutput::new(text, parts)
 }
 
 #[cfg(test)]

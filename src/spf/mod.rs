@@ -186,8 +186,8 @@
 //! )
 //! .await;
 //! assert_eq!(out.result, SpfResult::Pass);
-//! assert_eq!(out.mechanism.as_deref(), Some("a:mail.example.net"));
-//! assert_eq!(out.chain, ["include:_spf.example.net"]);
+//! assert_eq!(out.mechanism(), Some("a:mail.example.net"));
+//! assert_eq!(out.chain().collect::<Vec<_>>(), ["include:_spf.example.net"]);
 //! assert_eq!(out.dns_lookups, 2);
 //! # });
 //! ```
@@ -393,9 +393,18 @@ impl Default for SpfConfig {
 
 /// The outcome of an SPF check, with everything needed to explain it.
 ///
-/// Serializes (serde) with the field names below; `result` and `identity`
-/// as their RFC words.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// The result and the counters are fields; the texts (sender, HELO name,
+/// domain, mechanism, ...) are methods, because they are kept in one
+/// buffer: building an output costs one allocation rather than one per
+/// text, and [`SpfOutput::reason`] is written only when asked for.
+///
+/// Serializes (serde) as an object with the keys `result`, `identity`,
+/// `ip`, `sender`, `helo`, `domain`, `mechanism`, `mechanism_domain`,
+/// `explanation`, `reason`, `chain`, `dns_lookups`, `void_lookups`,
+/// `queries` (the methods and fields of the same names; `result` and
+/// `identity` as their RFC words). Two outputs are equal when all of those
+/// are.
+#[derive(Clone)]
 pub struct SpfOutput {
     /// The result.
     pub result: SpfResult,
@@ -404,29 +413,6 @@ pub struct SpfOutput {
     /// The client IP as given (an IPv4-mapped IPv6 address is evaluated as
     /// IPv4, §5).
     pub ip: IpAddr,
-    /// The `<sender>` used, always `local-part@domain` (`postmaster@...`
-    /// when there was no local-part or a null reverse-path).
-    pub sender: String,
-    /// The HELO/EHLO name given.
-    pub helo: String,
-    /// The domain checked (`<domain>` of the top-level `check_host()`).
-    pub domain: String,
-    /// The directive that decided the result, as written (for example
-    /// `-all` or `ip4:192.0.2.0/24`); `None` when no mechanism matched or
-    /// the check ended in an error.
-    pub mechanism: Option<String>,
-    /// The domain whose record contains [`SpfOutput::mechanism`] (differs
-    /// from [`SpfOutput::domain`] after an include or redirect).
-    pub mechanism_domain: Option<String>,
-    /// The explanation (§6.2), only for `fail`: the text of the domain's
-    /// `exp=` record, or the configured default explanation.
-    pub explanation: Option<String>,
-    /// A sentence saying why: what matched, or what went wrong and where.
-    pub reason: String,
-    /// The `include:`/`redirect=` terms (with their expanded targets) that
-    /// led from [`SpfOutput::domain`] to the deciding record, outermost
-    /// first.
-    pub chain: Vec<String>,
     /// DNS-querying terms evaluated (counted against
     /// [`SpfConfig::max_dns_mechanisms`]).
     pub dns_lookups: usize,
@@ -435,6 +421,215 @@ pub struct SpfOutput {
     /// DNS queries actually sent to the resolver, including the record
     /// lookups, MX/PTR follow-up address lookups and the `exp=` lookup.
     pub queries: usize,
+    /// The texts, back to back; the spans below are ranges of it.
+    text: String,
+    sender: Span,
+    helo: Span,
+    domain: Span,
+    mechanism: Option<Span>,
+    mechanism_domain: Option<Span>,
+    explanation: Option<Span>,
+    /// `None`: a match, whose sentence [`SpfOutput::reason`] writes.
+    reason: Option<Span>,
+    chain: Vec<Span>,
+}
+
+/// A range of [`SpfOutput`]'s text.
+type Span = std::ops::Range<usize>;
+
+/// Builds an [`SpfOutput`]: the texts go into one buffer.
+pub(crate) struct OutputText {
+    text: String,
+}
+
+impl OutputText {
+    /// A buffer with room for `n` octets.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        OutputText {
+            text: String::with_capacity(n),
+        }
+    }
+
+    /// Appends `s`; its span.
+    pub(crate) fn push(&mut self, s: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(s);
+        start..self.text.len()
+    }
+}
+
+/// The parts of an [`SpfOutput`] (spans of the [`OutputText`]).
+pub(crate) struct OutputParts {
+    pub result: SpfResult,
+    pub identity: Identity,
+    pub ip: IpAddr,
+    pub sender: Span,
+    pub helo: Span,
+    pub domain: Span,
+    pub mechanism: Option<Span>,
+    pub mechanism_domain: Option<Span>,
+    pub explanation: Option<Span>,
+    pub reason: Option<Span>,
+    pub chain: Vec<Span>,
+    pub dns_lookups: usize,
+    pub void_lookups: usize,
+    pub queries: usize,
+}
+
+impl SpfOutput {
+    pub(crate) fn new(text: OutputText, p: OutputParts) -> Self {
+        SpfOutput {
+            result: p.result,
+            identity: p.identity,
+            ip: p.ip,
+            dns_lookups: p.dns_lookups,
+            void_lookups: p.void_lookups,
+            queries: p.queries,
+            text: text.text,
+            sender: p.sender,
+            helo: p.helo,
+            domain: p.domain,
+            mechanism: p.mechanism,
+            mechanism_domain: p.mechanism_domain,
+            explanation: p.explanation,
+            reason: p.reason,
+            chain: p.chain,
+        }
+    }
+
+    fn span(&self, s: &Span) -> &str {
+        self.text.get(s.clone()).unwrap_or_default()
+    }
+
+    /// The `<sender>` used, always `local-part@domain` (`postmaster@...`
+    /// when there was no local-part or a null reverse-path).
+    pub fn sender(&self) -> &str {
+        self.span(&self.sender)
+    }
+
+    /// The HELO/EHLO name given.
+    pub fn helo(&self) -> &str {
+        self.span(&self.helo)
+    }
+
+    /// The domain checked (`<domain>` of the top-level `check_host()`,
+    /// without a trailing dot).
+    pub fn domain(&self) -> &str {
+        self.span(&self.domain)
+    }
+
+    /// The directive that decided the result, as written (for example
+    /// `-all` or `ip4:192.0.2.0/24`); `None` when no mechanism matched or
+    /// the check ended in an error.
+    pub fn mechanism(&self) -> Option<&str> {
+        self.mechanism.as_ref().map(|s| self.span(s))
+    }
+
+    /// The domain whose record contains [`SpfOutput::mechanism`] (differs
+    /// from [`SpfOutput::domain`] after an include or redirect).
+    pub fn mechanism_domain(&self) -> Option<&str> {
+        self.mechanism_domain.as_ref().map(|s| self.span(s))
+    }
+
+    /// The explanation (§6.2), only for `fail`: the text of the domain's
+    /// `exp=` record, or the configured default explanation.
+    pub fn explanation(&self) -> Option<&str> {
+        self.explanation.as_ref().map(|s| self.span(s))
+    }
+
+    /// The `include:`/`redirect=` terms (with their expanded targets) that
+    /// led from [`SpfOutput::domain`] to the deciding record, outermost
+    /// first.
+    pub fn chain(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator + '_ {
+        self.chain.iter().map(|s| self.span(s))
+    }
+
+    /// A sentence saying why: what matched (written when asked for), or
+    /// what went wrong and where.
+    pub fn reason(&self) -> std::borrow::Cow<'_, str> {
+        if let Some(r) = &self.reason {
+            return std::borrow::Cow::Borrowed(self.span(r));
+        }
+        let mech = self.mechanism().unwrap_or("?");
+        let mdom = self.mechanism_domain().unwrap_or(self.domain());
+        let mut r = String::with_capacity(64 + mech.len() + mdom.len());
+        use std::fmt::Write as _;
+        // `write!` to a String cannot fail.
+        let _ = write!(r, "{}", crate::dns::canonical_ip(self.ip));
+        r.push_str(" matched \"");
+        r.push_str(mech);
+        r.push_str("\" in the record of ");
+        r.push_str(mdom);
+        for (i, step) in self.chain().enumerate() {
+            r.push_str(if i == 0 { " via " } else { " > " });
+            r.push_str(step);
+        }
+        std::borrow::Cow::Owned(r)
+    }
+}
+
+impl fmt::Debug for SpfOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpfOutput")
+            .field("result", &self.result)
+            .field("identity", &self.identity)
+            .field("ip", &self.ip)
+            .field("sender", &self.sender())
+            .field("helo", &self.helo())
+            .field("domain", &self.domain())
+            .field("mechanism", &self.mechanism())
+            .field("mechanism_domain", &self.mechanism_domain())
+            .field("explanation", &self.explanation())
+            .field("reason", &self.reason())
+            .field("chain", &self.chain().collect::<Vec<_>>())
+            .field("dns_lookups", &self.dns_lookups)
+            .field("void_lookups", &self.void_lookups)
+            .field("queries", &self.queries)
+            .finish()
+    }
+}
+
+impl PartialEq for SpfOutput {
+    fn eq(&self, o: &Self) -> bool {
+        self.result == o.result
+            && self.identity == o.identity
+            && self.ip == o.ip
+            && self.dns_lookups == o.dns_lookups
+            && self.void_lookups == o.void_lookups
+            && self.queries == o.queries
+            && self.sender() == o.sender()
+            && self.helo() == o.helo()
+            && self.domain() == o.domain()
+            && self.mechanism() == o.mechanism()
+            && self.mechanism_domain() == o.mechanism_domain()
+            && self.explanation() == o.explanation()
+            && self.chain().eq(o.chain())
+            && self.reason() == o.reason()
+    }
+}
+
+impl Eq for SpfOutput {}
+
+impl serde::Serialize for SpfOutput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("SpfOutput", 14)?;
+        st.serialize_field("result", &self.result)?;
+        st.serialize_field("identity", &self.identity)?;
+        st.serialize_field("ip", &self.ip)?;
+        st.serialize_field("sender", self.sender())?;
+        st.serialize_field("helo", self.helo())?;
+        st.serialize_field("domain", self.domain())?;
+        st.serialize_field("mechanism", &self.mechanism())?;
+        st.serialize_field("mechanism_domain", &self.mechanism_domain())?;
+        st.serialize_field("explanation", &self.explanation())?;
+        st.serialize_field("reason", &self.reason())?;
+        st.serialize_field("chain", &self.chain().collect::<Vec<_>>())?;
+        st.serialize_field("dns_lookups", &self.dns_lookups)?;
+        st.serialize_field("void_lookups", &self.void_lookups)?;
+        st.serialize_field("queries", &self.queries)?;
+        st.end()
+    }
 }
 
 /// The `check_host()` function of RFC 7208 §4: is `ip` allowed to send mail

@@ -84,8 +84,8 @@ fn comment(s: &str) -> String {
 pub fn received_spf(output: &SpfOutput, receiver: &str) -> String {
     let ip = crate::dns::canonical_ip(output.ip);
     let who = match output.identity {
-        Identity::MailFrom => output.sender.as_str(),
-        Identity::Helo => output.helo.as_str(),
+        Identity::MailFrom => output.sender(),
+        Identity::Helo => output.helo(),
     };
     let text = match output.result {
         SpfResult::Pass => {
@@ -116,15 +116,15 @@ pub fn received_spf(output: &SpfOutput, receiver: &str) -> String {
     ];
     if output.identity == Identity::MailFrom {
         // envelope-from is always quoted: local-parts may need it anyway.
-        let mut ef = kv_value(&output.sender);
+        let mut ef = kv_value(output.sender());
         if !ef.starts_with('"') {
             ef = format!("\"{ef}\"");
         }
         pairs.push(format!("envelope-from={ef}"));
     }
-    pairs.push(format!("helo={}", kv_value(&output.helo)));
+    pairs.push(format!("helo={}", kv_value(output.helo())));
     pairs.push(format!("identity={}", output.identity.as_str()));
-    if let Some(m) = &output.mechanism {
+    if let Some(m) = output.mechanism() {
         let mut v = kv_value(m);
         if !v.starts_with('"') {
             v = format!("\"{v}\"");
@@ -132,7 +132,7 @@ pub fn received_spf(output: &SpfOutput, receiver: &str) -> String {
         pairs.push(format!("mechanism={v}"));
     }
     if matches!(output.result, SpfResult::TempError | SpfResult::PermError) {
-        pairs.push(format!("problem={}", kv_value(&output.reason)));
+        pairs.push(format!("problem={}", kv_value(&output.reason())));
     }
     format!(
         "Received-SPF: {} ({})\r\n\t{}",
@@ -164,10 +164,10 @@ pub fn received_spf(output: &SpfOutput, receiver: &str) -> String {
 pub fn resinfo(output: &SpfOutput, identity: Identity) -> ResInfo {
     let mut r = ResInfo::new("spf", output.result.as_str());
     if matches!(output.result, SpfResult::TempError | SpfResult::PermError) {
-        r = r.reason(clip(&output.reason));
+        r = r.reason(clip(&output.reason()));
     }
     match identity {
-        Identity::MailFrom => r.property("smtp", "mailfrom", output.sender.clone()),
-        Identity::Helo => r.property("smtp", "helo", output.helo.clone()),
+        Identity::MailFrom => r.property("smtp", "mailfrom", output.sender().to_string()),
+        Identity::Helo => r.property("smtp", "helo", output.helo().to_string()),
     }
 }
