@@ -96,13 +96,17 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
 /// created.
 #[derive(Default)]
 pub(super) struct Log {
-    /// The names, lower case without trailing dot, back to back.
+    /// The names as given without trailing dot, back to back (compared
+    /// ASCII case-insensitively; lower-cased when the table is created,
+    /// whose keys are lower case).
     names: String,
     pub(super) answers: Vec<(Qt, std::ops::Range<usize>, Ans)>,
     pub(super) records: Vec<(std::ops::Range<usize>, RecordOutcome)>,
     /// Address lookups the table would have started at once (MX
     /// exchanges, PTR names of the current term) and the evaluator has not
-    /// made yet: sent when the table is created, or when the term ends.
+    /// made yet: sent when the table is created, or when the term ends. An
+    /// entry leaves when its answer comes in ([`Log::push_answer`]), so
+    /// every entry here is still unanswered.
     owed: Vec<(Qt, std::ops::Range<usize>)>,
 }
 
@@ -114,13 +118,25 @@ impl Log {
             self.names.reserve(512);
             self.answers.reserve(16);
             self.records.reserve(8);
+            self.owed.reserve(8);
         }
         let start = self.names.len();
         self.names.push_str(name);
-        if let Some(new) = self.names.get_mut(start..) {
-            new.make_ascii_lowercase();
-        }
         start..self.names.len()
+    }
+
+    /// Logs the answer `a` to (`qt`, `name`); an owed lookup of the same
+    /// is no longer owed.
+    fn push_answer(&mut self, qt: Qt, name: &str, a: Ans) {
+        let key = self.push_name(name);
+        if !self.owed.is_empty() {
+            let Log { names, owed, .. } = self;
+            let this = names.get(key.clone()).unwrap_or_default();
+            owed.retain(|(q, k)| {
+                !(*q == qt && names.get(k.clone()).is_some_and(|n| n.eq_ignore_ascii_case(this)))
+            });
+        }
+        self.answers.push((qt, key, a));
     }
 
     /// The name at `r`.
@@ -193,7 +209,9 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         cell: &'p OnceLock<Box<Prefetch<'r, R>>>,
         evaluator: Option<(Qt, &str)>,
     ) -> &'p Prefetch<'r, R> {
-        let log = std::mem::take(&mut self.log);
+        let mut log = std::mem::take(&mut self.log);
+        // The table's keys are lower case.
+        log.names.make_ascii_lowercase();
         // Started by the caller (`start_owed`) once the table exists.
         self.owed = log
             .owed
@@ -232,8 +250,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             return Some(unwrap(a.clone()));
         }
         let r = now(self.resolver)?;
-        let key = self.log.push_name(name);
-        self.log.answers.push((qt, key, wrap(r.clone())));
+        self.log.push_answer(qt, name, wrap(r.clone()));
         Some(r)
     }
 
@@ -261,8 +278,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         let mut fut = std::pin::pin!(send());
         match poll_once(fut.as_mut()).await {
             Poll::Ready(r) => {
-                let key = self.log.push_name(name);
-                self.log.answers.push((qt, key, wrap(r.clone())));
+                self.log.push_answer(qt, name, wrap(r.clone()));
                 r
             }
             Poll::Pending => {
@@ -461,10 +477,10 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         if self.log.owed.is_empty() {
             return;
         }
+        // Each still unanswered (see `Log::owed`).
         let owed = std::mem::take(&mut self.log.owed);
         let todo: Vec<(Qt, String)> = owed
             .iter()
-            .filter(|(qt, k)| self.log.answer(*qt, self.log.name(k)).is_none())
             .map(|(qt, k)| (*qt, self.log.name(k).to_string()))
             .collect();
         for (qt, name) in todo {
@@ -478,8 +494,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 _ => r.a_now(&name).map(Ans::A),
             };
             if let Some(a) = now {
-                let key = self.log.push_name(&name);
-                self.log.answers.push((qt, key, a));
+                self.log.push_answer(qt, &name, a);
                 continue;
             }
             let owned = name.clone();
@@ -489,8 +504,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             };
             match poll_once(fut.as_mut()).await {
                 Poll::Ready(a) => {
-                    let key = self.log.push_name(&name);
-                    self.log.answers.push((qt, key, a));
+                    self.log.push_answer(qt, &name, a);
                 }
                 Poll::Pending => {
                     let p = self.activate(cell, None);
