@@ -13,9 +13,10 @@
 //! * Evaluation proceeds strictly left to right. Include and redirect do
 //!   not recurse: [`Eval::check`] keeps the levels on an explicit stack of
 //!   [`Frame`]s inside one future (no boxed future per level), their names
-//!   in one buffer, and a pending match as a directive index, written into
-//!   an owned string only when the verdict is used (§5.2: an included
-//!   record's `fail` only means "no match").
+//!   in one buffer, and a pending match as a directive index, turned into
+//!   the directive's text (a shared piece of the record, no copy) only when
+//!   the verdict is used (§5.2: an included record's `fail` only means "no
+//!   match").
 //!
 //! * Every lookup first tries the resolver's synchronous fast path
 //!   ([`Resolver::txt_now`] and siblings, through [`Lookups::now`]): an
@@ -30,8 +31,9 @@
 //!
 //! Where the time of a check goes with DNS in memory (see
 //! `benches/spf.rs`): every allocation and every moved future shows, so
-//! targets are borrowed from the parsed record, the output's strings are
-//! built once for the deciding record, rare paths (`ptr`, `%{p}`, `exp=`,
+//! targets are borrowed from the parsed record, the output's texts go into
+//! one buffer (one allocation; the match sentence is written only when
+//! [`SpfOutput::reason`] is asked for), rare paths (`ptr`, `%{p}`, `exp=`,
 //! the time-budget timer, the prefetch table) are boxed out of line to keep
 //! the common future small, and with prefetch the per-check table is only
 //! created once a lookup is not answered on its first poll (until then a
