@@ -39,6 +39,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dns;
 pub mod iprev;
+mod keyed_hash;
 pub mod message;
 pub mod spf;
 pub mod taglist;

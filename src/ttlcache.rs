@@ -9,19 +9,16 @@
 //! * The lock is held only for one map operation, never across an `.await`;
 //!   a poisoned lock is recovered (every operation leaves the map
 //!   consistent).
-//! * Keys are names taken from remote DNS data, so the map's hash is keyed
-//!   with secret random seeds ([`keyed_state`]): foldhash seeded from the
-//!   operating system's randomness (through `std`'s `RandomState`), not
-//!   from foldhash's default address-space-layout seed. It costs a fraction
-//!   of SipHash-1-3 per lookup (a warm SPF check does six). The map is also
-//!   bounded (`capacity`), which bounds what any collision flood could cost.
+//! * Keys are names taken from remote DNS data: the map hashes with
+//!   [`KeyedState`] (foldhash with secret random seeds; a fraction of
+//!   SipHash-1-3's cost per lookup, and a warm SPF check does six).
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::dns::cache::Clock;
+use crate::keyed_hash::KeyedState;
 
 /// Counters of a [`TtlMap`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,27 +35,6 @@ struct Entry<V> {
     seq: u64,
 }
 
-/// The hash of every [`TtlMap`]: foldhash with a process-wide seed and a
-/// per-map seed, both drawn from `std`'s `RandomState` (operating-system
-/// randomness), so that hash values cannot be predicted from outside.
-pub(crate) type KeyedState = foldhash::fast::SeedableRandomState;
-
-/// 64 secret random bits (a `std` `RandomState`, whose SipHash keys come
-/// from the operating system, hashing a constant).
-fn random_u64() -> u64 {
-    let mut h = std::hash::RandomState::new().build_hasher();
-    h.write_u64(0x5eed);
-    h.finish()
-}
-
-/// A fresh [`KeyedState`]: the process-wide random shared seed and a random
-/// per-map seed.
-pub(crate) fn keyed_state() -> KeyedState {
-    static SHARED: OnceLock<foldhash::SharedSeed> = OnceLock::new();
-    let shared = SHARED.get_or_init(|| foldhash::SharedSeed::from_u64(random_u64()));
-    KeyedState::with_seed(random_u64(), shared)
-}
-
 struct State<V> {
     map: HashMap<String, Entry<V>, KeyedState>,
     by_age: BTreeMap<u64, String>,
@@ -69,7 +45,7 @@ struct State<V> {
 impl<V> Default for State<V> {
     fn default() -> Self {
         State {
-            map: HashMap::with_hasher(keyed_state()),
+            map: HashMap::default(),
             by_age: BTreeMap::new(),
             next_seq: 0,
             counters: Counters::default(),

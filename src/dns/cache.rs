@@ -49,6 +49,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::keyed_hash::KeyedState;
+
 use super::{
     Answer, DnsError, DnsResult, Mx, RecordType, Resolver, Txt, check_name, normalize_name,
     reverse_name,
@@ -214,12 +216,12 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct State {
-    map: HashMap<Key, Entry>,
+    map: HashMap<Key, Entry, KeyedState>,
     by_expiry: BTreeMap<(Instant, u64), Key>,
     by_age: BTreeMap<u64, Key>,
     next_seq: u64,
     /// Lookups sent to the inner resolver and not yet answered.
-    in_flight: HashMap<Key, Arc<Flight>>,
+    in_flight: HashMap<Key, Arc<Flight>, KeyedState>,
 }
 
 /// One lookup in flight: its waiters are woken through `done` once

@@ -135,7 +135,10 @@ impl Log {
             let Log { names, owed, .. } = self;
             let this = names.get(key.clone()).unwrap_or_default();
             owed.retain(|(q, k)| {
-                !(*q == qt && names.get(k.clone()).is_some_and(|n| n.eq_ignore_ascii_case(this)))
+                !(*q == qt
+                    && names
+                        .get(k.clone())
+                        .is_some_and(|n| n.eq_ignore_ascii_case(this)))
             });
         }
         self.answers.push((qt, key, a));
