@@ -24,6 +24,8 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 
+use crate::keyed_hash::KeyedState;
+
 use super::{
     Answer, DnsError, DnsResult, Mx, RecordType, Resolver, Txt, check_name, normalize_name,
     reverse_name,
@@ -143,10 +145,10 @@ impl ZoneRecord {
 /// An in-memory authoritative view of some DNS data.
 #[derive(Debug, Default)]
 pub struct ZoneResolver {
-    nodes: HashMap<String, Node>,
+    nodes: HashMap<String, Node, KeyedState>,
     /// Every proper ancestor of a stored name (for empty non-terminals).
-    ancestors: HashSet<String>,
-    faults: HashMap<(String, RecordType), Fault>,
+    ancestors: HashSet<String, KeyedState>,
+    faults: HashMap<(String, RecordType), Fault, KeyedState>,
     log: Mutex<Vec<(RecordType, String)>>,
 }
 
