@@ -270,6 +270,24 @@ impl std::error::Error for ParseError {}
 /// assert!(!is_spf_record(b"v=spf1mx"));
 /// ```
 pub fn is_spf_record(text: &[u8]) -> bool {
+    // The first eight octets as a word: the letters' case bit set (only
+    // theirs: `|` 0x20 would also turn control characters into `=` or
+    // `1`), compared with `v=spf1` and, if there is one, a space.
+    const FOLD: u64 = u64::from_le_bytes([0x20, 0, 0x20, 0x20, 0x20, 0, 0, 0]);
+    const SIX: u64 = (1 << 48) - 1;
+    const SEVEN: u64 = (1 << 56) - 1;
+    const WANT: u64 = u64::from_le_bytes(*b"v=spf1 \0");
+    let w = word(text.get(..8).unwrap_or(text), 0) | FOLD;
+    match text.len() {
+        0..=5 => false,
+        6 => w & SIX == WANT & SIX,
+        _ => w & SEVEN == WANT & SEVEN,
+    }
+}
+
+/// [`is_spf_record`] as it was: the tests' oracle.
+#[cfg(test)]
+fn is_spf_record_oracle(text: &[u8]) -> bool {
     text.len() >= 6
         && text[..6].eq_ignore_ascii_case(b"v=spf1")
         && (text.len() == 6 || text[6] == b' ')
@@ -311,7 +329,7 @@ impl Record {
     /// ([`fast_term`]): the oracle the tests compare [`Record::parse`] with.
     #[cfg(test)]
     pub(crate) fn parse_oracle(text: &[u8]) -> Result<Record, ParseError> {
-        if !is_spf_record(text) {
+        if !is_spf_record_oracle(text) {
             return Err(ParseError {
                 kind: ParseErrorKind::NotSpf,
                 offset: 0,
@@ -542,6 +560,11 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
         b'?' => (Qualifier::Neutral, pos + 1),
         _ => (Qualifier::Pass, pos),
     };
+    // A plain target at `at` and its end.
+    let target = |at: usize, slash_ends: bool| {
+        let (end, usable) = plain_domain(b, at, slash_ends)?;
+        Some((end, MacroString::literal_range(src, at, end, usable)?))
+    };
     let (n, key) = name_at(b, start)?;
     let mut i = start + n;
     let next = b.get(i).copied();
@@ -551,7 +574,7 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
             if next != Some(b':') {
                 return None;
             }
-            let (end, domain) = fast_domain(src, i + 1, false)?;
+            let (end, domain) = target(i + 1, false)?;
             i = end;
             if key == KEY_INCLUDE {
                 Mechanism::Include { domain }
@@ -562,7 +585,7 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
         KEY_A | KEY_MX => {
             let mut domain = None;
             if next == Some(b':') {
-                let (end, d) = fast_domain(src, i + 1, true)?;
+                let (end, d) = target(i + 1, true)?;
                 domain = Some(d);
                 i = end;
             }
@@ -577,7 +600,7 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
         KEY_PTR => {
             let mut domain = None;
             if next == Some(b':') {
-                let (end, d) = fast_domain(src, i + 1, false)?;
+                let (end, d) = target(i + 1, false)?;
                 domain = Some(d);
                 i = end;
             }
@@ -630,7 +653,7 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
             if slot.is_some() {
                 return None;
             }
-            let (end, domain) = fast_domain(src, i + 1, false)?;
+            let (end, domain) = target(i + 1, false)?;
             *slot = Some(domain);
             return Some(end);
         }
@@ -695,10 +718,10 @@ fn name_at(b: &[u8], start: usize) -> Option<(usize, u64)> {
 /// A plain domain-spec (no `%`) at `start` of `b`, up to the next space,
 /// the end or (if `slash_ends`) a `/`, checked in the same pass that finds
 /// its end for what [`scan_literal_spec`] finds (`b` holds only spaces and
-/// visible ASCII); its end and the target. `None` if it is empty, holds a
-/// `%` or fails `domain-end`: the general path decides (or reports).
-fn fast_domain(src: &Arc<str>, start: usize, slash_ends: bool) -> Option<(usize, MacroString)> {
-    let b = src.as_bytes();
+/// visible ASCII); its end and whether it is usable as it is (see
+/// [`LiteralSpec::usable`]). `None` if it is empty, holds a `%` or fails
+/// `domain-end`: the general path decides (or reports).
+fn plain_domain(b: &[u8], start: usize, slash_ends: bool) -> Option<(usize, bool)> {
     let mut i = start;
     // Length of the label being read; longest finished label; whether a
     // finished label is empty; the last two dots.
@@ -736,7 +759,7 @@ fn fast_domain(src: &Arc<str>, start: usize, slash_ends: bool) -> Option<(usize,
         return None;
     }
     let usable = b.get(start) != Some(&b'[') && !empty && longest <= 63 && t_end - start <= 253;
-    Some((end, MacroString::literal_range(src, start, end, usable)?))
+    Some((end, usable))
 }
 
 /// `[ "/" ip4-cidr-length ] [ "//" ip6-cidr-length ]` at `i` of `b`,
@@ -1669,6 +1692,76 @@ mod tests {
             }
             raw.insert(0, b'q');
         }
+    }
+
+    /// The word-at-a-time version check agrees with the octet-wise one:
+    /// at each of the first eight positions the right octet, its other
+    /// case and the octets one bit away that a careless fold would take,
+    /// and every prefix.
+    #[test]
+    fn version_check_agrees_with_oracle() {
+        let mut sets: Vec<Vec<u8>> = b"v=spf1"
+            .iter()
+            .map(|&c| vec![c, c ^ 0x20, c ^ 0x40, c ^ 0x80, b'x'])
+            .collect();
+        sets.push(vec![b' ', 0, b'\t', b'x', 0xa0]);
+        sets.push(vec![b'a', b' ']);
+        let mut all = vec![Vec::new()];
+        for set in &sets {
+            all = all
+                .iter()
+                .flat_map(|p| {
+                    set.iter().map(move |&c| {
+                        let mut q = p.clone();
+                        q.push(c);
+                        q
+                    })
+                })
+                .collect();
+        }
+        let mut yes = 0;
+        for t in &all {
+            for n in 0..=t.len() {
+                assert_eq!(
+                    is_spf_record(&t[..n]),
+                    is_spf_record_oracle(&t[..n]),
+                    "{t:?}"
+                );
+                yes += usize::from(is_spf_record(&t[..n]));
+            }
+        }
+        assert!(yes > 100, "{yes}");
+    }
+
+    /// The plain-target scan finds what `scan_literal_spec` finds, and
+    /// stops where it should.
+    #[test]
+    fn plain_domain_agrees_with_literal_scan() {
+        let mut specs = crate::spf::all_strings(&["a", "Z", "1", "-", ".", "[", "%", "_", "{"], 6);
+        for n in [62, 63, 64, 250, 251, 252, 253, 254] {
+            specs.push(format!("{}.com", "a".repeat(n)));
+            specs.push(format!("x.{}.", "a".repeat(n)));
+            specs.push(format!("{}.b", "a.".repeat(n / 2)));
+            specs.push(format!("{}.b.", "a.".repeat(n / 2)));
+        }
+        let mut usable = 0;
+        for spec in &specs {
+            let want = scan_literal_spec(spec.as_bytes())
+                .filter(|l| l.domain_end)
+                .map(|l| (spec.len(), l.usable));
+            assert_eq!(plain_domain(spec.as_bytes(), 0, false), want, "{spec:?}");
+            usable += usize::from(want.is_some_and(|w| w.1));
+            for tail in [" x", "/24", " ", "/"] {
+                let t = format!("a:{spec}{tail}");
+                let slash = tail.starts_with('/');
+                assert_eq!(
+                    plain_domain(t.as_bytes(), 2, slash),
+                    want.map(|(n, u)| (n + 2, u)),
+                    "{t:?}"
+                );
+            }
+        }
+        assert!(usable > 1000, "{usable}");
     }
 
     /// The one-pass toplabel check agrees with the three-pass one.
