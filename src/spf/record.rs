@@ -561,10 +561,7 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
         _ => (Qualifier::Pass, pos),
     };
     // A plain target at `at` and its end.
-    let target = |at: usize, slash_ends: bool| {
-        let (end, usable) = plain_domain(b, at, slash_ends)?;
-        Some((end, MacroString::literal_range(src, at, end, usable)?))
-    };
+    let target = |at: usize, slash_ends: bool| plain_target(src, at, slash_ends);
     let (n, key) = name_at(b, start)?;
     let mut i = start + n;
     let next = b.get(i).copied();
@@ -715,12 +712,20 @@ fn name_at(b: &[u8], start: usize) -> Option<(usize, u64)> {
     Some((n, lower & ((1u64 << (8 * n)) - 1)))
 }
 
+/// The target of [`plain_domain`] at `at` of `src`, and its end.
+#[inline(always)]
+fn plain_target(src: &Arc<str>, at: usize, slash_ends: bool) -> Option<(usize, MacroString)> {
+    let (end, usable) = plain_domain(src.as_bytes(), at, slash_ends)?;
+    Some((end, MacroString::literal_range(src, at, end, usable)?))
+}
+
 /// A plain domain-spec (no `%`) at `start` of `b`, up to the next space,
 /// the end or (if `slash_ends`) a `/`, checked in the same pass that finds
 /// its end for what [`scan_literal_spec`] finds (`b` holds only spaces and
 /// visible ASCII); its end and whether it is usable as it is (see
 /// [`LiteralSpec::usable`]). `None` if it is empty, holds a `%` or fails
 /// `domain-end`: the general path decides (or reports).
+#[inline(never)]
 fn plain_domain(b: &[u8], start: usize, slash_ends: bool) -> Option<(usize, bool)> {
     let mut i = start;
     // Length of the label being read; longest finished label; whether a
