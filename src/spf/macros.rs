@@ -176,6 +176,18 @@ impl SharedStr {
         })
     }
 
+    /// The bytes `start..end` of `src`, without copying, if that is a
+    /// range of `src` on character boundaries.
+    #[inline]
+    pub(crate) fn range(src: &Arc<str>, start: usize, end: usize) -> Option<Self> {
+        src.get(start..end)?;
+        Some(SharedStr {
+            src: src.clone(),
+            start,
+            end,
+        })
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         self.src.get(self.start..self.end).unwrap_or_default()
@@ -413,6 +425,25 @@ impl MacroString {
         Some(MacroString {
             repr: Repr::Literal {
                 text: Some(SharedStr::within(src, piece)?),
+                part: OnceLock::new(),
+                usable,
+            },
+        })
+    }
+
+    /// [`MacroString::literal_within`] for the bytes `start..end` of `src`
+    /// (non-empty, no `%`, octets 0x21–0x7E: the caller checked); `None`
+    /// if that is not a range of `src`.
+    #[inline]
+    pub(crate) fn literal_range(
+        src: &Arc<str>,
+        start: usize,
+        end: usize,
+        usable: bool,
+    ) -> Option<Self> {
+        Some(MacroString {
+            repr: Repr::Literal {
+                text: Some(SharedStr::range(src, start, end)?),
                 part: OnceLock::new(),
                 usable,
             },

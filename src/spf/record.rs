@@ -27,6 +27,8 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use std::sync::Arc;
 
+use crate::taglist::{word, zero_octets};
+
 pub use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroError, MacroErrorKind, MacroString};
 
@@ -268,6 +270,24 @@ impl std::error::Error for ParseError {}
 /// assert!(!is_spf_record(b"v=spf1mx"));
 /// ```
 pub fn is_spf_record(text: &[u8]) -> bool {
+    // The first eight octets as a word: the letters' case bit set (only
+    // theirs: `|` 0x20 would also turn control characters into `=` or
+    // `1`), compared with `v=spf1` and, if there is one, a space.
+    const FOLD: u64 = u64::from_le_bytes([0x20, 0, 0x20, 0x20, 0x20, 0, 0, 0]);
+    const SIX: u64 = (1 << 48) - 1;
+    const SEVEN: u64 = (1 << 56) - 1;
+    const WANT: u64 = u64::from_le_bytes(*b"v=spf1 \0");
+    let w = word(text.get(..8).unwrap_or(text), 0) | FOLD;
+    match text.len() {
+        0..=5 => false,
+        6 => w & SIX == WANT & SIX,
+        _ => w & SEVEN == WANT & SEVEN,
+    }
+}
+
+/// [`is_spf_record`] as it was: the tests' oracle.
+#[cfg(test)]
+fn is_spf_record_oracle(text: &[u8]) -> bool {
     text.len() >= 6
         && text[..6].eq_ignore_ascii_case(b"v=spf1")
         && (text.len() == 6 || text[6] == b' ')
@@ -277,6 +297,39 @@ impl Record {
     /// Parses a whole record (`v=spf1 ...`).
     pub fn parse(text: &[u8]) -> Result<Record, ParseError> {
         if !is_spf_record(text) {
+            return Err(ParseError {
+                kind: ParseErrorKind::NotSpf,
+                offset: 0,
+                term: String::new(),
+            });
+        }
+        // One pass: whether every octet is a space or visible ASCII (every
+        // valid record), and the number of spaces (at most one directive
+        // per space-separated term: one allocation).
+        let Some(spaces) = count_spaces_if_visible(text) else {
+            return Err(invalid_record_error(text));
+        };
+        // Visible ASCII and spaces: valid UTF-8, kept in one shared copy
+        // that the terms and targets point into.
+        let Ok(text) = std::str::from_utf8(text) else {
+            return Err(invalid_record_error(text));
+        };
+        let src: Arc<str> = Arc::from(text);
+        let mut record = Record {
+            directives: Vec::with_capacity(spaces.min(64)),
+            redirect: None,
+            exp: None,
+            unknown_modifiers: Vec::new(),
+        };
+        parse_terms(&src, &mut record)?;
+        Ok(record)
+    }
+
+    /// The parser as it was before the one-pass scan of the usual terms
+    /// ([`fast_term`]): the oracle the tests compare [`Record::parse`] with.
+    #[cfg(test)]
+    pub(crate) fn parse_oracle(text: &[u8]) -> Result<Record, ParseError> {
+        if !is_spf_record_oracle(text) {
             return Err(ParseError {
                 kind: ParseErrorKind::NotSpf,
                 offset: 0,
@@ -348,6 +401,431 @@ impl Record {
             .count()
             + usize::from(self.redirect.is_some())
     }
+}
+
+/// The number of spaces in `text` if every octet is a space or visible
+/// ASCII (0x20–0x7E), else `None`: eight octets at a time, with exact
+/// per-octet masks (no borrow or carry crosses an octet).
+fn count_spaces_if_visible(text: &[u8]) -> Option<usize> {
+    // 0x80 in each octet of `w` that is not visible ASCII, and in each
+    // that is a space.
+    let masks = |w: u64| {
+        let m = w & M7;
+        // Below 0x20: the low seven bits below 0x20 and the high bit clear;
+        // 0x7F and above: the low seven bits all set, or the high bit set.
+        let bad = (!((m.wrapping_add(LO * 0x60)) | w) | m.wrapping_add(LO) | w) & HI;
+        (bad, zero_octets(w ^ (LO * 0x20)))
+    };
+    // The number of flagged octets (at most eight: no carry).
+    let count = |flags: u64| ((flags >> 7).wrapping_mul(LO) >> 56) as usize;
+    let mut bad = 0u64;
+    let mut spaces = 0usize;
+    let mut chunks = text.chunks_exact(8);
+    for c in &mut chunks {
+        let (b, s) = masks(word(c, 0));
+        bad |= b;
+        spaces += count(s);
+    }
+    let rest = chunks.remainder().len();
+    if rest > 0 {
+        let (b, s) = match text.get(text.len().wrapping_sub(8)..) {
+            // The last eight octets, of which only the last `rest` are new.
+            Some(c) => {
+                let keep = HI << (8 * (8 - rest));
+                let (b, s) = masks(word(c, 0));
+                (b & keep, s & keep)
+            }
+            // Shorter than a word: the missing tail visible, not a space.
+            None => masks(word(text, b'a')),
+        };
+        bad |= b;
+        spaces += count(s);
+    }
+    (bad == 0).then_some(spaces)
+}
+
+/// The terms of a record of spaces and visible ASCII (`src`, which starts
+/// with the version), in order: the usual ones by [`fast_term`], the
+/// others (and every term in error) by [`parse_term`].
+fn parse_terms(src: &Arc<str>, record: &mut Record) -> Result<(), ParseError> {
+    let text = src.as_bytes();
+    let mut pos = 6;
+    while let Some(&b) = text.get(pos) {
+        if b == b' ' {
+            pos += 1;
+            continue;
+        }
+        pos = match fast_term(src, pos, record) {
+            Some(end) => end,
+            None => general_term(src, pos, record)?,
+        };
+    }
+    Ok(())
+}
+
+/// The term at `pos` by [`parse_term`]; its end.
+#[inline(never)]
+fn general_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Result<usize, ParseError> {
+    let text = src.as_bytes();
+    let end = text
+        .get(pos..)
+        .and_then(|t| t.iter().position(|&b| b == b' '))
+        .map_or(text.len(), |n| pos + n);
+    let term = src.get(pos..end).unwrap_or_default();
+    parse_term(term, pos, Some(src), record).map_err(|(kind, at)| ParseError {
+        kind,
+        offset: pos + at,
+        term: term.to_string(),
+    })?;
+    Ok(end)
+}
+
+/// The error of a record (`v=spf1` and a space already checked) holding
+/// an octet that is neither a space nor visible ASCII: the first error of
+/// the terms before the term holding the first such octet, else that
+/// octet (terms are parsed in order; §4.6 makes any error a permerror,
+/// and the first one is reported).
+#[cold]
+#[inline(never)]
+fn invalid_record_error(text: &[u8]) -> ParseError {
+    let bad = text
+        .iter()
+        .position(|&b| !(0x20..=0x7e).contains(&b))
+        .unwrap_or(text.len());
+    let start = text
+        .get(..bad)
+        .and_then(|h| h.iter().rposition(|&b| b == b' '))
+        .map_or(0, |p| p + 1);
+    // The terms before are visible ASCII.
+    if let Some(head) = text.get(..start).and_then(|h| std::str::from_utf8(h).ok()) {
+        let src: Arc<str> = Arc::from(head);
+        let mut record = Record {
+            directives: Vec::new(),
+            redirect: None,
+            exp: None,
+            unknown_modifiers: Vec::new(),
+        };
+        if let Err(e) = parse_terms(&src, &mut record) {
+            return e;
+        }
+    }
+    let end = text
+        .get(bad..)
+        .and_then(|t| t.iter().position(|&b| b == b' '))
+        .map_or(text.len(), |n| bad + n);
+    ParseError {
+        kind: ParseErrorKind::InvalidCharacter(text.get(bad).copied().unwrap_or_default()),
+        offset: bad,
+        term: String::from_utf8_lossy(text.get(start..end).unwrap_or_default()).into_owned(),
+    }
+}
+
+/// A mechanism or modifier name of 1–8 ASCII alphanumerics as a number,
+/// lower-cased (`| 0x20` lower-cases letters and keeps digits); distinct
+/// names give distinct numbers (no octet is zero).
+const fn name_key(name: &[u8]) -> u64 {
+    let mut k = 0;
+    let mut i = 0;
+    while i < name.len() && i < 8 {
+        k |= ((name[i] | 0x20) as u64) << (8 * i);
+        i += 1;
+    }
+    k
+}
+
+const KEY_ALL: u64 = name_key(b"all");
+const KEY_INCLUDE: u64 = name_key(b"include");
+const KEY_EXISTS: u64 = name_key(b"exists");
+const KEY_A: u64 = name_key(b"a");
+const KEY_MX: u64 = name_key(b"mx");
+const KEY_PTR: u64 = name_key(b"ptr");
+const KEY_IP4: u64 = name_key(b"ip4");
+const KEY_IP6: u64 = name_key(b"ip6");
+const KEY_REDIRECT: u64 = name_key(b"redirect");
+const KEY_EXP: u64 = name_key(b"exp");
+
+/// The usual valid terms, in one pass over the term at `pos` of `src` (a
+/// record of spaces and visible ASCII): a mechanism with plain targets
+/// (no macro), or `redirect=`/`exp=` with a plain target. Adds it to
+/// `record` and returns the end of the term; `None`, with `record`
+/// untouched, for anything else (macros, unknown modifiers, every error),
+/// which [`parse_term`] then parses, giving the same result as for the
+/// terms taken here.
+fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
+    let b = src.as_bytes();
+    let (qualifier, start) = match b.get(pos)? {
+        b'+' => (Qualifier::Pass, pos + 1),
+        b'-' => (Qualifier::Fail, pos + 1),
+        b'~' => (Qualifier::SoftFail, pos + 1),
+        b'?' => (Qualifier::Neutral, pos + 1),
+        _ => (Qualifier::Pass, pos),
+    };
+    // A plain target at `at` and its end.
+    let target = |at: usize, slash_ends: bool| plain_target(src, at, slash_ends);
+    let (n, key) = name_at(b, start)?;
+    let mut i = start + n;
+    let next = b.get(i).copied();
+    let mechanism = match key {
+        KEY_ALL => Mechanism::All,
+        KEY_INCLUDE | KEY_EXISTS => {
+            if next != Some(b':') {
+                return None;
+            }
+            let (end, domain) = target(i + 1, false)?;
+            i = end;
+            if key == KEY_INCLUDE {
+                Mechanism::Include { domain }
+            } else {
+                Mechanism::Exists { domain }
+            }
+        }
+        KEY_A | KEY_MX => {
+            let mut domain = None;
+            if next == Some(b':') {
+                let (end, d) = target(i + 1, true)?;
+                domain = Some(d);
+                i = end;
+            }
+            let (end, cidr) = fast_dual_cidr(b, i)?;
+            i = end;
+            if key == KEY_A {
+                Mechanism::A { domain, cidr }
+            } else {
+                Mechanism::Mx { domain, cidr }
+            }
+        }
+        KEY_PTR => {
+            let mut domain = None;
+            if next == Some(b':') {
+                let (end, d) = target(i + 1, false)?;
+                domain = Some(d);
+                i = end;
+            }
+            Mechanism::Ptr { domain }
+        }
+        KEY_IP4 => {
+            if next != Some(b':') {
+                return None;
+            }
+            let (ip, end) = dotted_quad(b, i + 1)?;
+            i = end;
+            let mut len = 32;
+            if b.get(i) == Some(&b'/') {
+                (len, i) = cidr_digits(b, i + 1, 32)?;
+            }
+            Mechanism::Ip4 {
+                net: Ipv4Net::new(ip, len).ok()?.trunc(),
+            }
+        }
+        KEY_IP6 => {
+            if next != Some(b':') {
+                return None;
+            }
+            let addr_start = i + 1;
+            i = addr_start;
+            while let Some(&c) = b.get(i)
+                && c != b' '
+                && c != b'/'
+            {
+                i += 1;
+            }
+            let ip: Ipv6Addr = src.get(addr_start..i)?.parse().ok()?;
+            let mut len = 128;
+            if b.get(i) == Some(&b'/') {
+                (len, i) = cidr_digits(b, i + 1, 128)?;
+            }
+            Mechanism::Ip6 {
+                net: Ipv6Net::new(ip, len).ok()?.trunc(),
+            }
+        }
+        KEY_REDIRECT | KEY_EXP => {
+            if start != pos || next != Some(b'=') {
+                return None;
+            }
+            let slot = if key == KEY_REDIRECT {
+                &mut record.redirect
+            } else {
+                &mut record.exp
+            };
+            if slot.is_some() {
+                return None;
+            }
+            let (end, domain) = target(i + 1, false)?;
+            *slot = Some(domain);
+            return Some(end);
+        }
+        _ => return None,
+    };
+    if !matches!(b.get(i), None | Some(b' ')) {
+        return None;
+    }
+    record.directives.push(Directive {
+        qualifier,
+        mechanism,
+        text: SharedStr::range(src, pos, i)?,
+        offset: pos,
+    });
+    Some(i)
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = LO * 0x80;
+const M7: u64 = LO * 0x7f;
+
+/// The eight octets of `b` from `start` as a little-endian word, zeros past
+/// the end.
+#[inline(always)]
+fn load8(b: &[u8], start: usize) -> u64 {
+    if let Some(c) = b.get(start..start.saturating_add(8)) {
+        return word(c, 0);
+    }
+    let len = b.len();
+    match b.get(len.wrapping_sub(8)..) {
+        // The last eight octets, shifted so that `start` comes first.
+        Some(c) if start < len && len >= 8 => word(c, 0) >> (8 * (start + 8 - len)),
+        _ => word(b.get(start..).unwrap_or_default(), 0),
+    }
+}
+
+/// The run of ASCII alphanumerics at `start` of `b`: its length and
+/// [`name_key`]; `None` if it is longer than eight octets. One word at a
+/// time: 0x80 in each octet in a range, exact for octets below 0x80 (no
+/// carry crosses an octet), which is all the first octet that is not
+/// alphanumeric needs.
+#[inline]
+fn name_at(b: &[u8], start: usize) -> Option<(usize, u64)> {
+    let w = load8(b, start);
+    let lower = w | (LO * 0x20);
+    let letter = lower.wrapping_add(LO * (0x80 - 0x61)) & !lower.wrapping_add(LO * (0x7f - 0x7a));
+    let digit = w.wrapping_add(LO * (0x80 - 0x30)) & !w.wrapping_add(LO * (0x7f - 0x39));
+    // Octets past the end are zero: not alphanumeric. An octet of 0x80 or
+    // more (never in a checked record) is flagged as not alphanumeric
+    // itself, and a carry out of it only reaches octets after it.
+    let other = (!(letter | digit) | w) & HI;
+    let n = (other.trailing_zeros() / 8) as usize;
+    if n == 8 {
+        return b
+            .get(start + 8)
+            .is_none_or(|c| !c.is_ascii_alphanumeric())
+            .then_some((8, lower));
+    }
+    Some((n, lower & ((1u64 << (8 * n)) - 1)))
+}
+
+/// The target of [`plain_domain`] at `at` of `src`, and its end.
+#[inline(always)]
+fn plain_target(src: &Arc<str>, at: usize, slash_ends: bool) -> Option<(usize, MacroString)> {
+    let (end, usable) = plain_domain(src.as_bytes(), at, slash_ends)?;
+    Some((end, MacroString::literal_range(src, at, end, usable)?))
+}
+
+/// A plain domain-spec (no `%`) at `start` of `b`, up to the next space,
+/// the end or (if `slash_ends`) a `/`, checked in the same pass that finds
+/// its end for what [`scan_literal_spec`] finds (`b` holds only spaces and
+/// visible ASCII); its end and whether it is usable as it is (see
+/// [`LiteralSpec::usable`]). `None` if it is empty, holds a `%` or fails
+/// `domain-end`: the general path decides (or reports).
+#[inline(never)]
+fn plain_domain(b: &[u8], start: usize, slash_ends: bool) -> Option<(usize, bool)> {
+    let mut i = start;
+    // Length of the label being read; longest finished label; whether a
+    // finished label is empty; the last two dots.
+    let (mut label, mut longest, mut empty) = (0usize, 0usize, false);
+    let (mut last_dot, mut prev_dot) = (None, None);
+    while let Some(&c) = b.get(i) {
+        match c {
+            b' ' => break,
+            b'/' if slash_ends => break,
+            b'%' => return None,
+            b'.' => {
+                empty |= label == 0;
+                longest = longest.max(label);
+                label = 0;
+                prev_dot = last_dot;
+                last_dot = Some(i);
+            }
+            _ => label += 1,
+        }
+        i += 1;
+    }
+    let end = i;
+    if end == start {
+        return None;
+    }
+    // `t`: the spec without one trailing dot; its last dot; its longest
+    // label (a last label after the last dot is not empty).
+    let (t_end, top_dot, longest) = if last_dot == Some(end - 1) {
+        (end - 1, prev_dot, longest)
+    } else {
+        (end, last_dot, longest.max(label))
+    };
+    let top = b.get(top_dot? + 1..t_end)?;
+    if !is_toplabel_bytes(top) {
+        return None;
+    }
+    let usable = b.get(start) != Some(&b'[') && !empty && longest <= 63 && t_end - start <= 253;
+    Some((end, usable))
+}
+
+/// `[ "/" ip4-cidr-length ] [ "//" ip6-cidr-length ]` at `i` of `b`,
+/// valid lengths only; where it ends.
+fn fast_dual_cidr(b: &[u8], mut i: usize) -> Option<(usize, DualCidr)> {
+    let mut cidr = DualCidr::default();
+    if b.get(i) == Some(&b'/') && b.get(i + 1) != Some(&b'/') {
+        (cidr.v4, i) = cidr_digits(b, i + 1, 32)?;
+    }
+    if b.get(i) == Some(&b'/') && b.get(i + 1) == Some(&b'/') {
+        (cidr.v6, i) = cidr_digits(b, i + 2, 128)?;
+    }
+    Some((i, cidr))
+}
+
+/// A CIDR length at `start` of `b` as [`cidr_value`] accepts it (1–3
+/// digits, no leading zero, at most `max`), and where it ends (the digits
+/// are all taken).
+fn cidr_digits(b: &[u8], start: usize, max: u8) -> Option<(u8, usize)> {
+    let (v, end) = decimal_octet(b, start)?;
+    (v <= max).then_some((v, end))
+}
+
+/// A decimal number of 1–3 digits at `start` of `b` without a leading
+/// zero, at most 255, followed by a non-digit; and where it ends.
+#[inline]
+fn decimal_octet(b: &[u8], start: usize) -> Option<(u8, usize)> {
+    let mut i = start;
+    let mut v = 0u32;
+    while let Some(&c) = b.get(i)
+        && c.is_ascii_digit()
+    {
+        if i - start == 3 {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+        i += 1;
+    }
+    let n = i - start;
+    if n == 0 || (n > 1 && b.get(start) == Some(&b'0')) {
+        return None;
+    }
+    Some((u8::try_from(v).ok()?, i))
+}
+
+/// A dotted quad at `start` of `b` as `Ipv4Addr::from_str` reads one
+/// (four decimal octets, no leading zeros), and where it ends; the caller
+/// checks what follows.
+fn dotted_quad(b: &[u8], start: usize) -> Option<(Ipv4Addr, usize)> {
+    let mut octets = [0u8; 4];
+    let mut i = start;
+    for (n, o) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        (*o, i) = decimal_octet(b, i)?;
+    }
+    Some((Ipv4Addr::from(octets), i))
 }
 
 type TermError = (ParseErrorKind, usize);
@@ -675,7 +1153,32 @@ fn is_toplabel(label: &str) -> bool {
 }
 
 /// [`is_toplabel`] of octets.
+/// One pass: letters, digits and hyphens only; with a hyphen, not at
+/// either end; without, a letter somewhere.
 fn is_toplabel_bytes(b: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    let (mut alpha, mut hyphen) = (false, false);
+    for &c in b {
+        if c.is_ascii_alphabetic() {
+            alpha = true;
+        } else if c == b'-' {
+            hyphen = true;
+        } else if !c.is_ascii_digit() {
+            return false;
+        }
+    }
+    if hyphen {
+        first != b'-' && last != b'-'
+    } else {
+        alpha
+    }
+}
+
+/// [`is_toplabel_bytes`] as it was (three passes): the tests' oracle.
+#[cfg(test)]
+fn is_toplabel_oracle(b: &[u8]) -> bool {
     let (Some(first), Some(last)) = (b.first(), b.last()) else {
         return false;
     };
@@ -950,5 +1453,398 @@ mod tests {
             }
         }
         assert!(usable > 100, "{usable}");
+    }
+
+    /// Every target of a parsed record with its usable-domain flag.
+    fn targets(r: &Record) -> Vec<(String, Option<String>)> {
+        let mut out = Vec::new();
+        let mut push = |m: &MacroString| {
+            out.push((
+                m.as_str().to_string(),
+                m.usable_literal().map(str::to_string),
+            ))
+        };
+        for d in &r.directives {
+            match &d.mechanism {
+                Mechanism::Include { domain } | Mechanism::Exists { domain } => push(domain),
+                Mechanism::A {
+                    domain: Some(domain),
+                    ..
+                }
+                | Mechanism::Mx {
+                    domain: Some(domain),
+                    ..
+                }
+                | Mechanism::Ptr {
+                    domain: Some(domain),
+                } => push(domain),
+                _ => {}
+            }
+        }
+        for m in r.redirect.iter().chain(&r.exp) {
+            push(m);
+        }
+        for m in &r.unknown_modifiers {
+            push(&m.value);
+        }
+        out
+    }
+
+    /// `Record::parse` and the oracle (the parser before the one-pass scan)
+    /// agree on `text`: the same record (terms, targets and their
+    /// usable-domain flags, offsets) or the same error (kind, offset,
+    /// term). Returns whether it parsed.
+    fn agrees(text: &[u8]) -> bool {
+        let fast = Record::parse(text);
+        let oracle = Record::parse_oracle(text);
+        let shown = String::from_utf8_lossy(text);
+        assert_eq!(fast, oracle, "{shown:?}");
+        if let (Ok(f), Ok(o)) = (&fast, &oracle) {
+            assert_eq!(targets(f), targets(o), "{shown:?}");
+            let offsets =
+                |r: &Record| -> Vec<usize> { r.directives.iter().map(|d| d.offset).collect() };
+            assert_eq!(offsets(f), offsets(o), "{shown:?}");
+        }
+        fast.is_ok()
+    }
+
+    /// Whole records of terms built from pieces of every kind of term.
+    #[test]
+    fn records_agree_with_oracle_exhaustive() {
+        let tokens = [
+            "a", "Mx", "ip4", "ip6", "all", "include", "ptr", "exists", "redirect", "EXP", ":",
+            "/", "//", "=", "-", "~", "x.com", "1.2.3.4", "0", "1", "32", ".", "%", "%{d}", " ",
+            "[", "1::", "foo",
+        ];
+        let mut ok = 0;
+        for s in crate::spf::all_strings(&tokens, 3) {
+            ok += usize::from(agrees(format!("v=spf1 {s}").as_bytes()));
+            ok += usize::from(agrees(format!("v=spf1 {s} {s}").as_bytes()));
+        }
+        assert!(ok > 1000, "{ok}");
+    }
+
+    /// CIDR lengths of every form after every mechanism that takes one
+    /// (and some that do not).
+    #[test]
+    fn cidr_lengths_agree_with_oracle() {
+        let mut ok = 0;
+        for prefix in [
+            "a",
+            "mx:x.com",
+            "a:x.com1",
+            "ip4:1.2.3.4",
+            "ip6:::1",
+            "a:x.com/24",
+            "ptr:x.com",
+            "all",
+        ] {
+            for s in crate::spf::all_strings(&["/", "1", "0", "2", "3", "8", "9", ":"], 5) {
+                ok += usize::from(agrees(format!("v=spf1 {prefix}{s} -all").as_bytes()));
+            }
+        }
+        assert!(ok > 1000, "{ok}");
+    }
+
+    /// Targets of every mechanism and modifier that takes one, from a small
+    /// alphabet (all its strings up to five octets), and long names around
+    /// the label and name limits.
+    #[test]
+    fn targets_agree_with_oracle() {
+        let mut specs =
+            crate::spf::all_strings(&["a", "Z", "1", "-", ".", "[", "%", "_", "/", "{"], 5);
+        for n in [62, 63, 64, 250, 251, 252, 253, 254] {
+            let label = "a".repeat(n.min(63));
+            specs.push(format!("{}.com", "a".repeat(n)));
+            specs.push(format!("x.{}.", "a".repeat(n)));
+            let mut long = label.clone();
+            while long.len() < n {
+                long.push('.');
+                long.push_str(&label);
+            }
+            specs.push(format!("{long}.com"));
+            specs.push(format!("{long}.com."));
+            specs.push(format!("{long}.com/24"));
+            specs.push(long);
+        }
+        let mut ok = 0;
+        for spec in &specs {
+            for m in [
+                "include:",
+                "exists:",
+                "a:",
+                "mx:",
+                "ptr:",
+                "redirect=",
+                "exp=",
+                "x=",
+            ] {
+                ok += usize::from(agrees(format!("v=spf1 {m}{spec}").as_bytes()));
+            }
+        }
+        assert!(ok > 10_000, "{ok}");
+    }
+
+    /// `ip4:` networks: every string of digits and dots up to seven octets,
+    /// with and without a length.
+    #[test]
+    fn ip4_networks_agree_with_oracle() {
+        let mut ok = 0;
+        for s in crate::spf::all_strings(&["0", "1", "2", "5", "9", "."], 7) {
+            ok += usize::from(agrees(format!("v=spf1 ip4:{s}").as_bytes()));
+            ok += usize::from(agrees(format!("v=spf1 ip4:{s}/24 -all").as_bytes()));
+        }
+        assert!(ok > 1000, "{ok}");
+    }
+
+    /// The dotted-quad reader takes what `Ipv4Addr::from_str` takes (leading
+    /// zeros rejected, as std rejects them), on every string of a small
+    /// alphabet and on octets around the limits.
+    #[test]
+    fn dotted_quad_agrees_with_std() {
+        let whole = |s: &str| match dotted_quad(s.as_bytes(), 0) {
+            Some((ip, end)) if end == s.len() => Some(ip),
+            _ => None,
+        };
+        let mut inputs = crate::spf::all_strings(&["0", "1", "2", "5", "9", ".", "a", "+"], 7);
+        let octets = [
+            "0", "00", "000", "01", "010", "007", "1", "9", "10", "99", "100", "199", "200", "249",
+            "250", "255", "256", "260", "299", "300", "999", "1000", "0255", "", "-1", "+1", "1a",
+        ];
+        for a in octets {
+            for b in ["0", "01", "255", "256", ""] {
+                inputs.push(format!("{a}.{b}.{a}.{b}"));
+                inputs.push(format!("{b}.{a}.1.{a}"));
+                inputs.push(format!("{a}.{a}.{a}.{a}"));
+                inputs.push(format!("{a}.{a}.{a}.{a}."));
+                inputs.push(format!("{a}.{a}.{a}"));
+                inputs.push(format!("{a}.{a}.{a}.{a}.{a}"));
+            }
+        }
+        let mut ok = 0;
+        for s in &inputs {
+            let std = s.parse::<Ipv4Addr>().ok();
+            assert_eq!(whole(s), std, "{s:?}");
+            ok += usize::from(std.is_some());
+            // What follows the quad is the caller's business.
+            if let Some((ip, end)) = dotted_quad(s.as_bytes(), 0) {
+                assert_eq!(s.get(..end).and_then(|p| p.parse().ok()), Some(ip), "{s:?}");
+            }
+        }
+        assert!(ok > 500, "{ok}");
+    }
+
+    /// Records with octets that are neither spaces nor visible ASCII, after
+    /// valid and invalid terms.
+    #[test]
+    fn invalid_octets_agree_with_oracle() {
+        let tokens = [
+            "a",
+            " ",
+            "\r",
+            "\t",
+            "\u{e9}",
+            "\x7f",
+            "\0",
+            "exp=x.com",
+            "1up=x",
+            "-all",
+            "mx/33",
+            "include:",
+            "b.com",
+        ];
+        let mut bytes = vec![0xffu8, 0x80];
+        bytes.extend(b" -all");
+        agrees(&[b"v=spf1 ".as_slice(), &bytes].concat());
+        for s in crate::spf::all_strings(&tokens, 4) {
+            agrees(format!("v=spf1 {s}").as_bytes());
+        }
+    }
+
+    /// The word-at-a-time name reader finds the run of alphanumerics an
+    /// octet-at-a-time loop finds, at every position, near the end too.
+    #[test]
+    fn name_reader_agrees_with_plain_loop() {
+        let plain = |b: &[u8], start: usize| {
+            let n = b
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            (n <= 8).then(|| (n, name_key(&b[start..start + n])))
+        };
+        let mut inputs = crate::spf::all_strings(&["a", "Z", "9", " ", ":", "@", "`", "\u{ff}"], 5);
+        for n in 6..=11 {
+            inputs.push("aB3".repeat(4)[..n].to_string());
+            inputs.push(format!("x {}", &"Ip4".repeat(4)[..n]));
+            inputs.push(format!("{}=y.z", &"redirect".repeat(2)[..n]));
+        }
+        for s in &inputs {
+            let b = s.as_bytes();
+            for start in 0..=b.len() {
+                assert_eq!(name_at(b, start), plain(b, start), "{s:?} at {start}");
+            }
+        }
+        let mut raw = vec![0x80u8, 0xff, b'a', b'b', 0x7f, b'Z'];
+        for _ in 0..3 {
+            for start in 0..=raw.len() {
+                assert_eq!(
+                    name_at(&raw, start),
+                    plain(&raw, start),
+                    "{raw:?} at {start}"
+                );
+            }
+            raw.insert(0, b'q');
+        }
+    }
+
+    /// The word-at-a-time version check agrees with the octet-wise one:
+    /// at each of the first eight positions the right octet, its other
+    /// case and the octets one bit away that a careless fold would take,
+    /// and every prefix.
+    #[test]
+    fn version_check_agrees_with_oracle() {
+        let mut sets: Vec<Vec<u8>> = b"v=spf1"
+            .iter()
+            .map(|&c| vec![c, c ^ 0x20, c ^ 0x40, c ^ 0x80, b'x'])
+            .collect();
+        sets.push(vec![b' ', 0, b'\t', b'x', 0xa0]);
+        sets.push(vec![b'a', b' ']);
+        let mut all = vec![Vec::new()];
+        for set in &sets {
+            all = all
+                .iter()
+                .flat_map(|p| {
+                    set.iter().map(move |&c| {
+                        let mut q = p.clone();
+                        q.push(c);
+                        q
+                    })
+                })
+                .collect();
+        }
+        let mut yes = 0;
+        for t in &all {
+            for n in 0..=t.len() {
+                assert_eq!(
+                    is_spf_record(&t[..n]),
+                    is_spf_record_oracle(&t[..n]),
+                    "{t:?}"
+                );
+                yes += usize::from(is_spf_record(&t[..n]));
+            }
+        }
+        assert!(yes > 100, "{yes}");
+    }
+
+    /// The plain-target scan finds what `scan_literal_spec` finds, and
+    /// stops where it should.
+    #[test]
+    fn plain_domain_agrees_with_literal_scan() {
+        let mut specs = crate::spf::all_strings(&["a", "Z", "1", "-", ".", "[", "%", "_", "{"], 6);
+        for n in [62, 63, 64, 250, 251, 252, 253, 254] {
+            specs.push(format!("{}.com", "a".repeat(n)));
+            specs.push(format!("x.{}.", "a".repeat(n)));
+            specs.push(format!("{}.b", "a.".repeat(n / 2)));
+            specs.push(format!("{}.b.", "a.".repeat(n / 2)));
+        }
+        let mut usable = 0;
+        for spec in &specs {
+            let want = scan_literal_spec(spec.as_bytes())
+                .filter(|l| l.domain_end)
+                .map(|l| (spec.len(), l.usable));
+            assert_eq!(plain_domain(spec.as_bytes(), 0, false), want, "{spec:?}");
+            usable += usize::from(want.is_some_and(|w| w.1));
+            for tail in [" x", "/24", " ", "/"] {
+                let t = format!("a:{spec}{tail}");
+                let slash = tail.starts_with('/');
+                assert_eq!(
+                    plain_domain(t.as_bytes(), 2, slash),
+                    want.map(|(n, u)| (n + 2, u)),
+                    "{t:?}"
+                );
+            }
+        }
+        assert!(usable > 1000, "{usable}");
+    }
+
+    /// The one-pass toplabel check agrees with the three-pass one.
+    #[test]
+    fn toplabel_check_agrees_with_oracle() {
+        let mut yes = 0;
+        for s in crate::spf::all_strings(&["a", "Z", "1", "-", "_", ".", "%", "\x7f"], 6) {
+            let fast = is_toplabel_bytes(s.as_bytes());
+            assert_eq!(fast, is_toplabel_oracle(s.as_bytes()), "{s:?}");
+            yes += usize::from(fast);
+        }
+        assert!(yes > 1000, "{yes}");
+    }
+
+    /// The word-at-a-time scan counts what an octet-at-a-time scan counts.
+    #[test]
+    fn space_count_and_visible_check_are_exact() {
+        let plain = |t: &[u8]| {
+            t.iter()
+                .all(|b| (0x20..=0x7e).contains(b))
+                .then(|| t.iter().filter(|&&b| b == b' ').count())
+        };
+        for b in 0..=255u8 {
+            for len in 0..=17 {
+                for at in 0..len {
+                    let mut t = vec![b'x'; len];
+                    t[at] = b;
+                    if at > 0 {
+                        t[at - 1] = b' ';
+                    }
+                    assert_eq!(count_spaces_if_visible(&t), plain(&t), "{t:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// Arbitrary octets: the same verdict and count as a plain scan.
+        #[test]
+        fn space_count_matches_plain_scan(
+            t in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    proptest::sample::select(vec![b' ', b' ', b'a', 0x1f, 0x7e, 0x7f, 0x80, 0xa0]),
+                ],
+                0..40,
+            ),
+        ) {
+            let plain = t
+                .iter()
+                .all(|b| (0x20..=0x7e).contains(b))
+                .then(|| t.iter().filter(|&&b| b == b' ').count());
+            proptest::prop_assert_eq!(count_spaces_if_visible(&t), plain);
+        }
+
+        /// Records of random terms made of the pieces of real terms.
+        #[test]
+        fn random_records_agree_with_oracle(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "mx", "IP4", "ip6", "all", "include", "ptr", "exists", "redirect",
+                    "exp", ":", "/", "//", "=", "-", "+", "?", "~", "_spf.example.com",
+                    "x.", "198.51.100.0", "2001:db8::", "24", "128", "0", "01", ".", "%",
+                    "%{i}", "%{r}", " ", "  ", "[", "\r", "z-9", "_", "a.b.c",
+                ]),
+                0..12,
+            ),
+        ) {
+            agrees(format!("v=spf1 {}", pieces.concat()).as_bytes());
+        }
+
+        /// Arbitrary octets after the version.
+        #[test]
+        fn random_octets_agree_with_oracle(
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..48),
+        ) {
+            agrees(&[b"v=spf1 ".as_slice(), &tail].concat());
+        }
     }
 }
