@@ -1422,24 +1422,36 @@ mod tests {
 
     /// The one-pass scan of a plain target gives what the general path
     /// gives: the same result or error, and the same usable-domain flag.
-    #[test]
-    fn literal_spec_scan_agrees_with_general_path() {
-        let mut specs =
-            crate::spf::all_strings(&["a", "Z", "1", "-", ".", "[", "%", "_", "\x7f", "{"], 5);
-        for n in [62, 63, 64, 120, 250, 251, 252, 253, 254, 255] {
+    /// Names around the label (63) and name (253) limits, for each length
+    /// in `lens`: one label of that length before `.com` or between `x.`
+    /// and a dot, and labels of 63 joined up to that length, alone and
+    /// followed by `.com`, `.com.` and each of `suffixes`.
+    fn long_names(lens: &[usize], suffixes: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for &n in lens {
             let label = "a".repeat(n.min(63));
-            specs.push(format!("{}.com", "a".repeat(n)));
-            specs.push(format!("x.{}", "a".repeat(n)));
-            specs.push(format!("x.{}.", "a".repeat(n)));
+            out.push(format!("{}.com", "a".repeat(n)));
+            out.push(format!("x.{}.", "a".repeat(n)));
             let mut long = label.clone();
             while long.len() < n {
                 long.push('.');
                 long.push_str(&label);
             }
-            specs.push(format!("{long}.com"));
-            specs.push(format!("{long}.com."));
-            specs.push(long);
+            for suffix in [".com", ".com."].iter().chain(suffixes) {
+                out.push(format!("{long}{suffix}"));
+            }
+            out.push(long);
         }
+        out
+    }
+
+    #[test]
+    fn literal_spec_scan_agrees_with_general_path() {
+        let mut specs =
+            crate::spf::all_strings(&["a", "Z", "1", "-", ".", "[", "%", "_", "\x7f", "{"], 5);
+        let lens = [62, 63, 64, 120, 250, 251, 252, 253, 254, 255];
+        specs.extend(long_names(&lens, &[]));
+        specs.extend(lens.map(|n| format!("x.{}", "a".repeat(n))));
         let mut usable = 0;
         for spec in &specs {
             let src: Arc<str> = Arc::from(format!("a:{spec}").as_str());
@@ -1553,20 +1565,10 @@ mod tests {
     fn targets_agree_with_oracle() {
         let mut specs =
             crate::spf::all_strings(&["a", "Z", "1", "-", ".", "[", "%", "_", "/", "{"], 5);
-        for n in [62, 63, 64, 250, 251, 252, 253, 254] {
-            let label = "a".repeat(n.min(63));
-            specs.push(format!("{}.com", "a".repeat(n)));
-            specs.push(format!("x.{}.", "a".repeat(n)));
-            let mut long = label.clone();
-            while long.len() < n {
-                long.push('.');
-                long.push_str(&label);
-            }
-            specs.push(format!("{long}.com"));
-            specs.push(format!("{long}.com."));
-            specs.push(format!("{long}.com/24"));
-            specs.push(long);
-        }
+        specs.extend(long_names(
+            &[62, 63, 64, 250, 251, 252, 253, 254],
+            &[".com/24"],
+        ));
         let mut ok = 0;
         for spec in &specs {
             for m in [
