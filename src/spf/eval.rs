@@ -1808,11 +1808,21 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             recs.get(i)
         };
         if self.dns.pf.is_some() {
-            let names: Vec<&str> = (0..recs.len())
-                .filter_map(at)
-                .map(|m| m.exchange.as_str())
-                .collect();
-            self.dns.prestart_hosts(&names, self.base.ip).await;
+            // The usual few exchanges without allocating, as above.
+            let mut few = [""; 16];
+            let mut many: Vec<&str> = Vec::new();
+            let names: &[&str] = if recs.len() <= few.len() {
+                let mut n = 0;
+                for (slot, m) in few.iter_mut().zip((0..recs.len()).filter_map(at)) {
+                    *slot = m.exchange.as_str();
+                    n += 1;
+                }
+                few.get(..n).unwrap_or_default()
+            } else {
+                many.extend((0..recs.len()).filter_map(at).map(|m| m.exchange.as_str()));
+                &many
+            };
+            self.dns.prestart_hosts(names, self.base.ip).await;
         }
         for k in 0..recs.len() {
             let Some(mx) = at(k) else {
