@@ -77,9 +77,11 @@ pub(crate) fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+/// 0x01, 0x80 and 0x7F in every octet of a word (for the SWAR helpers here
+/// and in the SPF record scanner).
+pub(crate) const LO: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HI: u64 = 0x8080_8080_8080_8080;
+pub(crate) const M7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 /// Eight octets from `c` (up to 8 long) as a little-endian word, the
 /// missing tail filled with `fill`.

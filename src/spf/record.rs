@@ -27,7 +27,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use std::sync::Arc;
 
-use crate::taglist::{word, zero_octets};
+use crate::taglist::{HI, LO, below, word, zero_octets};
 
 pub use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroError, MacroErrorKind, MacroString};
@@ -407,13 +407,11 @@ impl Record {
 /// ASCII (0x20–0x7E), else `None`: eight octets at a time, with exact
 /// per-octet masks (no borrow or carry crosses an octet).
 fn count_spaces_if_visible(text: &[u8]) -> Option<usize> {
-    // 0x80 in each octet of `w` that is not visible ASCII, and in each
-    // that is a space.
+    // 0x80 in octets of `w` that are not visible ASCII (below 0x20, DEL,
+    // 0x80 and above), and in each octet that is a space.
+    // (`bad` is only tested for zero, which `below` answers exactly.)
     let masks = |w: u64| {
-        let m = w & M7;
-        // Below 0x20: the low seven bits below 0x20 and the high bit clear;
-        // 0x7F and above: the low seven bits all set, or the high bit set.
-        let bad = (!((m.wrapping_add(LO * 0x60)) | w) | m.wrapping_add(LO) | w) & HI;
+        let bad = below(w, 0x20) | zero_octets(w ^ (LO * 0x7f)) | (w & HI);
         (bad, zero_octets(w ^ (LO * 0x20)))
     };
     // The number of flagged octets (at most eight: no carry).
@@ -667,10 +665,6 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
     });
     Some(i)
 }
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = LO * 0x80;
-const M7: u64 = LO * 0x7f;
 
 /// The eight octets of `b` from `start` as a little-endian word, zeros past
 /// the end.
