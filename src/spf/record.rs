@@ -715,9 +715,11 @@ fn plain_target(src: &Arc<str>, at: usize, slash_ends: bool) -> Option<(usize, M
 
 /// A plain domain-spec (no `%`) at `start` of `b`, up to the next space,
 /// the end or (if `slash_ends`) a `/`, checked in the same pass that finds
-/// its end for what [`scan_literal_spec`] finds (`b` holds only spaces and
-/// visible ASCII); its end and whether it is usable as it is (see
-/// [`LiteralSpec::usable`]). `None` if it is empty, holds a `%` or fails
+/// its end (`b` holds only spaces and visible ASCII): its end and whether it
+/// is usable as it is (as `MacroString::literal_domain` gives it, what
+/// `usable_domain` accepts unchanged: not starting with `[`, at least two
+/// labels, every label 1–63 octets, at most 253 octets; the tests'
+/// `scan_literal_spec` states it plainly). `None` if it is empty, holds a `%` or fails
 /// `domain-end`: the general path decides (or reports).
 #[inline(never)]
 fn plain_domain(b: &[u8], start: usize, slash_ends: bool) -> Option<(usize, bool)> {
@@ -1057,68 +1059,19 @@ fn optional_domain(
 
 /// `domain-spec = macro-string domain-end` (§7.1).
 fn domain_spec(spec: &str, at: usize, src: Option<&Arc<str>>) -> Result<MacroString, TermError> {
-    // The usual target, a plain name: every check in one pass.
+    // The usual target, a plain name, shared with the record's text: the
+    // one-pass scan that `fast_term` uses (for octets 0x21–0x7E only, which
+    // is what it expects; anything else, and every error, is for the
+    // general path).
     if let Some(src) = src
-        && let Some(lit) = scan_literal_spec(spec.as_bytes())
+        && spec.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        && let Some((end, usable)) = plain_domain(spec.as_bytes(), 0, false)
+        && end == spec.len()
+        && let Some(ms) = MacroString::literal_within(src, spec, usable)
     {
-        if !lit.domain_end {
-            return Err((ParseErrorKind::InvalidDomainEnd(spec.into()), at));
-        }
-        if let Some(ms) = MacroString::literal_within(src, spec, lit.usable) {
-            return Ok(ms);
-        }
+        return Ok(ms);
     }
     domain_spec_general(spec, at)
-}
-
-/// What one pass over a domain-spec without `%` finds (see
-/// [`scan_literal_spec`]).
-struct LiteralSpec {
-    /// It satisfies `domain-end` (§7.1): its last label (after one
-    /// trailing dot is removed) is a `toplabel`.
-    domain_end: bool,
-    /// It is a usable domain (RFC 7208 §4.3) as `MacroString::literal_domain`
-    /// gives it: what `usable_domain` accepts unchanged.
-    usable: bool,
-}
-
-/// A domain-spec that is a plain literal (non-empty, octets 0x21–0x7E, no
-/// `%`), checked in one pass for what [`domain_spec_general`] and the
-/// usable-domain check would find; `None` for anything else (the general
-/// path decides). `usable`: after one trailing dot is removed (as
-/// `literal_domain` does), not starting with `[`, at least two labels, no
-/// trailing dot left, every label 1–63 octets, at most 253 octets
-/// (`dns::check_name`).
-fn scan_literal_spec(spec: &[u8]) -> Option<LiteralSpec> {
-    if spec.is_empty()
-        || !spec
-            .iter()
-            .fold(true, |a, &b| a & (0x21..=0x7e).contains(&b) & (b != b'%'))
-    {
-        return None;
-    }
-    let t = spec.strip_suffix(b".").unwrap_or(spec);
-    let (mut label, mut longest, mut empty_label, mut last_dot) = (0usize, 0usize, false, None);
-    for (i, &b) in t.iter().enumerate() {
-        if b == b'.' {
-            empty_label |= label == 0;
-            label = 0;
-            last_dot = Some(i);
-        } else {
-            label += 1;
-            longest = longest.max(label);
-        }
-    }
-    empty_label |= label == 0;
-    let domain_end = last_dot
-        .and_then(|d| t.get(d + 1..))
-        .is_some_and(is_toplabel_bytes);
-    let usable = t.first().is_some_and(|&b| b != b'[')
-        && last_dot.is_some()
-        && !empty_label
-        && longest <= 63
-        && t.len() <= 253;
-    Some(LiteralSpec { domain_end, usable })
 }
 
 /// [`domain_spec`] for any spec (macros included; a plain literal here
@@ -1249,6 +1202,58 @@ fn split_network(rest: &str, at: usize) -> Result<(&str, Option<&str>), TermErro
         Some((addr, len)) => (addr, Some(len)),
         None => (arg, None),
     })
+}
+
+/// What one pass over a domain-spec without `%` finds (see
+/// [`scan_literal_spec`]).
+#[cfg(test)]
+struct LiteralSpec {
+    /// It satisfies `domain-end` (§7.1): its last label (after one
+    /// trailing dot is removed) is a `toplabel`.
+    domain_end: bool,
+    /// It is a usable domain (RFC 7208 §4.3) as `MacroString::literal_domain`
+    /// gives it: what `usable_domain` accepts unchanged.
+    usable: bool,
+}
+
+/// The tests' oracle of [`plain_domain`]: a domain-spec that is a plain literal (non-empty, octets 0x21–0x7E, no
+/// `%`), checked in one pass for what [`domain_spec_general`] and the
+/// usable-domain check would find; `None` for anything else (the general
+/// path decides). `usable`: after one trailing dot is removed (as
+/// `literal_domain` does), not starting with `[`, at least two labels, no
+/// trailing dot left, every label 1–63 octets, at most 253 octets
+/// (`dns::check_name`).
+#[cfg(test)]
+fn scan_literal_spec(spec: &[u8]) -> Option<LiteralSpec> {
+    if spec.is_empty()
+        || !spec
+            .iter()
+            .fold(true, |a, &b| a & (0x21..=0x7e).contains(&b) & (b != b'%'))
+    {
+        return None;
+    }
+    let t = spec.strip_suffix(b".").unwrap_or(spec);
+    let (mut label, mut longest, mut empty_label, mut last_dot) = (0usize, 0usize, false, None);
+    for (i, &b) in t.iter().enumerate() {
+        if b == b'.' {
+            empty_label |= label == 0;
+            label = 0;
+            last_dot = Some(i);
+        } else {
+            label += 1;
+            longest = longest.max(label);
+        }
+    }
+    empty_label |= label == 0;
+    let domain_end = last_dot
+        .and_then(|d| t.get(d + 1..))
+        .is_some_and(is_toplabel_bytes);
+    let usable = t.first().is_some_and(|&b| b != b'[')
+        && last_dot.is_some()
+        && !empty_label
+        && longest <= 63
+        && t.len() <= 253;
+    Some(LiteralSpec { domain_end, usable })
 }
 
 #[cfg(test)]
