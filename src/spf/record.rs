@@ -827,7 +827,7 @@ fn dotted_quad(b: &[u8], start: usize) -> Option<(Ipv4Addr, usize)> {
 type TermError = (ParseErrorKind, usize);
 
 /// A mechanism name (§5).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Name {
     All,
     Include,
@@ -841,25 +841,22 @@ enum Name {
 }
 
 /// The mechanism called `raw` (ASCII case-insensitive), without
-/// allocating: lower-cased into a small buffer and matched at once.
+/// allocating: by its [`name_key`], as [`fast_term`] reads names.
 fn mechanism_name(raw: &str) -> Name {
-    let b = raw.as_bytes();
-    let mut buf = [0u8; 7];
-    if b.len() > buf.len() {
+    // `name_key` folds case with `| 0x20`, which is exact for letters and
+    // digits only.
+    if raw.len() > 8 || !raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Name::Unknown;
     }
-    for (d, s) in buf.iter_mut().zip(b) {
-        *d = s.to_ascii_lowercase();
-    }
-    match buf.get(..b.len()).unwrap_or_default() {
-        b"all" => Name::All,
-        b"include" => Name::Include,
-        b"exists" => Name::Exists,
-        b"a" => Name::A,
-        b"mx" => Name::Mx,
-        b"ptr" => Name::Ptr,
-        b"ip4" => Name::Ip4,
-        b"ip6" => Name::Ip6,
+    match name_key(raw.as_bytes()) {
+        KEY_ALL => Name::All,
+        KEY_INCLUDE => Name::Include,
+        KEY_EXISTS => Name::Exists,
+        KEY_A => Name::A,
+        KEY_MX => Name::Mx,
+        KEY_PTR => Name::Ptr,
+        KEY_IP4 => Name::Ip4,
+        KEY_IP6 => Name::Ip6,
         _ => Name::Unknown,
     }
 }
@@ -1768,6 +1765,39 @@ mod tests {
             }
         }
         assert!(usable > 1000, "{usable}");
+    }
+
+    /// Mechanism names by key are exactly the RFC names, ASCII
+    /// case-insensitively (every string of up to 3 symbols over an
+    /// alphabet of their letters, case variants and near misses, plus the
+    /// long names and their neighbours).
+    #[test]
+    fn mechanism_names_by_key() {
+        let plain = |raw: &str| match raw.to_ascii_lowercase().as_str() {
+            "all" => Some(Name::All),
+            "include" => Some(Name::Include),
+            "exists" => Some(Name::Exists),
+            "a" => Some(Name::A),
+            "mx" => Some(Name::Mx),
+            "ptr" => Some(Name::Ptr),
+            "ip4" => Some(Name::Ip4),
+            "ip6" => Some(Name::Ip6),
+            _ => None,
+        };
+        let mut names = crate::spf::all_strings(
+            &["a", "A", "l", "L", "m", "x", "X", "p", "t", "r", "i", "4", "6", "\x14", "@", "-"],
+            3,
+        );
+        for n in ["include", "INCLUDE", "Exists", "exist", "existss", "includes", "ip4x"] {
+            names.push(n.to_string());
+        }
+        let mut known = 0;
+        for raw in &names {
+            let got = mechanism_name(raw);
+            assert_eq!(Some(got).filter(|n| *n != Name::Unknown), plain(raw), "{raw:?}");
+            known += usize::from(got != Name::Unknown);
+        }
+        assert_eq!(known, 18);
     }
 
     /// The one-pass toplabel check agrees with the three-pass one.
