@@ -54,7 +54,7 @@ use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroString, MacroVars};
 use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
-use super::{Identity, OutputParts, OutputText, SpfConfig, SpfOutput, SpfResult, split_sender};
+use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
 use crate::dns::{self, Answer, BoxFuture, DnsError, DnsResult, Mx, Resolver, Txt};
 use std::future::Future;
 use std::pin::Pin;
@@ -2049,53 +2049,64 @@ async fn run_inner<R: Resolver + ?Sized>(
     let dns_lookups = ev.dns.terms;
     let void_lookups = ev.dns.voids;
     let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
-    // Both borrow `full_sender`, which the output takes.
+    // Done with DNS: the evaluator and the prefetch table go first.
     drop(ev);
     drop(pf);
+    // The output's texts, back to back in one buffer of the exact size.
     let mechanism = match &verdict.mechanism {
-        Some(Mech::Text(m)) => m.as_str(),
-        _ => "",
+        Some(Mech::Text(m)) => Some(m.as_str()),
+        _ => None,
     };
-    let mechanism_domain = match &verdict.mechanism_domain {
-        Some(MechDomain::Other(d)) => d.as_str(),
-        _ => "",
+    let other_domain = match &verdict.mechanism_domain {
+        Some(MechDomain::Other(d)) => Some(d.as_str()),
+        _ => None,
     };
-    let mut text = OutputText::with_capacity(
+    let len = |s: Option<&str>| s.map_or(0, str::len);
+    let mut text = String::with_capacity(
         full_sender.len()
             + helo.len()
             + top_domain.len()
-            + mechanism.len()
-            + mechanism_domain.len()
-            + explanation.as_deref().map_or(0, str::len)
-            + verdict.reason.as_deref().map_or(0, str::len)
+            + len(mechanism)
+            + len(other_domain)
+            + len(explanation.as_deref())
+            + len(verdict.reason.as_deref())
             + verdict.chain.iter().map(String::len).sum::<usize>(),
     );
-    let sender_span = text.push(&full_sender);
-    let helo_span = text.push(helo);
-    let domain_span = text.push(top_domain);
-    let parts = OutputParts {
+    let mut push = |s: &str| {
+        let start = text.len();
+        text.push_str(s);
+        start..text.len()
+    };
+    let sender_span = push(&full_sender);
+    let helo_span = push(helo);
+    let domain_span = push(top_domain);
+    let mechanism = mechanism.map(&mut push);
+    let mechanism_domain = match &verdict.mechanism_domain {
+        // A match in the top record: the domain checked, already there.
+        Some(MechDomain::Top) => Some(domain_span.clone()),
+        Some(MechDomain::Other(d)) => Some(push(d)),
+        None => None,
+    };
+    let explanation = explanation.as_deref().map(&mut push);
+    let reason = verdict.reason.as_deref().map(&mut push);
+    let chain = verdict.chain.iter().map(|c| push(c)).collect();
+    SpfOutput {
         result: verdict.result,
         identity,
         ip,
-        sender: sender_span,
-        helo: helo_span,
-        mechanism: match &verdict.mechanism {
-            Some(Mech::Text(m)) => Some(text.push(m)),
-            _ => None,
-        },
-        mechanism_domain: verdict.mechanism_domain.as_ref().map(|d| match d {
-            MechDomain::Top => domain_span.clone(),
-            MechDomain::Other(d) => text.push(d),
-        }),
-        domain: domain_span,
-        explanation: explanation.as_deref().map(|e| text.push(e)),
-        reason: verdict.reason.as_deref().map(|r| text.push(r)),
-        chain: verdict.chain.iter().map(|c| text.push(c)).collect(),
         dns_lookups,
         void_lookups,
         queries,
-    };
-    SpfOutput::new(text, parts)
+        text,
+        sender: sender_span,
+        helo: helo_span,
+        domain: domain_span,
+        mechanism,
+        mechanism_domain,
+        explanation,
+        reason,
+        chain,
+    }
 }
 
 #[cfg(test)]

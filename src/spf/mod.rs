@@ -437,66 +437,7 @@ pub struct SpfOutput {
 /// A range of [`SpfOutput`]'s text.
 type Span = std::ops::Range<usize>;
 
-/// Builds an [`SpfOutput`]: the texts go into one buffer.
-pub(crate) struct OutputText {
-    text: String,
-}
-
-impl OutputText {
-    /// A buffer with room for `n` octets.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        OutputText {
-            text: String::with_capacity(n),
-        }
-    }
-
-    /// Appends `s`; its span.
-    pub(crate) fn push(&mut self, s: &str) -> Span {
-        let start = self.text.len();
-        self.text.push_str(s);
-        start..self.text.len()
-    }
-}
-
-/// The parts of an [`SpfOutput`] (spans of the [`OutputText`]).
-pub(crate) struct OutputParts {
-    pub result: SpfResult,
-    pub identity: Identity,
-    pub ip: IpAddr,
-    pub sender: Span,
-    pub helo: Span,
-    pub domain: Span,
-    pub mechanism: Option<Span>,
-    pub mechanism_domain: Option<Span>,
-    pub explanation: Option<Span>,
-    pub reason: Option<Span>,
-    pub chain: Vec<Span>,
-    pub dns_lookups: usize,
-    pub void_lookups: usize,
-    pub queries: usize,
-}
-
 impl SpfOutput {
-    pub(crate) fn new(text: OutputText, p: OutputParts) -> Self {
-        SpfOutput {
-            result: p.result,
-            identity: p.identity,
-            ip: p.ip,
-            dns_lookups: p.dns_lookups,
-            void_lookups: p.void_lookups,
-            queries: p.queries,
-            text: text.text,
-            sender: p.sender,
-            helo: p.helo,
-            domain: p.domain,
-            mechanism: p.mechanism,
-            mechanism_domain: p.mechanism_domain,
-            explanation: p.explanation,
-            reason: p.reason,
-            chain: p.chain,
-        }
-    }
-
     fn span(&self, s: &Span) -> &str {
         self.text.get(s.clone()).unwrap_or_default()
     }

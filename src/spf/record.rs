@@ -1785,16 +1785,24 @@ mod tests {
             _ => None,
         };
         let mut names = crate::spf::all_strings(
-            &["a", "A", "l", "L", "m", "x", "X", "p", "t", "r", "i", "4", "6", "\x14", "@", "-"],
+            &[
+                "a", "A", "l", "L", "m", "x", "X", "p", "t", "r", "i", "4", "6", "\x14", "@", "-",
+            ],
             3,
         );
-        for n in ["include", "INCLUDE", "Exists", "exist", "existss", "includes", "ip4x"] {
+        for n in [
+            "include", "INCLUDE", "Exists", "exist", "existss", "includes", "ip4x",
+        ] {
             names.push(n.to_string());
         }
         let mut known = 0;
         for raw in &names {
             let got = mechanism_name(raw);
-            assert_eq!(Some(got).filter(|n| *n != Name::Unknown), plain(raw), "{raw:?}");
+            assert_eq!(
+                Some(got).filter(|n| *n != Name::Unknown),
+                plain(raw),
+                "{raw:?}"
+            );
             known += usize::from(got != Name::Unknown);
         }
         assert_eq!(known, 18);
