@@ -885,9 +885,9 @@ fn usable_domain_slow(domain: &str) -> Result<Cow<'_, str>, String> {
 /// and every level); on any problem the error comes from `dns::check_name`
 /// itself, so both always agree.
 pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
-    use crate::taglist::{below, word, zero_octets};
-    const DOTS: u64 = 0x2e2e_2e2e_2e2e_2e2e;
-    const DEL: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    use crate::taglist::{LO, below, word, zero_octets};
+    const DOTS: u64 = LO * 0x2e;
+    const DEL: u64 = LO * 0x7f;
     let b = name.as_bytes();
     let b = match b.split_last() {
         Some((b'.', rest)) => rest,
@@ -913,7 +913,7 @@ pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
                 .and_then(|c| <[u8; 8]>::try_from(c).ok())
                 .map_or(0, u64::from_le_bytes)
         };
-        if n > 16 {
+        if n >= 8 {
             let mut at = 0;
             loop {
                 let i = at.min(n - 8);
@@ -924,11 +924,6 @@ pub(super) fn check_name(name: &str) -> Result<(), dns::NameError> {
                 bad |= u64::from(b.get(i + 7..i + 9) == Some(b".."));
                 at += 8;
             }
-        } else if n >= 8 {
-            // Up to 16 octets, without a loop: the first and the last
-            // word (they may overlap), and the pair where they would meet;
-            // every other pair of neighbours lies inside one of them.
-            bad |= scan(at8(0)) | scan(at8(n - 8)) | u64::from(b.get(7..9) == Some(b".."));
         } else {
             bad |= scan(word(b, b'a'));
         }
