@@ -445,7 +445,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// creates the table, which starts the rest at once, and
     /// [`Lookups::send_owed`] sends what is left when the term ends. The
     /// same lookups are sent as by starting them all here.
-    async fn prestart_hosts(&mut self, names: &[&str], ip: IpAddr) {
+    /// `names` is walked once; only a table (the slow path) collects them.
+    async fn prestart_hosts<'n>(&mut self, names: impl Iterator<Item = &'n str>, ip: IpAddr) {
         let Some(cell) = self.pf else {
             return;
         };
@@ -454,7 +455,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             IpAddr::V6(_) => Qt::Aaaa,
         };
         if let Some(p) = cell.get() {
-            p.prestart(qt, names).await;
+            let names: Vec<&str> = names.collect();
+            p.prestart(qt, &names).await;
             return;
         }
         for n in names {
@@ -1803,20 +1805,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             recs.get(i)
         };
         if self.dns.pf.is_some() {
-            // The usual few exchanges without allocating, as above.
-            let mut few = [""; 16];
-            let mut many: Vec<&str> = Vec::new();
-            let names: &[&str] = if recs.len() <= few.len() {
-                let mut n = 0;
-                for (slot, m) in few.iter_mut().zip((0..recs.len()).filter_map(at)) {
-                    *slot = m.exchange.as_str();
-                    n += 1;
-                }
-                few.get(..n).unwrap_or_default()
-            } else {
-                many.extend((0..recs.len()).filter_map(at).map(|m| m.exchange.as_str()));
-                &many
-            };
+            let names = (0..recs.len()).filter_map(at).map(|m| m.exchange.as_str());
             self.dns.prestart_hosts(names, self.base.ip).await;
         }
         for k in 0..recs.len() {
@@ -1872,12 +1861,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             Err(_) => return Ok(false),
         };
         if self.dns.pf.is_some() {
-            let within: Vec<&str> = names
+            let within = names
                 .iter()
                 .filter(|n| is_within(n, target))
-                .map(String::as_str)
-                .collect();
-            self.dns.prestart_hosts(&within, self.base.ip).await;
+                .map(String::as_str);
+            self.dns.prestart_hosts(within, self.base.ip).await;
         }
         for name in names.iter().filter(|n| is_within(n, target)) {
             if self.validate(name).await {
