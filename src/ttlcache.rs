@@ -127,6 +127,16 @@ impl<V: Clone> TtlMap<V> {
         found
     }
 
+    /// The live value for `key` at `now` with its expiry, without counting
+    /// a hit or a miss (for building from entries, not for answering).
+    pub fn peek_at(&self, key: &str, now: Instant) -> Option<(V, Instant)> {
+        let st = self.lock();
+        match st.map.get(key) {
+            Some(e) if e.expires > now => Some((e.value.clone(), e.expires)),
+            _ => None,
+        }
+    }
+
     /// Stores `value` under `key` for `ttl` seconds (capped at `max_ttl`).
     pub fn insert(&self, key: String, value: V, ttl: u32) {
         let life = Duration::from_secs(u64::from(ttl)).min(self.max_ttl);
@@ -137,6 +147,19 @@ impl<V: Clone> TtlMap<V> {
         let Some(expires) = now.checked_add(life) else {
             return;
         };
+        self.insert_until(key, value, now, expires);
+    }
+
+    /// Stores `value` under `key` until `expires` (capped at `max_ttl`
+    /// after `now`); nothing if that is not after `now`.
+    pub fn insert_until(&self, key: String, value: V, now: Instant, expires: Instant) {
+        let expires = match now.checked_add(self.max_ttl) {
+            Some(cap) => expires.min(cap),
+            None => expires,
+        };
+        if expires <= now {
+            return;
+        }
         let mut st = self.lock();
         if let Some(old) = st.map.remove(&key) {
             st.by_age.remove(&old.seq);

@@ -384,6 +384,11 @@ struct Counts {
     overlapped: usize,
     /// Tests compared with and without the synchronous fast path.
     fast_path_compared: usize,
+    /// Tests whose warm check ran from a compiled plan (from the zone).
+    plans_used: usize,
+    /// ... and whose plan's loop gave up through `Mixed`, handing over.
+    plans_handed_over: usize,
+    last_plan_used: bool,
     failures: Vec<String>,
 }
 
@@ -499,6 +504,59 @@ fn run_suite(
                 }
             }
             counts.fast_path_compared += 1;
+            // Compiled plans (`SpfRecordCache::with_compiled_plans`, used by
+            // sequential checks with a warm cache): the same check with and
+            // without them, from the zone (the plan's loop finishes) and
+            // through `Mixed` (it gives up at a late lookup and the ordinary
+            // evaluator goes on from the answers it got). Identical outputs,
+            // queries counted included, and the very same queries sent.
+            let planned_cache = Arc::new(SpfRecordCache::new(64));
+            let planned = SpfConfig {
+                record_cache: Some(planned_cache.clone()),
+                ..config.clone()
+            };
+            let unplanned = SpfConfig {
+                record_cache: Some(Arc::new(SpfRecordCache::new(64).with_compiled_plans(false))),
+                ..config.clone()
+            };
+            for cfg in [&planned, &unplanned] {
+                rt.block_on(check_mail_from(&zone, host, &mailfrom, &helo, cfg));
+            }
+            for how in ["zone", "mixed"] {
+                let hits = planned_cache.stats().plan_hits;
+                let mut runs = Vec::new();
+                for cfg in [&planned, &unplanned] {
+                    zone.clear_queries();
+                    let mixed = Mixed {
+                        zone: &zone,
+                        calls: 0.into(),
+                    };
+                    let o = if how == "zone" {
+                        rt.block_on(check_mail_from(&zone, host, &mailfrom, &helo, cfg))
+                    } else {
+                        rt.block_on(check_mail_from(&mixed, host, &mailfrom, &helo, cfg))
+                    };
+                    runs.push((o, zone.queries()));
+                }
+                let used = planned_cache.stats().plan_hits > hits;
+                match how {
+                    "zone" if used => counts.plans_used += 1,
+                    "mixed" if !used && counts.last_plan_used => counts.plans_handed_over += 1,
+                    _ => {}
+                }
+                counts.last_plan_used = how == "zone" && used;
+                if runs[0] != runs[1] {
+                    problem = Some(format!(
+                        "compiled plan ({how}) differs from ordinary evaluation:\n  plan {:?}\n  ordinary {:?}",
+                        runs[0], runs[1]
+                    ));
+                } else if comparable(&runs[0].0) != comparable(&out) {
+                    problem = Some(format!(
+                        "warm cache ({how}) differs from sequential:\n  sequential {out:?}\n  warm {:?}",
+                        runs[0].0
+                    ));
+                }
+            }
             // The same test with speculative prefetch over a resolver whose
             // answers arrive late (so lookups overlap), and with a parsed-
             // record cache, cold then warm: all identical to sequential.
@@ -614,6 +672,14 @@ fn rfc7208_suite() {
         c.explanations, 22,
         "every explanation in the suite is compared"
     );
+    // Every test is compared with and without compiled plans; these prove
+    // both plan paths really ran (the rest have graphs a plan does not
+    // represent, e.g. macros, or records that are not cached).
+    println!(
+        "compiled plans: used {}, handed over {}",
+        c.plans_used, c.plans_handed_over
+    );
+    assert_eq!((c.plans_used, c.plans_handed_over), (95, 15));
 }
 
 #[test]

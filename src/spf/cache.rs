@@ -46,8 +46,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::plan::{self, Built, Plan};
 use super::record::{ParseError, Record};
 use crate::dns::cache::{Clock, SystemClock};
 use crate::ttlcache::TtlMap;
@@ -82,6 +84,10 @@ pub struct SpfRecordCacheStats {
     pub evictions: u64,
     /// Entries stored now (expired ones included until dropped).
     pub entries: usize,
+    /// Checks evaluated from a compiled policy (see
+    /// [`SpfRecordCache::with_compiled_plans`]). Each also counts its
+    /// records in `hits`, as if it had looked each one up.
+    pub plan_hits: u64,
 }
 
 /// A bounded, TTL-honouring, shareable cache of parsed SPF records (see the
@@ -91,6 +97,13 @@ pub struct SpfRecordCacheStats {
 /// identity: two caches are equal only if they are the same object.
 pub struct SpfRecordCache {
     map: TtlMap<RecordOutcome>,
+    /// Compiled policies by top domain (`None`: the graph cannot be
+    /// compiled, until the entry expires).
+    plans: TtlMap<Option<Arc<Plan>>>,
+    compile: bool,
+    plan_hits: AtomicU64,
+    /// Records used through plans (counted as hits).
+    plan_records: AtomicU64,
 }
 
 impl fmt::Debug for SpfRecordCache {
@@ -98,6 +111,7 @@ impl fmt::Debug for SpfRecordCache {
         f.debug_struct("SpfRecordCache")
             .field("capacity", &self.capacity())
             .field("max_ttl", &self.map.max_ttl())
+            .field("compiled_plans", &self.compile)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -138,13 +152,39 @@ impl SpfRecordCache {
     /// [`ManualClock`](crate::dns::cache::ManualClock)).
     pub fn with_clock(capacity: usize, clock: Arc<dyn Clock>) -> Self {
         SpfRecordCache {
-            map: TtlMap::new(capacity, DEFAULT_MAX_TTL, clock),
+            map: TtlMap::new(capacity, DEFAULT_MAX_TTL, clock.clone()),
+            plans: TtlMap::new(capacity, DEFAULT_MAX_TTL, clock),
+            compile: true,
+            plan_hits: AtomicU64::new(0),
+            plan_records: AtomicU64::new(0),
         }
     }
 
     /// Caps how long an entry is kept, whatever the record's TTL.
     pub fn with_max_ttl(mut self, max_ttl: Duration) -> Self {
         self.map.set_max_ttl(max_ttl);
+        self.plans.set_max_ttl(max_ttl);
+        self
+    }
+
+    /// Whether to keep *compiled policies* (default `true`).
+    ///
+    /// With sequential evaluation ([`SpfConfig::prefetch`](super::SpfConfig::prefetch)
+    /// `false`), a check whose domain's records are all cached is
+    /// evaluated from a plan: the domain's record and every record its
+    /// `include`s and `redirect`s reach, laid out once as a flat list of
+    /// steps, kept (bounded like the records, at most `capacity` plans)
+    /// until the first of those records expires. A warm check then makes
+    /// one cache lookup instead of one per record, and only its own
+    /// address lookups. Results, counters and queries are exactly those of
+    /// ordinary evaluation: a graph a plan cannot represent (macro targets
+    /// of `include`/`redirect`/`a`/`mx`/`exists`, `ptr`, a target without
+    /// a usable record, over 64 records) is evaluated the ordinary way,
+    /// and so is any check the plan cannot finish with answers at hand
+    /// (a lookup that has to wait, any DNS error, a limit reached), which
+    /// the ordinary evaluator then continues from the same answers.
+    pub fn with_compiled_plans(mut self, on: bool) -> Self {
+        self.compile = on;
         self
     }
 
@@ -157,10 +197,11 @@ impl SpfRecordCache {
     pub fn stats(&self) -> SpfRecordCacheStats {
         let c = self.map.counters();
         SpfRecordCacheStats {
-            hits: c.hits,
+            hits: c.hits + self.plan_records.load(Ordering::Relaxed),
             misses: c.misses,
             evictions: c.evictions,
             entries: self.len(),
+            plan_hits: self.plan_hits.load(Ordering::Relaxed),
         }
     }
 
@@ -174,9 +215,10 @@ impl SpfRecordCache {
         self.len() == 0
     }
 
-    /// Drops every entry.
+    /// Drops every entry (compiled plans included).
     pub fn clear(&self) {
         self.map.clear();
+        self.plans.clear();
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -193,5 +235,46 @@ impl SpfRecordCache {
 
     pub(crate) fn insert(&self, domain: &str, value: RecordOutcome, ttl: u32) {
         self.map.insert(key(domain).into_owned(), value, ttl);
+    }
+
+    /// The compiled policy of `domain` (a usable domain) at `now`: kept, or
+    /// built from the cached records when they are all there. `None`: off,
+    /// not compilable, or not all cached yet.
+    pub(crate) fn plan(&self, domain: &str, now: Instant) -> Option<Arc<Plan>> {
+        if !self.compile {
+            return None;
+        }
+        let k = key(domain);
+        if let Some(p) = self.plans.get_at(&k, now) {
+            return p;
+        }
+        let (top, expires) = match self.map.peek_at(&k, now)? {
+            (RecordOutcome::Record(r), e) => (r, e),
+            _ => return None,
+        };
+        match plan::build(&k, top, expires, |d| self.map.peek_at(&key(d), now)) {
+            Built::Plan(p, until) => {
+                let p = Arc::new(p);
+                self.plans
+                    .insert_until(k.into_owned(), Some(p.clone()), now, until);
+                Some(p)
+            }
+            Built::Refused(until) => {
+                self.plans.insert_until(k.into_owned(), None, now, until);
+                None
+            }
+            Built::Missing => None,
+        }
+    }
+
+    /// A check was evaluated from a plan, using `records` records.
+    pub(crate) fn note_plan_use(&self, records: u64) {
+        self.plan_hits.fetch_add(1, Ordering::Relaxed);
+        self.note_plan_records(records);
+    }
+
+    /// `records` records were taken from a plan (counted as hits).
+    pub(crate) fn note_plan_records(&self, records: u64) {
+        self.plan_records.fetch_add(records, Ordering::Relaxed);
     }
 }

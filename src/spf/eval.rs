@@ -52,6 +52,7 @@ use ipnet::Ipv6Net;
 use super::cache::RecordOutcome;
 use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroString, MacroVars};
+use super::plan::{Op, Plan, Via};
 use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
@@ -88,6 +89,50 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     pub(crate) queries: usize,
     max_terms: usize,
     max_voids: usize,
+    /// Sequential evaluation from a compiled plan ([`Eval::fast`]): every
+    /// answer is kept in `replay`, and a lookup that would have to wait is
+    /// not made (`stalled` is set instead).
+    recording: bool,
+    stalled: bool,
+    replay: Replay,
+}
+
+/// The answers a compiled plan's loop got before it gave up, in the order
+/// it got them. The ordinary evaluator, starting over on the plan's own
+/// records ([`Eval::plan`]) and with the same answers, makes the same
+/// lookups in the same order (evaluation is deterministic), so it takes
+/// these one by one instead of asking the resolver again, whose `*_now`
+/// answers have effects (a query logged, a cache hit counted). The query
+/// type is checked as a safeguard: on any mismatch nothing more is handed
+/// out and the resolver answers.
+#[derive(Default)]
+struct Replay {
+    answers: Vec<(Qt, Ans)>,
+    /// The next answer to hand out.
+    next: usize,
+}
+
+impl Replay {
+    fn push(&mut self, qt: Qt, a: Ans) {
+        if self.answers.capacity() == 0 {
+            self.answers.reserve(16);
+        }
+        self.answers.push((qt, a));
+    }
+
+    /// The next answer if it is of type `qt`.
+    fn take(&mut self, qt: Qt) -> Option<Ans> {
+        match self.answers.get(self.next) {
+            Some((q, a)) if *q == qt => {
+                self.next += 1;
+                Some(a.clone())
+            }
+            _ => {
+                self.next = self.answers.len();
+                None
+            }
+        }
+    }
 }
 
 /// With prefetch, the lookups and records of the evaluation while every
@@ -168,6 +213,32 @@ impl Log {
     }
 }
 
+/// The target of an `a`/`mx` term in a compiled plan, which has literal
+/// targets only (`None` spec: `domain`), as [`Eval::check`]'s `target!`
+/// gives it: the name, and whether it is known to be usable.
+fn literal_target<'a>(spec: Option<&'a MacroString>, domain: &'a str) -> Option<(&'a str, bool)> {
+    match spec {
+        None => Some((domain, true)),
+        Some(s) => match s.usable_literal() {
+            Some(l) => Some((l, true)),
+            None => Some((s.literal_domain()?, false)),
+        },
+    }
+}
+
+/// Polls `fut` once, outside any task (for futures that never wait: see
+/// [`Lookups::stall`]).
+fn poll_now<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    match fut
+        .as_mut()
+        .poll(&mut Context::from_waker(std::task::Waker::noop()))
+    {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
 /// Polls `fut` once.
 async fn poll_once<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
@@ -194,7 +265,31 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             queries: 0,
             max_terms: config.max_dns_mechanisms,
             max_voids: config.max_void_lookups,
+            recording: false,
+            stalled: false,
+            replay: Replay::default(),
         }
+    }
+
+    /// After a compiled plan's loop gave up: back to the start of the
+    /// check, with its answers to replay.
+    fn rewind(&mut self) {
+        self.terms = 0;
+        self.voids = 0;
+        self.queries = 0;
+        self.recording = false;
+        self.stalled = false;
+        self.replay.next = 0;
+    }
+
+    /// In a compiled plan's loop, a lookup would have to wait: it is not
+    /// made, and the loop gives up.
+    fn stall(&mut self) -> Result<(), DnsError> {
+        if self.recording {
+            self.stalled = true;
+            return Err(DnsError::Timeout);
+        }
+        Ok(())
     }
 
     /// With prefetch: queries sent.
@@ -246,7 +341,17 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         unwrap: fn(Ans) -> DnsResult<T>,
     ) -> Option<DnsResult<T>> {
         let Some(cell) = self.pf else {
-            return now(self.resolver);
+            if self.replay.next < self.replay.answers.len()
+                && !self.recording
+                && let Some(a) = self.replay.take(qt)
+            {
+                return Some(unwrap(a));
+            }
+            let r = now(self.resolver)?;
+            if self.recording {
+                self.replay.push(qt, wrap(r.clone()));
+            }
+            return Some(r);
         };
         if cell.get().is_some() {
             return None;
@@ -361,6 +466,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
 
     fn checked(&mut self, name: &str) -> Result<(), DnsError> {
         check_name(name).map_err(DnsError::InvalidName)?;
+        self.stall()?;
         self.queries += 1;
         Ok(())
     }
@@ -386,6 +492,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// The TXT lookup after [`Lookups::txt_now`] gave `None`; `name` is
     /// checked already, as for `txt_now`.
     async fn txt_wait(&mut self, name: &str) -> DnsResult<Txt> {
+        self.stall()?;
         self.queries += 1;
         let r = self.resolver;
         if self.pf.is_none() {
@@ -419,6 +526,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
+        self.stall()?;
         self.queries += 1;
         let r = self.resolver;
         if self.pf.is_none() {
@@ -807,6 +915,38 @@ impl Verdict {
         }
     }
 
+    /// Directive `idx` of `record` (of `domain`) matched: its result, the
+    /// directive pending ([`Mech::At`]).
+    fn matched(record: &Record, idx: usize, domain: &str) -> Self {
+        let result = record
+            .directives
+            .get(idx)
+            .map_or(SpfResult::PermError, |d| qualifier_result(d.qualifier));
+        Verdict {
+            result,
+            mechanism: Some(Mech::At(idx)),
+            mechanism_domain: None,
+            chain: Vec::new(),
+            reason: None,
+            exp: fail_exp(result, record, domain),
+        }
+    }
+
+    /// No directive of the record of `domain` matched and it has no
+    /// `redirect`: the default result (§4.7).
+    fn neutral(domain: &str, top: &str) -> Self {
+        Verdict {
+            result: SpfResult::Neutral,
+            mechanism: None,
+            mechanism_domain: Some(MechDomain::of(domain, top)),
+            chain: Vec::new(),
+            reason: Some(format!(
+                "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
+            )),
+            exp: None,
+        }
+    }
+
     /// Writes a pending match's mechanism text (directive `at` of
     /// `record`) and the domain (`domain`, the domain of that record, in a
     /// check of `top`).
@@ -995,13 +1135,6 @@ impl Dom {
     }
 }
 
-/// How a record level was entered from its parent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Via {
-    Include,
-    Redirect,
-}
-
 /// One include/redirect level of the evaluation stack.
 struct Frame {
     record: Arc<Record>,
@@ -1148,6 +1281,11 @@ struct Eval<'a, 'p, R: ?Sized> {
     validated: HashMap<String, bool>,
     /// The record cache's clock, read once per check.
     cache_now: Option<std::time::Instant>,
+    /// The compiled plan whose loop gave up ([`Eval::fast`]): the ordinary
+    /// evaluation that follows takes its records from it, so it sees the
+    /// very records the loop saw (and the same lookups follow, see
+    /// [`Replay`]).
+    plan: Option<Arc<Plan>>,
 }
 
 /// [`Eval::expand_domain`], with a literal target (the usual case)
@@ -1317,6 +1455,12 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             return Some(outcome_step(domain, o));
         }
         let cache = self.config.record_cache.as_deref();
+        if let Some(r) = self.plan.as_ref().and_then(|p| p.record(domain)) {
+            if let Some(c) = cache {
+                c.note_plan_records(1);
+            }
+            return Some(Ok(Some(r.clone())));
+        }
         let now = match (cache, self.cache_now) {
             (Some(c), None) => {
                 let n = c.now();
@@ -1544,20 +1688,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                                     fut.await
                                 }
                             };
-                            match r {
-                                Ok(b) => b,
-                                Err(e) if e.is_void() => {
-                                    tri!(self.dns.count_void(&target, domain), 'eval);
-                                    false
-                                }
-                                Err(DnsError::InvalidName(_)) => false,
-                                Err(e) => {
-                                    break 'eval Err(temp(format!(
-                                        "DNS error looking up A {target} for \"{}\" in the record of {domain}: {e}",
-                                        d.text
-                                    )));
-                                }
-                            }
+                            tri!(self.exists_outcome(r, &target, &d.text, domain), 'eval)
                         }
                         Mechanism::Include { domain: spec } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
@@ -1576,15 +1707,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         }
                     };
                     if matched {
-                        let result = qualifier_result(d.qualifier);
-                        break 'eval Ok(Next::Done(Verdict {
-                            result,
-                            mechanism: Some(Mech::At(idx)),
-                            mechanism_domain: None,
-                            chain: Vec::new(),
-                            reason: None,
-                            exp: fail_exp(result, record, domain),
-                        }));
+                        break 'eval Ok(Next::Done(Verdict::matched(record, idx, domain)));
                     }
                 }
                 if let Some(spec) = &record.redirect {
@@ -1600,16 +1723,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         checked,
                     });
                 }
-                Ok(Next::Done(Verdict {
-                    result: SpfResult::Neutral,
-                    mechanism: None,
-                    mechanism_domain: Some(MechDomain::of(domain, top)),
-                    chain: Vec::new(),
-                    reason: Some(format!(
-                        "no mechanism matched in the record of {domain}; the default result is neutral (RFC 7208 §4.7)"
-                    )),
-                    exp: None,
-                }))
+                Ok(Next::Done(Verdict::neutral(domain, top)))
             };
             let mut finished = match step {
                 Ok(Next::Done(v)) => v,
@@ -1700,6 +1814,191 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         break;
                     }
                     Some(v) => finished = v,
+                }
+            }
+        }
+    }
+
+    /// What the `exists` term `text` (of the record of `domain`) makes of
+    /// its A lookup of `target` (§5.7).
+    fn exists_outcome(
+        &mut self,
+        r: Result<bool, DnsError>,
+        target: &str,
+        text: &str,
+        domain: &str,
+    ) -> Step<bool> {
+        match r {
+            Ok(b) => Ok(b),
+            Err(e) if e.is_void() => {
+                self.dns.count_void(target, domain)?;
+                Ok(false)
+            }
+            Err(DnsError::InvalidName(_)) => Ok(false),
+            Err(e) => Err(temp(format!(
+                "DNS error looking up A {target} for \"{text}\" in the record of {domain}: {e}"
+            ))),
+        }
+    }
+
+    /// `check_host()` of `top` from its compiled plan
+    /// ([`SpfRecordCache::with_compiled_plans`](super::SpfRecordCache::with_compiled_plans)),
+    /// if it has one and it gets there with answers at hand and without an
+    /// error. `None`: evaluate the ordinary way ([`Eval::check`]), which
+    /// then takes the answers this got ([`Replay`]) and so gives the result
+    /// from the same answers, errors and limits included.
+    fn fast(&mut self, top: &str) -> Option<Verdict> {
+        if self.dns.pf.is_some() {
+            return None;
+        }
+        let cache = self.config.record_cache.as_deref()?;
+        let dom = usable_domain(top).ok()?;
+        let now = cache.now();
+        self.cache_now = Some(now);
+        let plan = cache.plan(&dom, now)?;
+        self.dns.recording = true;
+        let mut records = 1;
+        let v = self.run_plan(&plan, &dom, top, &mut records);
+        if let Some(v) = v
+            && !self.dns.stalled
+        {
+            self.dns.recording = false;
+            cache.note_plan_use(records);
+            return Some(v);
+        }
+        self.dns.rewind();
+        self.plan = Some(plan);
+        None
+    }
+
+    /// The loop of [`Eval::fast`] over `plan`, whose top level's domain
+    /// is `dom` (of the check of `top`); counts the records it enters in
+    /// `records`. Each step does what [`Eval::check`] does for the same
+    /// directive, with the same helpers; what [`Eval::check`] would turn
+    /// into an error verdict, or would wait for, gives `None`.
+    fn run_plan(
+        &mut self,
+        plan: &Plan,
+        dom: &str,
+        top: &str,
+        records: &mut u64,
+    ) -> Option<Verdict> {
+        let ip = self.base.ip;
+        let mut i = 0;
+        loop {
+            let (mut level, mut v) = match *plan.ops.get(i)? {
+                Op::Enter { level, idx } => {
+                    let record = &plan.levels.get(level)?.record;
+                    let domain = plan.domain(level, dom);
+                    let counted = match record.directives.get(idx) {
+                        Some(d) => self.dns.count_term(&d.text, domain),
+                        None => self
+                            .dns
+                            .count_term(&RedirectText(record.redirect.as_ref()?), domain),
+                    };
+                    counted.ok()?;
+                    *records += 1;
+                    i += 1;
+                    continue;
+                }
+                Op::End { level } => {
+                    let l = plan.levels.get(level)?;
+                    if l.via == Some(Via::Include) {
+                        // Neutral: "not match" for the parent (§5.2), as
+                        // `after_child` would find.
+                        i = l.end;
+                        continue;
+                    }
+                    (level, Verdict::neutral(plan.domain(level, dom), top))
+                }
+                Op::Directive { level, idx } => {
+                    let l = plan.levels.get(level)?;
+                    let record = &l.record;
+                    let domain = plan.domain(level, dom);
+                    let d = record.directives.get(idx)?;
+                    let matched = match &d.mechanism {
+                        Mechanism::All => true,
+                        Mechanism::Ip4 { net } => match ip {
+                            IpAddr::V4(ip) => net.contains(&ip),
+                            IpAddr::V6(_) => false,
+                        },
+                        Mechanism::Ip6 { net } => match ip {
+                            IpAddr::V6(ip) => net.contains(&ip),
+                            IpAddr::V4(_) => false,
+                        },
+                        Mechanism::A { domain: spec, cidr } => {
+                            self.dns.count_term(&d.text, domain).ok()?;
+                            let (target, checked) = literal_target(spec.as_ref(), domain)?;
+                            let r = self.dns.host_matches_now(target, ip, *cidr, checked)?;
+                            self.a_outcome(r, target, domain).ok()?
+                        }
+                        Mechanism::Mx { domain: spec, cidr } => {
+                            self.dns.count_term(&d.text, domain).ok()?;
+                            let (target, checked) = literal_target(spec.as_ref(), domain)?;
+                            // Never waits: a lookup that would is not made
+                            // (`Lookups::stall`).
+                            let r = poll_now(self.match_mx(target, checked, *cidr, domain))?;
+                            if self.dns.stalled {
+                                return None;
+                            }
+                            r.ok()?
+                        }
+                        Mechanism::Exists { domain: spec } => {
+                            self.dns.count_term(&d.text, domain).ok()?;
+                            let target = spec.literal_domain()?;
+                            let r = self.dns.a_exists_now(target)?;
+                            self.exists_outcome(r, target, &d.text, domain).ok()?
+                        }
+                        Mechanism::Include { .. } | Mechanism::Ptr { .. } => return None,
+                    };
+                    if !matched {
+                        i += 1;
+                        continue;
+                    }
+                    if l.via == Some(Via::Include)
+                        && matches!(
+                            qualifier_result(d.qualifier),
+                            SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral
+                        )
+                    {
+                        // "Not match" for the parent (§5.2), as
+                        // `after_child` would find.
+                        i = l.end;
+                        continue;
+                    }
+                    (level, Verdict::matched(record, idx, domain))
+                }
+            };
+            // `level` is decided: hand its verdict up, as `check` does
+            // when it pops a level, until a parent goes on or the top is
+            // decided.
+            loop {
+                let l = plan.levels.get(level)?;
+                if needs_mechanism(l.via, &v) {
+                    v.materialize(&l.record, plan.domain(level, dom), top);
+                }
+                let Some(via) = l.via else {
+                    return Some(v);
+                };
+                let parent = plan.levels.get(l.parent)?;
+                let r = after_child(
+                    &parent.record,
+                    plan.domain(l.parent, dom),
+                    top,
+                    l.at,
+                    via,
+                    &l.domain,
+                    v,
+                );
+                match r {
+                    None => {
+                        i = l.end;
+                        break;
+                    }
+                    Some(w) => {
+                        v = w;
+                        level = l.parent;
+                    }
                 }
             }
         }
@@ -1904,7 +2203,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The top-level check: `check_host()` plus the explanation.
     async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
-        let v = self.check(domain).await;
+        let v = match self.fast(domain) {
+            Some(v) => v,
+            None => self.check(domain).await,
+        };
         let exp = if v.result == SpfResult::Fail
             && (v.exp.is_some() || self.config.default_explanation.is_some())
         {
@@ -1986,6 +2288,7 @@ async fn run_inner<R: Resolver + ?Sized>(
         ptr_names: None,
         validated: HashMap::new(),
         cache_now: None,
+        plan: None,
     };
     let outcome = {
         let mut top = std::pin::pin!(ev.top(top_domain));

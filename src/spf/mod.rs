@@ -203,6 +203,7 @@ use crate::dns::Resolver;
 pub mod cache;
 mod eval;
 pub mod macros;
+mod plan;
 mod prefetch;
 mod received;
 pub mod record;
