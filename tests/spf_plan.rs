@@ -300,6 +300,7 @@ mod random_graphs {
                 Just(" -all"),
                 Just(" ?all"),
                 Just(" ~all exp=e.example"),
+                Just(" -all exp=e.example"),
                 Just(" redirect=d3.example"),
                 Just(" redirect=d5.example"),
             ],

@@ -112,7 +112,32 @@ struct Replay {
     next: usize,
 }
 
+thread_local! {
+    /// A replay buffer kept between checks on this thread: a compiled
+    /// plan's loop that finishes (the usual case) clears it and puts it
+    /// back, so it costs no allocation per check.
+    static SPARE_REPLAY: std::cell::Cell<Vec<(Qt, Ans)>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl Replay {
+    /// The thread's spare buffer (empty).
+    fn spare() -> Self {
+        Replay {
+            answers: SPARE_REPLAY.take(),
+            next: 0,
+        }
+    }
+
+    /// Returns the buffer, emptied, to the thread's spare (kept only up to
+    /// a modest size).
+    fn recycle(&mut self) {
+        let mut v = std::mem::take(&mut self.answers);
+        if v.capacity() <= 64 {
+            v.clear();
+            SPARE_REPLAY.set(v);
+        }
+    }
+
     fn push(&mut self, qt: Qt, a: Ans) {
         if self.answers.capacity() == 0 {
             self.answers.reserve(16);
@@ -1857,12 +1882,14 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         self.cache_now = Some(now);
         let plan = cache.plan(&dom, now)?;
         self.dns.recording = true;
+        self.dns.replay = Replay::spare();
         let mut records = 1;
         let v = self.run_plan(&plan, &dom, top, &mut records);
         if let Some(v) = v
             && !self.dns.stalled
         {
             self.dns.recording = false;
+            self.dns.replay.recycle();
             cache.note_plan_use(records);
             return Some(v);
         }
@@ -2202,8 +2229,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     /// The top-level check: `check_host()` plus the explanation.
-    async fn top(&mut self, domain: &str) -> (Verdict, Option<String>) {
-        let v = match self.fast(domain) {
+    /// `given`: the verdict, already reached by a compiled plan's loop
+    /// ([`run`]).
+    async fn top(&mut self, domain: &str, given: Option<Verdict>) -> (Verdict, Option<String>) {
+        let v = match given {
             Some(v) => v,
             None => self.check(domain).await,
         };
@@ -2221,12 +2250,99 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 }
 
+/// What a check runs with: the sender as `local@domain` (as given, or with
+/// `postmaster` for a missing local-part, §4.3), its parts, and the domain
+/// without its trailing dot.
+struct Names<'a> {
+    full_sender: Cow<'a, str>,
+    local: &'a str,
+    sender_domain: &'a str,
+    top_domain: &'a str,
+}
+
+impl<'a> Names<'a> {
+    fn of(sender: &'a str, domain: &'a str) -> Self {
+        let (local, sender_domain) = split_sender(sender);
+        let full_sender: Cow<'_, str> = if local.len() + 1 + sender_domain.len() == sender.len() {
+            Cow::Borrowed(sender)
+        } else {
+            Cow::Owned(format!("{local}@{sender_domain}"))
+        };
+        Names {
+            full_sender,
+            local,
+            sender_domain,
+            top_domain: domain.strip_suffix('.').unwrap_or(domain),
+        }
+    }
+
+    /// The check's macro variables.
+    fn vars<'v>(&'v self, ip: IpAddr, helo: &'v str, config: &'v SpfConfig) -> MacroVars<'v> {
+        MacroVars {
+            sender: &self.full_sender,
+            local: self.local,
+            sender_domain: self.sender_domain,
+            domain: "",
+            ip: dns::canonical_ip(ip),
+            helo,
+            ptr: None,
+            receiver: &config.receiver,
+            // Read by `expand_text` (explanations) only: `%{t}` is not
+            // allowed in a domain-spec (§7.1).
+            timestamp: 0,
+        }
+    }
+}
+
+/// What a compiled plan's loop ([`Eval::fast`]) leaves to the ordinary,
+/// asynchronous evaluation.
+enum Handover {
+    /// The loop gave up: start over on the plan's records, with its
+    /// answers.
+    Restart { replay: Replay, plan: Arc<Plan> },
+    /// The loop decided a `fail` that needs an explanation (a lookup): the
+    /// verdict and the counters so far.
+    Explain {
+        verdict: Verdict,
+        terms: usize,
+        voids: usize,
+        queries: usize,
+    },
+}
+
+/// The future of [`run`]: an output ready at once (a compiled plan), or
+/// the boxed check. (The output inline is the point: no allocation.)
+#[allow(clippy::large_enum_variant)]
+pub(super) enum RunFuture<'a> {
+    Ready(Option<SpfOutput>),
+    Boxed(BoxFuture<'a, SpfOutput>),
+}
+
+impl Future for RunFuture<'_> {
+    type Output = SpfOutput;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SpfOutput> {
+        match self.get_mut() {
+            RunFuture::Ready(o) => match o.take() {
+                Some(o) => Poll::Ready(o),
+                // Polled again after completion.
+                None => Poll::Pending,
+            },
+            RunFuture::Boxed(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
 /// Runs a whole check and builds the output.
 ///
-/// Boxed on purpose: the boxed future is proven `Send` once, generically,
-/// so callers that spawn a check (even over `dyn DynResolver`) do not make
-/// the compiler re-prove it through every inner future, which trips a
-/// known rustc limitation with higher-ranked lifetimes.
+/// A sequential check with a record cache first tries the domain's
+/// compiled plan, synchronously ([`Eval::fast`]): with every answer at
+/// hand it is done without building the check's future at all.
+///
+/// Otherwise the check's future is boxed on purpose: the boxed future is
+/// proven `Send` once, generically, so callers that spawn a check (even
+/// over `dyn DynResolver`) do not make the compiler re-prove it through
+/// every inner future, which trips a known rustc limitation with
+/// higher-ranked lifetimes.
 pub(super) fn run<'a, R: Resolver + ?Sized>(
     resolver: &'a R,
     ip: IpAddr,
@@ -2235,17 +2351,77 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
     helo: &'a str,
     identity: Identity,
     config: &'a SpfConfig,
-) -> BoxFuture<'a, SpfOutput> {
+) -> RunFuture<'a> {
+    let mut handover = None;
+    if !config.prefetch && config.record_cache.is_some() {
+        match run_fast(resolver, ip, domain, sender, helo, identity, config) {
+            Ok(out) => return RunFuture::Ready(Some(out)),
+            Err(h) => handover = h,
+        }
+    }
     // Written straight into its allocation (not built on the stack and
     // copied: the future is large).
     let b = Box::new_uninit();
     let b = Box::write(
         b,
-        run_inner(resolver, ip, domain, sender, helo, identity, config),
+        run_inner(
+            resolver, ip, domain, sender, helo, identity, config, handover,
+        ),
     );
-    Box::into_pin(b)
+    RunFuture::Boxed(Box::into_pin(b))
 }
 
+/// [`run`] from the domain's compiled plan, if it has one and its loop
+/// decides the check without an explanation to look up; otherwise what the
+/// ordinary evaluation takes over (`None`: nothing, no plan). (Both are
+/// returned by value once per check, not boxed: boxing would cost the
+/// allocation this path exists to avoid.)
+#[allow(clippy::result_large_err)]
+fn run_fast<R: Resolver + ?Sized>(
+    resolver: &R,
+    ip: IpAddr,
+    domain: &str,
+    sender: &str,
+    helo: &str,
+    identity: Identity,
+    config: &SpfConfig,
+) -> Result<SpfOutput, Option<Handover>> {
+    let names = Names::of(sender, domain);
+    let base = names.vars(ip, helo, config);
+    let mut ev = Eval {
+        dns: Lookups::new(resolver, config, base, names.top_domain, None),
+        config,
+        base,
+        ptr_names: None,
+        validated: HashMap::new(),
+        cache_now: None,
+        plan: None,
+    };
+    let Some(verdict) = ev.fast(names.top_domain) else {
+        let replay = std::mem::take(&mut ev.dns.replay);
+        return Err(ev
+            .plan
+            .take()
+            .map(|plan| Handover::Restart { replay, plan }));
+    };
+    let (terms, voids, queries) = (ev.dns.terms, ev.dns.voids, ev.dns.queries);
+    drop(ev);
+    if verdict.result == SpfResult::Fail
+        && (verdict.exp.is_some() || config.default_explanation.is_some())
+    {
+        return Err(Some(Handover::Explain {
+            verdict,
+            terms,
+            voids,
+            queries,
+        }));
+    }
+    Ok(output(
+        verdict, None, terms, voids, queries, &names, helo, identity, ip,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_inner<R: Resolver + ?Sized>(
     resolver: &R,
     ip: IpAddr,
@@ -2254,29 +2430,11 @@ async fn run_inner<R: Resolver + ?Sized>(
     helo: &str,
     identity: Identity,
     config: &SpfConfig,
+    handover: Option<Handover>,
 ) -> SpfOutput {
-    let (local, sender_domain) = split_sender(sender);
-    // `local@domain` as given, or with `postmaster` for a missing
-    // local-part (§4.3).
-    let full_sender: Cow<'_, str> = if local.len() + 1 + sender_domain.len() == sender.len() {
-        Cow::Borrowed(sender)
-    } else {
-        Cow::Owned(format!("{local}@{sender_domain}"))
-    };
-    let top_domain = domain.strip_suffix('.').unwrap_or(domain);
-    let base = MacroVars {
-        sender: &full_sender,
-        local,
-        sender_domain,
-        domain: "",
-        ip: dns::canonical_ip(ip),
-        helo,
-        ptr: None,
-        receiver: &config.receiver,
-        // Read by `expand_text` (explanations) only: `%{t}` is not allowed
-        // in a domain-spec (§7.1).
-        timestamp: 0,
-    };
+    let names = Names::of(sender, domain);
+    let top_domain = names.top_domain;
+    let base = names.vars(ip, helo, config);
     // With prefetch: the per-evaluation table, created only once some
     // lookup is not answered on its first poll.
     let pf: OnceLock<Box<Prefetch<'_, R>>> = OnceLock::new();
@@ -2290,8 +2448,27 @@ async fn run_inner<R: Resolver + ?Sized>(
         cache_now: None,
         plan: None,
     };
+    let given = match handover {
+        Some(Handover::Restart { replay, plan }) => {
+            ev.dns.replay = replay;
+            ev.plan = Some(plan);
+            None
+        }
+        Some(Handover::Explain {
+            verdict,
+            terms,
+            voids,
+            queries,
+        }) => {
+            ev.dns.terms = terms;
+            ev.dns.voids = voids;
+            ev.dns.queries = queries;
+            Some(verdict)
+        }
+        None => None,
+    };
     let outcome = {
-        let mut top = std::pin::pin!(ev.top(top_domain));
+        let mut top = std::pin::pin!(ev.top(top_domain, given));
         let mut poll = |cx: &mut Context<'_>| match pf_ref {
             Some(cell) => Prefetch::poll_run(cell, top.as_mut(), cx),
             None => top.as_mut().poll(cx),
@@ -2338,6 +2515,33 @@ async fn run_inner<R: Resolver + ?Sized>(
     // Done with DNS: the evaluator and the prefetch table go first.
     drop(ev);
     drop(pf);
+    output(
+        verdict,
+        explanation,
+        dns_lookups,
+        void_lookups,
+        queries,
+        &names,
+        helo,
+        identity,
+        ip,
+    )
+}
+
+/// The output of a check: its verdict, explanation and counters.
+#[allow(clippy::too_many_arguments)]
+fn output(
+    verdict: Verdict,
+    explanation: Option<String>,
+    dns_lookups: usize,
+    void_lookups: usize,
+    queries: usize,
+    names: &Names<'_>,
+    helo: &str,
+    identity: Identity,
+    ip: IpAddr,
+) -> SpfOutput {
+    let (full_sender, top_domain) = (&names.full_sender, names.top_domain);
     // The output's texts, back to back in one buffer of the exact size.
     let mechanism = match &verdict.mechanism {
         Some(Mech::Text(m)) => Some(m.as_str()),
@@ -2363,7 +2567,7 @@ async fn run_inner<R: Resolver + ?Sized>(
         text.push_str(s);
         start..text.len()
     };
-    let sender_span = push(&full_sender);
+    let sender_span = push(full_sender);
     let helo_span = push(helo);
     let domain_span = push(top_domain);
     let mechanism = mechanism.map(&mut push);
