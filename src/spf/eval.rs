@@ -52,7 +52,7 @@ use ipnet::Ipv6Net;
 use super::cache::RecordOutcome;
 use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroString, MacroVars};
-use super::plan::{Op, Plan, Via};
+use super::plan::{NOT_LAID_OUT, Op, Plan, Via};
 use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
@@ -472,6 +472,16 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             )));
         }
         Ok(())
+    }
+
+    /// [`Lookups::count_term`] for the plan loop, which gives up (`None`)
+    /// where that gives the permerror (the ordinary evaluator words it).
+    fn count_term_or_give_up(&mut self) -> Option<()> {
+        if self.terms >= self.max_terms {
+            return None;
+        }
+        self.terms += 1;
+        Some(())
     }
 
     /// Counts one void lookup (§4.6.4); over the limit is a permerror.
@@ -1866,66 +1876,137 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         }
     }
 
-    /// `check_host()` of `top` from its compiled plan
+    /// `check_host()` of `top` by the plan loop ([`Eval::run_plan`]),
+    /// for sequential evaluation (no prefetch): from the domain's compiled
+    /// plan when there is a record cache
     /// ([`SpfRecordCache::with_compiled_plans`](super::SpfRecordCache::with_compiled_plans)),
-    /// if it has one and it gets there with answers at hand and without an
-    /// error. `None`: evaluate the ordinary way ([`Eval::check`]), which
-    /// then takes the answers this got ([`Replay`]) and so gives the result
-    /// from the same answers, errors and limits included.
+    /// or, without a record cache, from a plan laid out level by level as
+    /// the check reaches each `include`/`redirect` (each record looked up
+    /// and parsed exactly where [`Eval::check`] would). `None`: evaluate
+    /// the ordinary way ([`Eval::check`]), which then takes the answers
+    /// this got ([`Replay`]) and, for a compiled plan, its records
+    /// ([`Eval::plan`]), and so gives the result from the same answers,
+    /// errors and limits included.
     fn fast(&mut self, top: &str) -> Option<Verdict> {
         if self.dns.pf.is_some() {
             return None;
         }
-        let cache = self.config.record_cache.as_deref()?;
         let dom = usable_domain(top).ok()?;
+        let Some(cache) = self.config.record_cache.as_deref() else {
+            self.dns.recording = true;
+            self.dns.replay = Replay::spare();
+            let v = self.run_transient(&dom, top);
+            return self.fast_end(v, None);
+        };
         let now = cache.now();
         self.cache_now = Some(now);
         let plan = cache.plan(&dom, now)?;
         self.dns.recording = true;
         self.dns.replay = Replay::spare();
         let mut records = 1;
-        let v = self.run_plan(&plan, &dom, top, &mut records);
+        let v = match self.run_plan(&plan, &dom, top, 0, &mut records) {
+            Run::Done(v) if !self.dns.stalled => Some(v),
+            _ => None,
+        };
+        if v.is_some() {
+            cache.note_plan_use(records);
+        }
+        self.fast_end(v, Some(plan))
+    }
+
+    /// The end of [`Eval::fast`]: the verdict, or back to the start with
+    /// the answers (and the compiled `plan`) to hand over.
+    fn fast_end(&mut self, v: Option<Verdict>, plan: Option<Arc<Plan>>) -> Option<Verdict> {
         if let Some(v) = v
             && !self.dns.stalled
         {
             self.dns.recording = false;
             self.dns.replay.recycle();
-            cache.note_plan_use(records);
             return Some(v);
         }
         self.dns.rewind();
-        self.plan = Some(plan);
+        self.plan = plan;
         None
     }
 
-    /// The loop of [`Eval::fast`] over `plan`, whose top level's domain
-    /// is `dom` (of the check of `top`); counts the records it enters in
-    /// `records`. Each step does what [`Eval::check`] does for the same
-    /// directive, with the same helpers; what [`Eval::check`] would turn
-    /// into an error verdict, or would wait for, gives `None`.
+    /// [`Eval::fast`] without a record cache: the plan is laid out as the
+    /// loop reaches each level.
+    fn run_transient(&mut self, dom: &str, top: &str) -> Option<Verdict> {
+        let record = self.record_now(dom)?;
+        let mut plan = Plan::start("", record);
+        let mut records = 1;
+        let mut i = 0;
+        loop {
+            match self.run_plan(&plan, dom, top, i, &mut records) {
+                Run::Done(v) => return Some(v),
+                Run::Bail => return None,
+                Run::Grow(at) => {
+                    // The term is counted; as in `check`, the nesting cap
+                    // comes next, then the record.
+                    let (target, depth) = plan.wanted(at)?;
+                    if depth > MAX_DEPTH {
+                        return None;
+                    }
+                    let record = self.record_now(target)?;
+                    plan.grow(at, record);
+                    i = plan.levels.last()?.start;
+                }
+            }
+        }
+    }
+
+    /// The record of `domain` (a usable domain) looked up and parsed as
+    /// [`Eval::fetch_record_now`] does without a record cache, if its TXT
+    /// answer is at hand and gives one record that parses. `None`: the
+    /// loop gives up (anything else is the ordinary evaluator's to word).
+    fn record_now(&mut self, domain: &str) -> Option<Arc<Record>> {
+        if self.dns.stalled {
+            return None;
+        }
+        let ans = self.dns.txt_now(domain)?.ok()?;
+        match select_record(&ans) {
+            RecordOutcome::Record(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The loop of [`Eval::fast`] over `plan` from step `start`, whose top
+    /// level's domain is `dom` (of the check of `top`); counts the records
+    /// it enters in `records`. Each step does what [`Eval::check`] does for
+    /// the same directive, with the same helpers; what [`Eval::check`]
+    /// would turn into an error verdict, or would wait for, gives
+    /// [`Run::Bail`].
     fn run_plan(
         &mut self,
         plan: &Plan,
         dom: &str,
         top: &str,
+        start: usize,
         records: &mut u64,
-    ) -> Option<Verdict> {
+    ) -> Run {
+        self.run_plan_steps(plan, dom, top, start, records)
+            .unwrap_or(Run::Bail)
+    }
+
+    fn run_plan_steps(
+        &mut self,
+        plan: &Plan,
+        dom: &str,
+        top: &str,
+        start: usize,
+        records: &mut u64,
+    ) -> Option<Run> {
         let ip = self.base.ip;
-        let mut i = 0;
+        let mut i = start;
         loop {
             let (mut level, mut v) = match *plan.ops.get(i)? {
-                Op::Enter { level, idx } => {
-                    let record = &plan.levels.get(level)?.record;
-                    let domain = plan.domain(level, dom);
-                    let counted = match record.directives.get(idx) {
-                        Some(d) => self.dns.count_term(&d.text, domain),
-                        None => self
-                            .dns
-                            .count_term(&RedirectText(record.redirect.as_ref()?), domain),
-                    };
-                    counted.ok()?;
+                Op::Enter { child, .. } => {
+                    self.dns.count_term_or_give_up()?;
                     *records += 1;
-                    i += 1;
+                    if child == NOT_LAID_OUT {
+                        return Some(Run::Grow(i));
+                    }
+                    i = plan.levels.get(child)?.start;
                     continue;
                 }
                 Op::End { level } => {
@@ -1941,7 +2022,6 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 Op::Directive { level, idx } => {
                     let l = plan.levels.get(level)?;
                     let record = &l.record;
-                    let domain = plan.domain(level, dom);
                     let d = record.directives.get(idx)?;
                     let matched = match &d.mechanism {
                         Mechanism::All => true,
@@ -1954,13 +2034,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                             IpAddr::V4(_) => false,
                         },
                         Mechanism::A { domain: spec, cidr } => {
-                            self.dns.count_term(&d.text, domain).ok()?;
+                            self.dns.count_term_or_give_up()?;
+                            let domain = plan.domain(level, dom);
                             let (target, checked) = literal_target(spec.as_ref(), domain)?;
                             let r = self.dns.host_matches_now(target, ip, *cidr, checked)?;
                             self.a_outcome(r, target, domain).ok()?
                         }
                         Mechanism::Mx { domain: spec, cidr } => {
-                            self.dns.count_term(&d.text, domain).ok()?;
+                            self.dns.count_term_or_give_up()?;
+                            let domain = plan.domain(level, dom);
                             let (target, checked) = literal_target(spec.as_ref(), domain)?;
                             // Never waits: a lookup that would is not made
                             // (`Lookups::stall`).
@@ -1971,7 +2053,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                             r.ok()?
                         }
                         Mechanism::Exists { domain: spec } => {
-                            self.dns.count_term(&d.text, domain).ok()?;
+                            self.dns.count_term_or_give_up()?;
+                            let domain = plan.domain(level, dom);
                             let target = spec.literal_domain()?;
                             let r = self.dns.a_exists_now(target)?;
                             self.exists_outcome(r, target, &d.text, domain).ok()?
@@ -1993,7 +2076,10 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                         i = l.end;
                         continue;
                     }
-                    (level, Verdict::matched(record, idx, domain))
+                    (
+                        level,
+                        Verdict::matched(record, idx, plan.domain(level, dom)),
+                    )
                 }
             };
             // `level` is decided: hand its verdict up, as `check` does
@@ -2005,7 +2091,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     v.materialize(&l.record, plan.domain(level, dom), top);
                 }
                 let Some(via) = l.via else {
-                    return Some(v);
+                    return Some(Run::Done(v));
                 };
                 let parent = plan.levels.get(l.parent)?;
                 let r = after_child(
@@ -2014,7 +2100,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     top,
                     l.at,
                     via,
-                    &l.domain,
+                    plan.domain(level, dom),
                     v,
                 );
                 match r {
@@ -2294,12 +2380,25 @@ impl<'a> Names<'a> {
     }
 }
 
+/// Where [`Eval::run_plan`] stopped.
+enum Run {
+    Done(Verdict),
+    /// Give up: the ordinary evaluator takes over.
+    Bail,
+    /// Step `i` enters a level not laid out yet (its term counted): lay
+    /// it out and go on at its first step.
+    Grow(usize),
+}
+
 /// What a compiled plan's loop ([`Eval::fast`]) leaves to the ordinary,
 /// asynchronous evaluation.
 enum Handover {
     /// The loop gave up: start over on the plan's records, with its
     /// answers.
-    Restart { replay: Replay, plan: Arc<Plan> },
+    Restart {
+        replay: Replay,
+        plan: Option<Arc<Plan>>,
+    },
     /// The loop decided a `fail` that needs an explanation (a lookup): the
     /// verdict and the counters so far.
     Explain {
@@ -2353,7 +2452,7 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
     config: &'a SpfConfig,
 ) -> RunFuture<'a> {
     let mut handover = None;
-    if !config.prefetch && config.record_cache.is_some() {
+    if !config.prefetch {
         match run_fast(resolver, ip, domain, sender, helo, identity, config) {
             Ok(out) => return RunFuture::Ready(Some(out)),
             Err(h) => handover = h,
@@ -2399,10 +2498,11 @@ fn run_fast<R: Resolver + ?Sized>(
     };
     let Some(verdict) = ev.fast(names.top_domain) else {
         let replay = std::mem::take(&mut ev.dns.replay);
-        return Err(ev
-            .plan
-            .take()
-            .map(|plan| Handover::Restart { replay, plan }));
+        let plan = ev.plan.take();
+        if replay.answers.is_empty() && plan.is_none() {
+            return Err(None);
+        }
+        return Err(Some(Handover::Restart { replay, plan }));
     };
     let (terms, voids, queries) = (ev.dns.terms, ev.dns.voids, ev.dns.queries);
     drop(ev);
@@ -2451,7 +2551,7 @@ async fn run_inner<R: Resolver + ?Sized>(
     let given = match handover {
         Some(Handover::Restart { replay, plan }) => {
             ev.dns.replay = replay;
-            ev.plan = Some(plan);
+            ev.plan = plan;
             None
         }
         Some(Handover::Explain {

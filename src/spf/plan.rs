@@ -29,6 +29,7 @@ use std::time::Instant;
 
 use super::cache::RecordOutcome;
 use super::eval::MAX_DEPTH;
+use super::macros::MacroString;
 use super::record::{Mechanism, Record};
 
 /// Most records in one plan.
@@ -48,10 +49,6 @@ pub(crate) enum Via {
 #[derive(Debug)]
 pub(crate) struct Level {
     pub record: Arc<Record>,
-    /// The usable domain of the record, which is also its target as
-    /// written by the parent (a literal); for the top level, the cache key
-    /// it was built for (a check uses the name it was given instead).
-    pub domain: Box<str>,
     /// The level whose `include`/`redirect` entered this one (unused for
     /// the top level).
     pub parent: usize,
@@ -60,49 +57,178 @@ pub(crate) struct Level {
     /// The parent's directive that entered this level (the parent's number
     /// of directives for its `redirect`).
     pub at: usize,
-    /// The step after this level's own steps: where the parent goes on
-    /// when this level does not decide it (§5.2).
+    /// The level's first step.
+    pub start: usize,
+    /// The parent's step after the one that entered this level: where the
+    /// parent goes on when this level does not decide it (§5.2).
     pub end: usize,
+    /// Include/redirect nesting (0 for the top level).
+    pub depth: usize,
 }
 
-/// One step of a plan.
+/// [`Op::Enter`] of a level not laid out (yet).
+pub(crate) const NOT_LAID_OUT: usize = usize::MAX;
+
+/// One step of a plan. A level's steps are one block, in its directives'
+/// order, ending with its `redirect` or its [`Op::End`]; an entered
+/// level's block may be anywhere (its parent goes on at the level's
+/// [`Level::end`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     /// Directive `idx` of `level`: a mechanism other than `include`.
     Directive { level: usize, idx: usize },
     /// The `include` at directive `idx` of `level` (or its `redirect`, `idx`
-    /// = number of directives): counts the term; the entered level's steps
-    /// follow.
-    Enter { level: usize, idx: usize },
+    /// = number of directives): counts the term and goes on at the first
+    /// step of the entered level (`child`, [`NOT_LAID_OUT`] until it is).
+    Enter {
+        level: usize,
+        idx: usize,
+        child: usize,
+    },
     /// The end of `level`'s directives, without `redirect`: the default
     /// result, neutral (§4.7).
     End { level: usize },
 }
 
-/// A compiled policy (see the [module docs](self)).
-#[derive(Debug)]
+/// A plan (see the [module docs](self)): compiled whole from cached
+/// records ([`build`]), or laid out level by level while a check without
+/// a record cache runs ([`Plan::start`], [`Plan::grow`]).
+#[derive(Debug, Default)]
 pub(crate) struct Plan {
+    /// The name a compiled plan was built for (the record cache's key);
+    /// empty for a plan laid out during a check.
+    pub top: Box<str>,
     pub levels: Vec<Level>,
     pub ops: Vec<Op>,
 }
 
 impl Plan {
-    /// The usable domain of `level`, where the top level's is `top`.
-    pub fn domain<'a>(&'a self, level: usize, top: &'a str) -> &'a str {
-        match self.levels.get(level) {
-            Some(l) if level != 0 => &l.domain,
-            _ => top,
+    /// A plan of `record` (of `top`) with only its own level laid out.
+    pub fn start(top: &str, record: Arc<Record>) -> Self {
+        let mut p = Plan {
+            top: top.into(),
+            levels: Vec::with_capacity(8),
+            ops: Vec::with_capacity(32),
+        };
+        p.lay_out(record, 0, None, 0, 0, 0);
+        p
+    }
+
+    /// The target of the include/redirect at directive `at` of `record`
+    /// (`at` = number of directives: the redirect) if it is a literal,
+    /// usable domain (which is then also the entered level's domain).
+    fn target(record: &Record, at: usize) -> Option<&str> {
+        match record.directives.get(at) {
+            Some(d) => match &d.mechanism {
+                Mechanism::Include { domain } => domain.usable_literal(),
+                _ => None,
+            },
+            None => record.redirect.as_ref()?.usable_literal(),
         }
     }
-}
 
-impl Plan {
-    /// The record of `domain` in this plan.
+    /// The usable domain of `level`, where the top level's is `top`.
+    pub fn domain<'a>(&'a self, level: usize, top: &'a str) -> &'a str {
+        if level == 0 {
+            return top;
+        }
+        self.levels
+            .get(level)
+            .and_then(|l| Self::target(&self.levels.get(l.parent)?.record, l.at))
+            .unwrap_or(top)
+    }
+
+    /// The record of `domain` in this compiled plan.
     pub fn record(&self, domain: &str) -> Option<&Arc<Record>> {
         self.levels
             .iter()
-            .find(|l| l.domain.eq_ignore_ascii_case(domain))
-            .map(|l| &l.record)
+            .enumerate()
+            .find(|(i, _)| self.domain(*i, &self.top).eq_ignore_ascii_case(domain))
+            .map(|(_, l)| &l.record)
+    }
+
+    /// What step `i`, an [`Op::Enter`] not laid out, needs: the record of
+    /// its target (a literal usable domain; `None` otherwise), and the
+    /// nesting that level would have. `None` also when the plan is full.
+    pub fn wanted(&self, i: usize) -> Option<(&str, usize)> {
+        let Some(&Op::Enter {
+            level,
+            idx,
+            child: NOT_LAID_OUT,
+        }) = self.ops.get(i)
+        else {
+            return None;
+        };
+        if self.levels.len() >= MAX_LEVELS || self.ops.len() >= MAX_OPS {
+            return None;
+        }
+        let l = self.levels.get(level)?;
+        Some((Self::target(&l.record, idx)?, l.depth + 1))
+    }
+
+    /// Lays out `record`, the record of the target of step `i` (see
+    /// [`Plan::wanted`]).
+    pub fn grow(&mut self, i: usize, record: Arc<Record>) {
+        let child = self.levels.len();
+        let Some(Op::Enter {
+            level,
+            idx,
+            child: c,
+        }) = self.ops.get_mut(i)
+        else {
+            return;
+        };
+        *c = child;
+        let (parent, at) = (*level, *idx);
+        let (via, depth) = match self.levels.get(parent) {
+            Some(p) if at < p.record.directives.len() => (Via::Include, p.depth + 1),
+            Some(p) => (Via::Redirect, p.depth + 1),
+            None => (Via::Redirect, 1),
+        };
+        self.lay_out(record, parent, Some(via), at, i + 1, depth);
+    }
+
+    /// Appends the block of a new level (its include/redirect steps not
+    /// laid out).
+    fn lay_out(
+        &mut self,
+        record: Arc<Record>,
+        parent: usize,
+        via: Option<Via>,
+        at: usize,
+        end: usize,
+        depth: usize,
+    ) {
+        let me = self.levels.len();
+        let start = self.ops.len();
+        self.ops.reserve(record.directives.len() + 1);
+        for (idx, d) in record.directives.iter().enumerate() {
+            self.ops.push(match d.mechanism {
+                Mechanism::Include { .. } => Op::Enter {
+                    level: me,
+                    idx,
+                    child: NOT_LAID_OUT,
+                },
+                _ => Op::Directive { level: me, idx },
+            });
+        }
+        self.ops.push(match record.redirect {
+            Some(_) => Op::Enter {
+                level: me,
+                idx: record.directives.len(),
+                child: NOT_LAID_OUT,
+            },
+            None => Op::End { level: me },
+        });
+        self.levels.push(Level {
+            record,
+            parent,
+            via,
+            at,
+            start,
+            end,
+            depth,
+        });
     }
 }
 
@@ -117,145 +243,61 @@ pub(crate) enum Built {
     Missing,
 }
 
-enum Stop {
-    Refused,
-    Missing,
+/// Whether a compiled plan represents `record`'s directives (a plan laid
+/// out during a check gives up at such a directive instead).
+fn compilable(record: &Record) -> bool {
+    let literal = |s: &Option<MacroString>| s.as_ref().is_none_or(|s| s.literal_domain().is_some());
+    record.directives.iter().all(|d| match &d.mechanism {
+        Mechanism::Include { domain } => domain.usable_literal().is_some(),
+        Mechanism::Ptr { .. } => false,
+        Mechanism::A { domain, .. } | Mechanism::Mx { domain, .. } => literal(domain),
+        Mechanism::Exists { domain } => domain.literal_domain().is_some(),
+        _ => true,
+    }) && record
+        .redirect
+        .as_ref()
+        .is_none_or(|r| r.usable_literal().is_some())
 }
 
-struct Builder<F> {
-    lookup: F,
-    levels: Vec<Level>,
-    ops: Vec<Op>,
-    expires: Instant,
-}
-
-/// Builds the plan of `domain`, whose record is `top` (valid until
+/// Compiles the plan of `domain`, whose record is `top` (valid until
 /// `expires`); `lookup` gives a cached record outcome and its expiry by
 /// domain.
-pub(crate) fn build<F>(domain: &str, top: Arc<Record>, expires: Instant, lookup: F) -> Built
+pub(crate) fn build<F>(domain: &str, top: Arc<Record>, expires: Instant, mut lookup: F) -> Built
 where
     F: FnMut(&str) -> Option<(RecordOutcome, Instant)>,
 {
-    let mut b = Builder {
-        lookup,
-        levels: Vec::new(),
-        ops: Vec::new(),
-        expires,
-    };
-    match b.level(top, domain, 0, None, 0, 0) {
-        Ok(()) => Built::Plan(
-            Plan {
-                levels: b.levels,
-                ops: b.ops,
-            },
-            b.expires,
-        ),
-        Err(Stop::Refused) => Built::Refused(b.expires),
-        Err(Stop::Missing) => Built::Missing,
+    let mut expires = expires;
+    if !compilable(&top) {
+        return Built::Refused(expires);
     }
-}
-
-impl<F> Builder<F>
-where
-    F: FnMut(&str) -> Option<(RecordOutcome, Instant)>,
-{
-    /// The cached record of `target`.
-    fn fetch(&mut self, target: &str) -> Result<Arc<Record>, Stop> {
-        let (outcome, expires) = (self.lookup)(target).ok_or(Stop::Missing)?;
-        self.expires = self.expires.min(expires);
-        match outcome {
-            RecordOutcome::Record(r) => Ok(r),
-            // `none` or a permerror at an include/redirect target: rare,
-            // and its wording belongs to the ordinary evaluator.
-            _ => Err(Stop::Refused),
-        }
-    }
-
-    /// Lays out `record` (entered via `via` at `parent`'s directive `at`,
-    /// at nesting `depth`) and everything it reaches.
-    fn level(
-        &mut self,
-        record: Arc<Record>,
-        domain: &str,
-        parent: usize,
-        via: Option<Via>,
-        at: usize,
-        depth: usize,
-    ) -> Result<(), Stop> {
-        if self.levels.len() >= MAX_LEVELS {
-            return Err(Stop::Refused);
-        }
-        let me = self.levels.len();
-        self.levels.push(Level {
-            record: record.clone(),
-            domain: domain.into(),
-            parent,
-            via,
-            at,
-            end: 0,
-        });
-        for (idx, d) in record.directives.iter().enumerate() {
-            if self.ops.len() >= MAX_OPS {
-                return Err(Stop::Refused);
-            }
-            let literal = |s: &Option<super::macros::MacroString>| {
-                s.as_ref().is_none_or(|s| s.literal_domain().is_some())
+    let mut plan = Plan::start(domain, top);
+    // Every level; blocks are only ever appended.
+    let mut i = 0;
+    while let Some(op) = plan.ops.get(i) {
+        if let Op::Enter {
+            child: NOT_LAID_OUT,
+            ..
+        } = op
+        {
+            // The evaluator's nesting cap is a permerror of its own.
+            let Some((target, _)) = plan.wanted(i).filter(|(_, d)| *d <= MAX_DEPTH) else {
+                return Built::Refused(expires);
             };
-            match &d.mechanism {
-                Mechanism::Include { domain: spec } => {
-                    let Some(target) = spec.usable_literal() else {
-                        return Err(Stop::Refused);
-                    };
-                    self.enter(me, idx, target, Via::Include, depth)?;
-                }
-                Mechanism::Ptr { .. } => return Err(Stop::Refused),
-                Mechanism::A { domain, .. } | Mechanism::Mx { domain, .. } if !literal(domain) => {
-                    return Err(Stop::Refused);
-                }
-                Mechanism::Exists { domain } if domain.literal_domain().is_none() => {
-                    return Err(Stop::Refused);
-                }
-                _ => self.ops.push(Op::Directive { level: me, idx }),
-            }
+            let Some((outcome, until)) = lookup(target) else {
+                return Built::Missing;
+            };
+            expires = expires.min(until);
+            let record = match outcome {
+                // `none` or a permerror at an include/redirect target: rare,
+                // and its wording belongs to the ordinary evaluator.
+                RecordOutcome::Record(r) if compilable(&r) => r,
+                _ => return Built::Refused(expires),
+            };
+            plan.grow(i, record);
         }
-        match &record.redirect {
-            Some(spec) => {
-                let Some(target) = spec.usable_literal() else {
-                    return Err(Stop::Refused);
-                };
-                self.enter(me, record.directives.len(), target, Via::Redirect, depth)
-            }
-            None => {
-                self.ops.push(Op::End { level: me });
-                Ok(())
-            }
-        }
+        i += 1;
     }
-
-    /// The `include`/`redirect` at `idx` of `level` (at nesting `depth`),
-    /// entering `target`.
-    fn enter(
-        &mut self,
-        level: usize,
-        idx: usize,
-        target: &str,
-        via: Via,
-        depth: usize,
-    ) -> Result<(), Stop> {
-        // The evaluator's nesting cap is a permerror of its own.
-        if depth >= MAX_DEPTH || self.ops.len() >= MAX_OPS {
-            return Err(Stop::Refused);
-        }
-        self.ops.push(Op::Enter { level, idx });
-        let record = self.fetch(target)?;
-        let child = self.levels.len();
-        self.level(record, target, level, Some(via), idx, depth + 1)?;
-        let end = self.ops.len();
-        if let Some(c) = self.levels.get_mut(child) {
-            c.end = end;
-        }
-        Ok(())
-    }
+    Built::Plan(plan, expires)
 }
 
 #[cfg(test)]
@@ -303,20 +345,33 @@ mod tests {
         assert_eq!(
             p.ops,
             [
-                Enter { level: 0, idx: 0 },
-                Directive { level: 1, idx: 0 },
-                Enter { level: 1, idx: 1 },
-                Directive { level: 2, idx: 0 },
-                End { level: 2 },
+                Enter {
+                    level: 0,
+                    idx: 0,
+                    child: 1
+                },
                 Directive { level: 0, idx: 1 },
                 Directive { level: 0, idx: 2 },
                 End { level: 0 },
+                Directive { level: 1, idx: 0 },
+                Enter {
+                    level: 1,
+                    idx: 1,
+                    child: 2
+                },
+                Directive { level: 2, idx: 0 },
+                End { level: 2 },
             ]
         );
         assert_eq!(p.levels.len(), 3);
-        assert_eq!((p.levels[1].end, p.levels[1].at), (5, 0));
+        // a.example's block starts at 4; the top level goes on at 1.
+        assert_eq!(
+            (p.levels[1].start, p.levels[1].end, p.levels[1].at),
+            (4, 1, 0)
+        );
+        assert_eq!(p.levels[2].start, 6);
+        assert_eq!((p.levels[1].depth, p.levels[2].depth), (1, 2));
         assert_eq!(p.levels[2].via, Some(Via::Redirect));
-        assert_eq!(&*p.levels[2].domain, "b.example");
         assert_eq!(p.domain(0, "Top.Example"), "Top.Example");
         assert_eq!(p.domain(2, "Top.Example"), "b.example");
         assert!(Arc::ptr_eq(
