@@ -52,7 +52,7 @@ use ipnet::Ipv6Net;
 use super::cache::RecordOutcome;
 use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroString, MacroVars};
-use super::plan::{NOT_LAID_OUT, Op, Plan, Via};
+use super::plan::{LevelRecord, NOT_LAID_OUT, Op, Plan, Via};
 use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
@@ -248,19 +248,6 @@ fn literal_target<'a>(spec: Option<&'a MacroString>, domain: &'a str) -> Option<
             Some(l) => Some((l, true)),
             None => Some((s.literal_domain()?, false)),
         },
-    }
-}
-
-/// Polls `fut` once, outside any task (for futures that never wait: see
-/// [`Lookups::stall`]).
-fn poll_now<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    match fut
-        .as_mut()
-        .poll(&mut Context::from_waker(std::task::Waker::noop()))
-    {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
     }
 }
 
@@ -668,17 +655,16 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// address within `cidr` of `ip`.
     fn addr_matches(ans: AddrAnswer, ip: IpAddr, cidr: DualCidr) -> bool {
         match (ans, ip) {
-            (AddrAnswer::V4(ans), IpAddr::V4(ip)) => ans.iter().any(|a| {
+            (AddrAnswer::V4(ans), IpAddr::V4(ip)) => {
                 // `Ipv4Net::new(a, len).trunc().contains(ip)` without
                 // building the network (a length over 32 matches nothing).
-                cidr.v4 <= 32
-                    && u32::from(*a)
-                        .checked_shr(32 - u32::from(cidr.v4))
-                        .unwrap_or(0)
-                        == u32::from(ip)
-                            .checked_shr(32 - u32::from(cidr.v4))
-                            .unwrap_or(0)
-            }),
+                if cidr.v4 > 32 {
+                    return false;
+                }
+                let mask = u32::MAX.checked_shl(32 - u32::from(cidr.v4)).unwrap_or(0);
+                let want = u32::from(ip) & mask;
+                ans.records.iter().any(|a| u32::from(*a) & mask == want)
+            }
             (AddrAnswer::V6(ans), IpAddr::V6(ip)) => ans
                 .iter()
                 .any(|a| Ipv6Net::new(*a, cidr.v6).is_ok_and(|n| n.trunc().contains(&ip))),
@@ -796,6 +782,57 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     }
 }
 
+/// The exchanges of an MX answer by preference, ties in answer order (a
+/// stable sort); for the usual few without allocating, and without
+/// sorting when they already are in order.
+enum MxOrder {
+    AsGiven(usize),
+    Small([u8; 16], usize),
+    Big(Vec<usize>),
+}
+
+impl MxOrder {
+    fn of(recs: &[Mx]) -> Self {
+        if recs.windows(2).all(|w| match w {
+            [a, b] => a.preference <= b.preference,
+            _ => true,
+        }) {
+            return MxOrder::AsGiven(recs.len());
+        }
+        let pref = |i: usize| recs.get(i).map_or(u16::MAX, |m| m.preference);
+        if recs.len() <= 16 {
+            let mut small = [0u8; 16];
+            for (i, slot) in small.iter_mut().enumerate().take(recs.len()) {
+                *slot = u8::try_from(i).unwrap_or(u8::MAX);
+            }
+            if let Some(s) = small.get_mut(..recs.len()) {
+                s.sort_by_key(|&i| pref(usize::from(i)));
+            }
+            MxOrder::Small(small, recs.len())
+        } else {
+            let mut big: Vec<usize> = (0..recs.len()).collect();
+            big.sort_by_key(|&i| pref(i));
+            MxOrder::Big(big)
+        }
+    }
+
+    /// The exchanges of `recs` (the answer this order is of), in order.
+    fn iter<'a>(&'a self, recs: &'a [Mx]) -> impl Iterator<Item = &'a Mx> + 'a {
+        let n = match self {
+            MxOrder::AsGiven(n) | MxOrder::Small(_, n) => *n,
+            MxOrder::Big(b) => b.len(),
+        };
+        (0..n).filter_map(move |k| {
+            let i = match self {
+                MxOrder::AsGiven(_) => k,
+                MxOrder::Small(s, _) => usize::from(*s.get(k)?),
+                MxOrder::Big(b) => *b.get(k)?,
+            };
+            recs.get(i)
+        })
+    }
+}
+
 /// An A or AAAA answer.
 enum AddrAnswer {
     V4(Answer<std::net::Ipv4Addr>),
@@ -843,6 +880,18 @@ fn unwrap_aaaa(a: Ans) -> DnsResult<std::net::Ipv6Addr> {
 
 /// Selects the one SPF record among a TXT answer (§4.5) and parses it.
 pub(super) fn select_record(ans: &Answer<Txt>) -> RecordOutcome {
+    match spf_text(ans) {
+        Err(o) => o,
+        Ok(text) => match Record::parse(&text) {
+            Ok(r) => RecordOutcome::Record(Arc::new(r)),
+            Err(e) => RecordOutcome::Invalid(e),
+        },
+    }
+}
+
+/// The text of the one `v=spf1` record among the TXT records of `ans`
+/// (§4.5), or what there is instead: no record, or more than one.
+fn spf_text(ans: &Answer<Txt>) -> Result<Cow<'_, [u8]>, RecordOutcome> {
     let mut found: Option<Cow<'_, [u8]>> = None;
     let mut count = 0usize;
     for txt in ans.iter() {
@@ -857,15 +906,9 @@ pub(super) fn select_record(ans: &Answer<Txt>) -> RecordOutcome {
         }
     }
     if count > 1 {
-        return RecordOutcome::Multiple(count);
+        return Err(RecordOutcome::Multiple(count));
     }
-    match found {
-        None => RecordOutcome::NoRecord,
-        Some(text) => match Record::parse(&text) {
-            Ok(r) => RecordOutcome::Record(Arc::new(r)),
-            Err(e) => RecordOutcome::Invalid(e),
-        },
-    }
+    found.ok_or(RecordOutcome::NoRecord)
 }
 
 /// What a record outcome means for the evaluation of `domain`.
@@ -1247,7 +1290,7 @@ fn needs_mechanism(via: Option<Via>, v: &Verdict) -> bool {
 /// already written, see [`needs_mechanism`]). `None`: the parent continues
 /// after directive `idx`; `Some`: the parent's own verdict.
 fn after_child(
-    record: &Arc<Record>,
+    record: &Record,
     domain: &str,
     top: &str,
     idx: usize,
@@ -1959,15 +2002,14 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// [`Eval::fetch_record_now`] does without a record cache, if its TXT
     /// answer is at hand and gives one record that parses. `None`: the
     /// loop gives up (anything else is the ordinary evaluator's to word).
-    fn record_now(&mut self, domain: &str) -> Option<Arc<Record>> {
+    #[inline]
+    fn record_now(&mut self, domain: &str) -> Option<LevelRecord> {
         if self.dns.stalled {
             return None;
         }
         let ans = self.dns.txt_now(domain)?.ok()?;
-        match select_record(&ans) {
-            RecordOutcome::Record(r) => Some(r),
-            _ => None,
-        }
+        let text = spf_text(&ans).ok()?;
+        Record::parse(&text).ok().map(LevelRecord::Owned)
     }
 
     /// The loop of [`Eval::fast`] over `plan` from step `start`, whose top
@@ -2046,11 +2088,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                             let (target, checked) = literal_target(spec.as_ref(), domain)?;
                             // Never waits: a lookup that would is not made
                             // (`Lookups::stall`).
-                            let r = poll_now(self.match_mx(target, checked, *cidr, domain))?;
-                            if self.dns.stalled {
-                                return None;
-                            }
-                            r.ok()?
+                            self.match_mx_now(target, checked, *cidr, domain)?.ok()?
                         }
                         Mechanism::Exists { domain: spec } => {
                             self.dns.count_term_or_give_up()?;
@@ -2174,13 +2212,76 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             Some(r) => r,
             None => self.dns.mx_wait(target).await,
         };
+        let Some(mxs) = self.mx_answer(mxs, target, domain)? else {
+            return Ok(false);
+        };
+        let order = MxOrder::of(&mxs.records);
+        if self.dns.pf.is_some() {
+            let names = order.iter(&mxs.records).map(|m| m.exchange.as_str());
+            self.dns.prestart_hosts(names, self.base.ip).await;
+        }
+        for mx in order.iter(&mxs.records) {
+            let r = match self
+                .dns
+                .host_matches_now(&mx.exchange, self.base.ip, cidr, false)
+            {
+                Some(r) => r,
+                None => {
+                    self.dns
+                        .host_matches_wait(&mx.exchange, self.base.ip, cidr)
+                        .await
+                }
+            };
+            if self.exchange_outcome(r, mx, target)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// [`Eval::match_mx`] for the plan loop, sequential evaluation only:
+    /// `None` when a lookup is not answered at once (nothing is made then).
+    fn match_mx_now(
+        &mut self,
+        target: &str,
+        checked: bool,
+        cidr: DualCidr,
+        domain: &str,
+    ) -> Option<Step<bool>> {
+        let mxs = self.dns.mx_now(target, checked)?;
+        let mxs = match self.mx_answer(mxs, target, domain) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Some(Ok(false)),
+            Err(e) => return Some(Err(e)),
+        };
+        for mx in MxOrder::of(&mxs.records).iter(&mxs.records) {
+            let r = self
+                .dns
+                .host_matches_now(&mx.exchange, self.base.ip, cidr, false)?;
+            match self.exchange_outcome(r, mx, target) {
+                Ok(false) => {}
+                other => return Some(other),
+            }
+        }
+        Some(Ok(false))
+    }
+
+    /// What the `mx` term (of the record of `domain`) makes of its MX
+    /// lookup of `target`: the exchanges to look at (`None`: no match,
+    /// nothing to look at), or the verdict (§5.4, limits §4.6.4).
+    fn mx_answer(
+        &mut self,
+        mxs: DnsResult<Mx>,
+        target: &str,
+        domain: &str,
+    ) -> Step<Option<Answer<Mx>>> {
         let mxs = match mxs {
             Ok(a) => a,
             Err(e) if e.is_void() => {
                 self.dns.count_void(target, domain)?;
-                return Ok(false);
+                return Ok(None);
             }
-            Err(DnsError::InvalidName(_)) => return Ok(false),
+            Err(DnsError::InvalidName(_)) => return Ok(None),
             Err(e) => {
                 return Err(temp(format!(
                     "DNS error looking up MX {target} (record of {domain}): {e}"
@@ -2194,63 +2295,23 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 self.config.max_mx_names
             )));
         }
-        // By preference, ties in answer order (a stable sort); for the
-        // usual few exchanges without allocating.
-        let recs: &[Mx] = &mxs.records;
-        let mut small = [0u8; 16];
-        let mut big: Vec<usize> = Vec::new();
-        if recs.len() <= small.len() {
-            for (i, slot) in small.iter_mut().enumerate().take(recs.len()) {
-                *slot = u8::try_from(i).unwrap_or(u8::MAX);
-            }
-            small[..recs.len()]
-                .sort_by_key(|&i| recs.get(usize::from(i)).map_or(u16::MAX, |m| m.preference));
-        } else {
-            big = (0..recs.len()).collect();
-            big.sort_by_key(|&i| recs.get(i).map_or(u16::MAX, |m| m.preference));
+        Ok(Some(mxs))
+    }
+
+    /// What an exchange's address lookup `r` means for the `mx` term of
+    /// `target`: a match, no match, or the verdict.
+    fn exchange_outcome(&self, r: Result<bool, DnsError>, mx: &Mx, target: &str) -> Step<bool> {
+        match r {
+            Ok(b) => Ok(b),
+            Err(e) if e.is_void() => Ok(false),
+            // A null MX (RFC 7505, exchange ".") or a malformed name.
+            Err(DnsError::InvalidName(_)) => Ok(false),
+            Err(e) => Err(temp(format!(
+                "DNS error looking up {} {} (MX of {target}): {e}",
+                self.addr_type(),
+                mx.exchange
+            ))),
         }
-        let at = |k: usize| -> Option<&Mx> {
-            let i = match big.get(k) {
-                Some(&i) => i,
-                None => usize::from(*small.get(k)?),
-            };
-            recs.get(i)
-        };
-        if self.dns.pf.is_some() {
-            let names = (0..recs.len()).filter_map(at).map(|m| m.exchange.as_str());
-            self.dns.prestart_hosts(names, self.base.ip).await;
-        }
-        for k in 0..recs.len() {
-            let Some(mx) = at(k) else {
-                continue;
-            };
-            let r = match self
-                .dns
-                .host_matches_now(&mx.exchange, self.base.ip, cidr, false)
-            {
-                Some(r) => r,
-                None => {
-                    self.dns
-                        .host_matches_wait(&mx.exchange, self.base.ip, cidr)
-                        .await
-                }
-            };
-            match r {
-                Ok(true) => return Ok(true),
-                Ok(false) => {}
-                Err(e) if e.is_void() => {}
-                // A null MX (RFC 7505, exchange ".") or a malformed name.
-                Err(DnsError::InvalidName(_)) => {}
-                Err(e) => {
-                    return Err(temp(format!(
-                        "DNS error looking up {} {} (MX of {target}): {e}",
-                        self.addr_type(),
-                        mx.exchange
-                    )));
-                }
-            }
-        }
-        Ok(false)
     }
 
     /// The `ptr` mechanism (§5.5): any DNS error on the PTR query means no
@@ -2476,6 +2537,7 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
 /// returned by value once per check, not boxed: boxing would cost the
 /// allocation this path exists to avoid.)
 #[allow(clippy::result_large_err)]
+#[inline]
 fn run_fast<R: Resolver + ?Sized>(
     resolver: &R,
     ip: IpAddr,
@@ -2630,6 +2692,7 @@ async fn run_inner<R: Resolver + ?Sized>(
 
 /// The output of a check: its verdict, explanation and counters.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn output(
     verdict: Verdict,
     explanation: Option<String>,

@@ -45,10 +45,29 @@ pub(crate) enum Via {
     Redirect,
 }
 
+/// The record of a level: shared with the record cache (a compiled plan),
+/// or owned by the check that laid the plan out (no reference count to
+/// keep, one allocation less per record).
+#[derive(Debug)]
+pub(crate) enum LevelRecord {
+    Shared(Arc<Record>),
+    Owned(Record),
+}
+
+impl std::ops::Deref for LevelRecord {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        match self {
+            LevelRecord::Shared(r) => r,
+            LevelRecord::Owned(r) => r,
+        }
+    }
+}
+
 /// One record of a plan.
 #[derive(Debug)]
 pub(crate) struct Level {
-    pub record: Arc<Record>,
+    pub record: LevelRecord,
     /// The level whose `include`/`redirect` entered this one (unused for
     /// the top level).
     pub parent: usize,
@@ -104,7 +123,7 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// A plan of `record` (of `top`) with only its own level laid out.
-    pub fn start(top: &str, record: Arc<Record>) -> Self {
+    pub fn start(top: &str, record: LevelRecord) -> Self {
         let mut p = Plan {
             top: top.into(),
             levels: Vec::with_capacity(8),
@@ -144,7 +163,10 @@ impl Plan {
             .iter()
             .enumerate()
             .find(|(i, _)| self.domain(*i, &self.top).eq_ignore_ascii_case(domain))
-            .map(|(_, l)| &l.record)
+            .and_then(|(_, l)| match &l.record {
+                LevelRecord::Shared(r) => Some(r),
+                LevelRecord::Owned(_) => None,
+            })
     }
 
     /// What step `i`, an [`Op::Enter`] not laid out, needs: the record of
@@ -168,7 +190,8 @@ impl Plan {
 
     /// Lays out `record`, the record of the target of step `i` (see
     /// [`Plan::wanted`]).
-    pub fn grow(&mut self, i: usize, record: Arc<Record>) {
+    #[inline]
+    pub fn grow(&mut self, i: usize, record: LevelRecord) {
         let child = self.levels.len();
         let Some(Op::Enter {
             level,
@@ -190,9 +213,10 @@ impl Plan {
 
     /// Appends the block of a new level (its include/redirect steps not
     /// laid out).
+    #[inline]
     fn lay_out(
         &mut self,
-        record: Arc<Record>,
+        record: LevelRecord,
         parent: usize,
         via: Option<Via>,
         at: usize,
@@ -201,25 +225,6 @@ impl Plan {
     ) {
         let me = self.levels.len();
         let start = self.ops.len();
-        self.ops.reserve(record.directives.len() + 1);
-        for (idx, d) in record.directives.iter().enumerate() {
-            self.ops.push(match d.mechanism {
-                Mechanism::Include { .. } => Op::Enter {
-                    level: me,
-                    idx,
-                    child: NOT_LAID_OUT,
-                },
-                _ => Op::Directive { level: me, idx },
-            });
-        }
-        self.ops.push(match record.redirect {
-            Some(_) => Op::Enter {
-                level: me,
-                idx: record.directives.len(),
-                child: NOT_LAID_OUT,
-            },
-            None => Op::End { level: me },
-        });
         self.levels.push(Level {
             record,
             parent,
@@ -228,6 +233,29 @@ impl Plan {
             start,
             end,
             depth,
+        });
+        let Plan { levels, ops, .. } = self;
+        let Some(record) = levels.last().map(|l| &l.record) else {
+            return;
+        };
+        ops.reserve(record.directives.len() + 1);
+        for (idx, d) in record.directives.iter().enumerate() {
+            ops.push(match d.mechanism {
+                Mechanism::Include { .. } => Op::Enter {
+                    level: me,
+                    idx,
+                    child: NOT_LAID_OUT,
+                },
+                _ => Op::Directive { level: me, idx },
+            });
+        }
+        ops.push(match record.redirect {
+            Some(_) => Op::Enter {
+                level: me,
+                idx: record.directives.len(),
+                child: NOT_LAID_OUT,
+            },
+            None => Op::End { level: me },
         });
     }
 }
@@ -270,7 +298,7 @@ where
     if !compilable(&top) {
         return Built::Refused(expires);
     }
-    let mut plan = Plan::start(domain, top);
+    let mut plan = Plan::start(domain, LevelRecord::Shared(top));
     // Every level; blocks are only ever appended.
     let mut i = 0;
     while let Some(op) = plan.ops.get(i) {
@@ -293,7 +321,7 @@ where
                 RecordOutcome::Record(r) if compilable(&r) => r,
                 _ => return Built::Refused(expires),
             };
-            plan.grow(i, record);
+            plan.grow(i, LevelRecord::Shared(record));
         }
         i += 1;
     }
@@ -376,11 +404,17 @@ mod tests {
         assert_eq!(p.domain(2, "Top.Example"), "b.example");
         assert!(Arc::ptr_eq(
             p.record("B.example").unwrap(),
-            &p.levels[2].record
+            match &p.levels[2].record {
+                LevelRecord::Shared(r) => r,
+                LevelRecord::Owned(_) => unreachable!(),
+            }
         ));
         assert!(Arc::ptr_eq(
             p.record("top.example").unwrap(),
-            &p.levels[0].record
+            match &p.levels[0].record {
+                LevelRecord::Shared(r) => r,
+                LevelRecord::Owned(_) => unreachable!(),
+            }
         ));
         assert!(p.record("c.example").is_none());
         // The first record to expire bounds the plan.
