@@ -2,10 +2,18 @@
 //! check_host over a fuzzed in-memory zone (records, CNAMEs, faults
 //! including never-answering resolvers). Invariants: it finishes (the 20 s
 //! budget, on a paused clock), the RFC 7208 §4.6.4 limits hold, and the
-//! number of queries is bounded.
+//! number of queries is bounded. Unless a lookup timed out, sequential
+//! evaluation gives the same output: through the plan loop (the zone
+//! answers at once), through the ordinary evaluator only (no synchronous
+//! answers; same queries sent), and from a record cache, cold and warm
+//! (compiled plans).
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sender_auth::spf::{self, SpfConfig, SpfResult};
+use sender_auth::dns::zone::ZoneResolver;
+use sender_auth::dns::{DnsResult, Mx, Resolver, Txt};
+use sender_auth::spf::{self, SpfConfig, SpfOutput, SpfRecordCache, SpfResult};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[path = "common.rs"]
@@ -27,6 +35,53 @@ struct Input {
 /// forward), and `exp=`.
 const MAX_QUERIES: usize = 1 + 11 * 11 + 11 + 1;
 
+/// The zone through its asynchronous lookups only.
+struct AsyncOnly<'z>(&'z ZoneResolver);
+
+impl Resolver for AsyncOnly<'_> {
+    async fn txt(&self, name: &str) -> DnsResult<Txt> {
+        self.0.txt(name).await
+    }
+    async fn a(&self, name: &str) -> DnsResult<Ipv4Addr> {
+        self.0.a(name).await
+    }
+    async fn aaaa(&self, name: &str) -> DnsResult<Ipv6Addr> {
+        self.0.aaaa(name).await
+    }
+    async fn mx(&self, name: &str) -> DnsResult<Mx> {
+        self.0.mx(name).await
+    }
+    async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
+        self.0.ptr(ip).await
+    }
+}
+
+fn run<R: Resolver>(r: &R, i: &Input, config: &SpfConfig) -> SpfOutput {
+    let ip = ip(i.ip);
+    let domain = i.domain.get();
+    let helo = i.helo.get();
+    let local: String = i.local.chars().take(64).collect();
+    block_on(Duration::from_secs(120), async {
+        match i.mode % 3 {
+            0 => {
+                let sender = format!("{local}@{domain}");
+                spf::check_host(r, ip, &domain, &sender, &helo, config).await
+            }
+            1 => {
+                let mf = format!("{local}@{domain}");
+                spf::check_mail_from(r, ip, &mf, &helo, config).await
+            }
+            _ => spf::check_helo(r, ip, &helo, config).await,
+        }
+    })
+}
+
+fn comparable(o: &SpfOutput) -> SpfOutput {
+    let mut c = o.clone();
+    c.queries = 0;
+    c
+}
+
 fuzz_target!(|i: Input| {
     let zone = build_zone(&i.records, true);
     // Speculation beyond certainty: 0 (default) to 3 extra terms, each
@@ -35,23 +90,7 @@ fuzz_target!(|i: Input| {
         speculative_terms: usize::from(i.mode / 3 % 4),
         ..SpfConfig::default()
     };
-    let ip = ip(i.ip);
-    let domain = i.domain.get();
-    let helo = i.helo.get();
-    let local: String = i.local.chars().take(64).collect();
-    let out = block_on(Duration::from_secs(120), async {
-        match i.mode % 3 {
-            0 => {
-                let sender = format!("{local}@{domain}");
-                spf::check_host(&zone, ip, &domain, &sender, &helo, &config).await
-            }
-            1 => {
-                let mf = format!("{local}@{domain}");
-                spf::check_mail_from(&zone, ip, &mf, &helo, &config).await
-            }
-            _ => spf::check_helo(&zone, ip, &helo, &config).await,
-        }
-    });
+    let out = run(&zone, &i, &config);
     assert!(out.dns_lookups <= config.max_dns_mechanisms + 1, "{out:?}");
     assert!(out.void_lookups <= config.max_void_lookups + 1, "{out:?}");
     if out.dns_lookups > config.max_dns_mechanisms || out.void_lookups > config.max_void_lookups {
@@ -64,4 +103,32 @@ fuzz_target!(|i: Input| {
         zone.queries()
     );
     assert!(out.explanation().is_none_or(|e| e.len() <= 4096));
+
+    // Sequential, four ways.
+    let seq = SpfConfig {
+        prefetch: false,
+        ..SpfConfig::default()
+    };
+    zone.clear_queries();
+    let looped = run(&zone, &i, &seq);
+    let looped_sent = zone.queries();
+    zone.clear_queries();
+    let ordinary = run(&AsyncOnly(&zone), &i, &seq);
+    let ordinary_sent = zone.queries();
+    let cached = SpfConfig {
+        record_cache: Some(Arc::new(SpfRecordCache::new(64))),
+        ..seq.clone()
+    };
+    let cold = run(&zone, &i, &cached);
+    let warm = run(&zone, &i, &cached);
+    let timed_out = [&out, &looped, &ordinary, &cold, &warm]
+        .iter()
+        .any(|o| o.reason().contains("time budget"));
+    if !timed_out {
+        assert_eq!(looped, ordinary);
+        assert_eq!(looped_sent, ordinary_sent);
+        for o in [&out, &cold, &warm] {
+            assert_eq!(comparable(o), comparable(&looped));
+        }
+    }
 });

@@ -2378,9 +2378,13 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The top-level check: `check_host()` plus the explanation.
     /// `given`: the verdict, already reached by a compiled plan's loop
     /// ([`run`]).
-    async fn top(&mut self, domain: &str, given: Option<Verdict>) -> (Verdict, Option<String>) {
+    async fn top(
+        &mut self,
+        domain: &str,
+        given: Option<Box<Verdict>>,
+    ) -> (Verdict, Option<String>) {
         let v = match given {
-            Some(v) => v,
+            Some(v) => *v,
             None => self.check(domain).await,
         };
         let exp = if v.result == SpfResult::Fail
@@ -2463,7 +2467,7 @@ enum Handover {
     /// The loop decided a `fail` that needs an explanation (a lookup): the
     /// verdict and the counters so far.
     Explain {
-        verdict: Verdict,
+        verdict: Box<Verdict>,
         terms: usize,
         voids: usize,
         queries: usize,
@@ -2546,7 +2550,7 @@ fn run_fast<R: Resolver + ?Sized>(
     helo: &str,
     identity: Identity,
     config: &SpfConfig,
-) -> Result<SpfOutput, Option<Handover>> {
+) -> Result<SpfOutput, Option<Box<Handover>>> {
     let names = Names::of(sender, domain);
     let base = names.vars(ip, helo, config);
     let mut ev = Eval {
@@ -2564,19 +2568,19 @@ fn run_fast<R: Resolver + ?Sized>(
         if replay.answers.is_empty() && plan.is_none() {
             return Err(None);
         }
-        return Err(Some(Handover::Restart { replay, plan }));
+        return Err(Some(Box::new(Handover::Restart { replay, plan })));
     };
     let (terms, voids, queries) = (ev.dns.terms, ev.dns.voids, ev.dns.queries);
     drop(ev);
     if verdict.result == SpfResult::Fail
         && (verdict.exp.is_some() || config.default_explanation.is_some())
     {
-        return Err(Some(Handover::Explain {
-            verdict,
+        return Err(Some(Box::new(Handover::Explain {
+            verdict: Box::new(verdict),
             terms,
             voids,
             queries,
-        }));
+        })));
     }
     Ok(output(
         verdict, None, terms, voids, queries, &names, helo, identity, ip,
@@ -2592,7 +2596,7 @@ async fn run_inner<R: Resolver + ?Sized>(
     helo: &str,
     identity: Identity,
     config: &SpfConfig,
-    handover: Option<Handover>,
+    handover: Option<Box<Handover>>,
 ) -> SpfOutput {
     let names = Names::of(sender, domain);
     let top_domain = names.top_domain;
@@ -2610,7 +2614,7 @@ async fn run_inner<R: Resolver + ?Sized>(
         cache_now: None,
         plan: None,
     };
-    let given = match handover {
+    let given = match handover.map(|h| *h) {
         Some(Handover::Restart { replay, plan }) => {
             ev.dns.replay = replay;
             ev.plan = plan;
