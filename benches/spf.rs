@@ -179,6 +179,17 @@ fn configs() -> Vec<(&'static str, SpfConfig)> {
         ));
         let _ = mode;
     }
+    // The warm sequential check without compiled plans (as up to session
+    // 5), for comparison.
+    let unplanned = Arc::new(SpfRecordCache::new(1000).with_compiled_plans(false));
+    v.push((
+        "warm/plans-off/sequential",
+        SpfConfig {
+            prefetch: false,
+            record_cache: Some(unplanned),
+            ..SpfConfig::default()
+        },
+    ));
     v
 }
 

@@ -22,6 +22,11 @@
 //!   dropped and, if still full, the oldest entry is evicted.
 //! * `Send + Sync`; share it between checks and threads with `Arc`. The lock
 //!   is held only for a map operation, never across an `.await`.
+//! * With sequential evaluation it also keeps *compiled plans*: a domain's
+//!   record with every record its `include`s and `redirect`s reach, laid
+//!   out once, until the first of those records expires
+//!   ([`SpfRecordCache::with_compiled_plans`]; see the
+//!   [spf module docs](super)). Their records still count as hits.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -235,6 +240,11 @@ impl SpfRecordCache {
 
     pub(crate) fn insert(&self, domain: &str, value: RecordOutcome, ttl: u32) {
         self.map.insert(key(domain).into_owned(), value, ttl);
+    }
+
+    /// Whether compiled plans are on.
+    pub(crate) fn compiles(&self) -> bool {
+        self.compile
     }
 
     /// The compiled policy of `domain` (a usable domain) at `now`: kept, or

@@ -25,6 +25,12 @@
 //!   common future stays small. Both paths count and log exactly the same
 //!   (`tests/spf_suite.rs` runs the suites through both, and through a
 //!   resolver that answers every other lookup late).
+//! * Sequential checks first try the plan loop ([`Eval::fast`],
+//!   [`Eval::run_plan`], over a [`Plan`] of `super::plan`): one synchronous
+//!   loop over the records' directives laid out flat, using the same
+//!   helpers as [`Eval::check`] for each directive. It gives up on anything
+//!   it cannot finish with answers at hand, and [`Eval::check`] starts over
+//!   with its answers ([`Replay`]); a check it finishes builds no future.
 //! * The time budget's clock is read only when the check first has to wait
 //!   (the first poll returned `Pending`): before that it only computed on
 //!   answers at hand.
@@ -49,7 +55,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ipnet::Ipv6Net;
 
-use super::cache::RecordOutcome;
+use super::cache::{RecordOutcome, SpfRecordCache};
 use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroString, MacroVars};
 use super::plan::{LevelRecord, NOT_LAID_OUT, Op, Plan, Via};
@@ -995,6 +1001,7 @@ impl Verdict {
 
     /// Directive `idx` of `record` (of `domain`) matched: its result, the
     /// directive pending ([`Mech::At`]).
+    #[inline]
     fn matched(record: &Record, idx: usize, domain: &str) -> Self {
         let result = record
             .directives
@@ -2300,6 +2307,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// What an exchange's address lookup `r` means for the `mx` term of
     /// `target`: a match, no match, or the verdict.
+    #[inline]
     fn exchange_outcome(&self, r: Result<bool, DnsError>, mx: &Mx, target: &str) -> Step<bool> {
         match r {
             Ok(b) => Ok(b),
@@ -2517,7 +2525,12 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
     config: &'a SpfConfig,
 ) -> RunFuture<'a> {
     let mut handover = None;
-    if !config.prefetch {
+    if !config.prefetch
+        && config
+            .record_cache
+            .as_deref()
+            .is_none_or(SpfRecordCache::compiles)
+    {
         match run_fast(resolver, ip, domain, sender, helo, identity, config) {
             Ok(out) => return RunFuture::Ready(Some(out)),
             Err(h) => handover = h,

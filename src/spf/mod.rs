@@ -45,7 +45,7 @@
 //!   is never used, a `redirect` target's is, §6.2). A `fail` without usable
 //!   `exp=` gets [`SpfConfig::default_explanation`], if set.
 //!
-//! # Performance: speculative prefetch and the parsed-record cache
+//! # Performance: speculative prefetch, the parsed-record cache, the plan loop
 //!
 //! Parsing ([`record`], [`macros`]) is pure. Inside the evaluator all DNS
 //! goes through one small layer that counts terms, void lookups and queries,
@@ -166,6 +166,34 @@
 //! and `a`; the walker cannot tell those zones from the real one, so
 //! `_spf.b` waits for round 4 and `mx`/`a` for round 7
 //! (`bench_graph_variants_pin_the_8_round_floor`).
+//!
+//! ## Sequential evaluation with answers at hand: the plan loop
+//!
+//! With `prefetch: false`, a check first runs through a tight synchronous
+//! loop over a flat *plan* of the domain's records: each record's
+//! directives as steps, an `include`/`redirect` entering the target's
+//! block, a level that does not decide jumping back to its parent (§5.2).
+//! Without a record cache the plan is laid out as the check reaches each
+//! `include`/`redirect`, the record looked up and parsed exactly where the
+//! ordinary evaluator would. With a [`SpfRecordCache`] the plan is
+//! *compiled* once from the cached records and kept until the first of them
+//! expires ([`SpfRecordCache::with_compiled_plans`], default on): a warm
+//! check then makes one cache lookup and only its own address lookups.
+//! The loop uses the ordinary evaluator's helpers for every step.
+//!
+//! It only finishes checks it can finish exactly: every lookup answered at
+//! once (the resolver's `*_now` path: in memory, or a cache hit), literal
+//! targets, no `ptr`, no DNS error, no limit reached, every record one
+//! valid `v=spf1`. Otherwise it gives up and the ordinary evaluator starts
+//! over from the same answers, handed over in order, so no query is sent
+//! or counted twice (and, for a compiled plan, on the plan's own records).
+//! Results, counters and the queries sent are those of the ordinary
+//! evaluator: `tests/spf_plan.rs` and `tests/spf_suite.rs` compare both on
+//! the OpenSPF suites and random graphs, from the zone and through
+//! resolvers that answer some lookups late; the `spf_check_host` fuzz
+//! target compares them on fuzzed zones. A plan is bounded (64 records,
+//! 512 steps). On the issue-6 graph in memory this halves the cost of a
+//! warm check (see BENCHMARKS.md).
 //!
 //! ```
 //! use sender_auth::dns::zone::ZoneResolver;
