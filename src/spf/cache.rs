@@ -184,7 +184,7 @@ impl SpfRecordCache {
     /// address lookups. Results, counters and queries are exactly those of
     /// ordinary evaluation: a graph a plan cannot represent (macro targets
     /// of `include`/`redirect`/`a`/`mx`/`exists`, `ptr`, a target without
-    /// a usable record, over 64 records) is evaluated the ordinary way,
+    /// a usable record, over 24 records or 256 steps) is evaluated the ordinary way,
     /// and so is any check the plan cannot finish with answers at hand
     /// (a lookup that has to wait, any DNS error, a limit reached), which
     /// the ordinary evaluator then continues from the same answers.

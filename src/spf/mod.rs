@@ -191,8 +191,8 @@
 //! evaluator: `tests/spf_plan.rs` and `tests/spf_suite.rs` compare both on
 //! the OpenSPF suites and random graphs, from the zone and through
 //! resolvers that answer some lookups late; the `spf_check_host` fuzz
-//! target compares them on fuzzed zones. A plan is bounded (64 records,
-//! 512 steps). On the issue-6 graph in memory this halves the cost of a
+//! target compares them on fuzzed zones. A plan is bounded (24 records,
+//! 256 steps). On the issue-6 graph in memory this halves the cost of a
 //! warm check (see BENCHMARKS.md).
 //!
 //! ```

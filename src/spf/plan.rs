@@ -32,11 +32,13 @@ use super::eval::MAX_DEPTH;
 use super::macros::MacroString;
 use super::record::{Mechanism, Record};
 
-/// Most records in one plan.
-pub(crate) const MAX_LEVELS: usize = 64;
+/// Most records in one plan (under the default limit of 10 DNS-querying
+/// terms a check enters at most 11).
+pub(crate) const MAX_LEVELS: usize = 24;
 /// Most steps in one plan (a DAG is unfolded into a tree; this bounds the
-/// unfolding, and so the work and memory of building).
-pub(crate) const MAX_OPS: usize = 512;
+/// unfolding, and so the work and memory of building: a compiled plan
+/// takes at most ≈ 10 KB besides the records it shares with the cache).
+pub(crate) const MAX_OPS: usize = 256;
 
 /// How a record level was entered from its parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,11 +183,17 @@ impl Plan {
         else {
             return None;
         };
-        if self.levels.len() >= MAX_LEVELS || self.ops.len() >= MAX_OPS {
+        if self.full() {
             return None;
         }
         let l = self.levels.get(level)?;
         Some((Self::target(&l.record, idx)?, l.depth + 1))
+    }
+
+    /// Whether no more levels may be laid out ([`MAX_LEVELS`],
+    /// [`MAX_OPS`]).
+    pub fn full(&self) -> bool {
+        self.levels.len() >= MAX_LEVELS || self.ops.len() >= MAX_OPS
     }
 
     /// Lays out `record`, the record of the target of step `i` (see
@@ -299,6 +307,9 @@ where
         return Built::Refused(expires);
     }
     let mut plan = Plan::start(domain, LevelRecord::Shared(top));
+    if plan.ops.len() > MAX_OPS {
+        return Built::Refused(expires);
+    }
     // Every level; blocks are only ever appended.
     let mut i = 0;
     while let Some(op) = plan.ops.get(i) {
@@ -322,6 +333,9 @@ where
                 _ => return Built::Refused(expires),
             };
             plan.grow(i, LevelRecord::Shared(record));
+            if plan.ops.len() > MAX_OPS {
+                return Built::Refused(expires);
+            }
         }
         i += 1;
     }
@@ -451,6 +465,14 @@ mod tests {
             ),
             Built::Refused(_)
         ));
+    }
+
+    #[test]
+    fn a_record_with_more_steps_than_a_plan_holds_is_refused() {
+        let big = format!("v=spf1 {}-all", "ip4:192.0.2.1 ".repeat(MAX_OPS));
+        assert!(matches!(build_with(&big, &[]), Built::Refused(_)));
+        let fits = format!("v=spf1 {}-all", "ip4:192.0.2.1 ".repeat(MAX_OPS - 2));
+        assert!(matches!(build_with(&fits, &[]), Built::Plan(..)));
     }
 
     #[test]
