@@ -1913,16 +1913,31 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         text: &str,
         domain: &str,
     ) -> Step<bool> {
+        let r = self.term_answer(r, target, domain, |e| {
+            format!("DNS error looking up A {target} for \"{text}\" in the record of {domain}: {e}")
+        })?;
+        Ok(r.unwrap_or(false))
+    }
+
+    /// What a term of the record of `domain` makes of its lookup `r` of
+    /// `target`: the answer, or `None` for "no match" (a void answer,
+    /// counted against §4.6.4's limit, or a name that cannot be queried),
+    /// or a `temperror` worded by `error`.
+    fn term_answer<T>(
+        &mut self,
+        r: Result<T, DnsError>,
+        target: &str,
+        domain: &str,
+        error: impl FnOnce(&DnsError) -> String,
+    ) -> Step<Option<T>> {
         match r {
-            Ok(b) => Ok(b),
+            Ok(a) => Ok(Some(a)),
             Err(e) if e.is_void() => {
                 self.dns.count_void(target, domain)?;
-                Ok(false)
+                Ok(None)
             }
-            Err(DnsError::InvalidName(_)) => Ok(false),
-            Err(e) => Err(temp(format!(
-                "DNS error looking up A {target} for \"{text}\" in the record of {domain}: {e}"
-            ))),
+            Err(DnsError::InvalidName(_)) => Ok(None),
+            Err(e) => Err(temp(error(&e))),
         }
     }
 
@@ -2170,18 +2185,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// What the `a` mechanism makes of its address lookup `r`.
     fn a_outcome(&mut self, r: Result<bool, DnsError>, target: &str, domain: &str) -> Step<bool> {
-        match r {
-            Ok(b) => Ok(b),
-            Err(e) if e.is_void() => {
-                self.dns.count_void(target, domain)?;
-                Ok(false)
-            }
-            Err(DnsError::InvalidName(_)) => Ok(false),
-            Err(e) => Err(temp(format!(
-                "DNS error looking up {} {target} (record of {domain}): {e}",
-                self.addr_type()
-            ))),
-        }
+        let ty = self.addr_type();
+        let r = self.term_answer(r, target, domain, |e| {
+            format!("DNS error looking up {ty} {target} (record of {domain}): {e}")
+        })?;
+        Ok(r.unwrap_or(false))
     }
 
     fn addr_type(&self) -> &'static str {
@@ -2282,18 +2290,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         target: &str,
         domain: &str,
     ) -> Step<Option<Answer<Mx>>> {
-        let mxs = match mxs {
-            Ok(a) => a,
-            Err(e) if e.is_void() => {
-                self.dns.count_void(target, domain)?;
-                return Ok(None);
-            }
-            Err(DnsError::InvalidName(_)) => return Ok(None),
-            Err(e) => {
-                return Err(temp(format!(
-                    "DNS error looking up MX {target} (record of {domain}): {e}"
-                )));
-            }
+        let Some(mxs) = self.term_answer(mxs, target, domain, |e| {
+            format!("DNS error looking up MX {target} (record of {domain}): {e}")
+        })?
+        else {
+            return Ok(None);
         };
         if mxs.len() > self.config.max_mx_names {
             return Err(perm(format!(
