@@ -95,9 +95,10 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     pub(crate) queries: usize,
     max_terms: usize,
     max_voids: usize,
-    /// Sequential evaluation from a compiled plan ([`Eval::fast`]): every
-    /// answer is kept in `replay`, and a lookup that would have to wait is
-    /// not made (`stalled` is set instead).
+    /// In the plan loop ([`Eval::fast`]): every answer is kept in
+    /// `replay`, and a lookup that would have to wait is not made
+    /// (`stalled` is set instead; the loop only uses the `*_now` lookups,
+    /// so this guards against a waiting lookup reached by mistake).
     recording: bool,
     stalled: bool,
     replay: Replay,
@@ -300,8 +301,8 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         self.replay.next = 0;
     }
 
-    /// In a compiled plan's loop, a lookup would have to wait: it is not
-    /// made, and the loop gives up.
+    /// In the plan loop, a lookup would have to wait: it is not made, and
+    /// the loop gives up (see `recording`).
     fn stall(&mut self) -> Result<(), DnsError> {
         if self.recording {
             self.stalled = true;

@@ -1,28 +1,30 @@
-//! Compiled policies: a domain's SPF record together with every record its
-//! `include`s and `redirect`s reach, laid out as one flat list of steps.
+//! Plans: a domain's SPF record together with the records its `include`s
+//! and `redirect`s reach, laid out as one flat list of steps for the
+//! evaluator's plan loop (`Eval::fast`, `Eval::run_plan`): each record's
+//! directives are one block of steps; an `include`/`redirect` step enters
+//! the target's block; a level that does not decide goes back to the step
+//! after the one that entered it (§5.2).
 //!
-//! With a warm [`SpfRecordCache`](super::SpfRecordCache), a check of a
-//! domain it has seen before still has to walk the include/redirect graph:
-//! one cache lookup per record, one level entered and left per record. A
-//! [`Plan`] is that walk done once. It is built from the cache's records
-//! (no DNS), kept in the same cache until the first of its records expires,
-//! and evaluated by a tight loop in the evaluator (`Eval::run_plan`) that
-//! makes only the checks' own address lookups.
+//! * A **compiled** plan ([`build`]) is made once from the records of a warm
+//!   [`SpfRecordCache`](super::SpfRecordCache) (no DNS) and kept there until
+//!   the first of its records expires. A check of that domain then makes one
+//!   cache lookup instead of one per record and enters no levels. It is
+//!   built only for graphs it represents exactly: every `include` and
+//!   `redirect` target a literal, usable domain name whose cached record
+//!   parses; `a`, `mx` and `exists` targets literal; no `ptr` (RFC 7208
+//!   §5.5: "SHOULD NOT be used"); at most [`MAX_LEVELS`] records and
+//!   [`MAX_OPS`] steps; no level deeper than the evaluator's nesting cap.
+//! * Without a record cache the loop lays a plan out level by level as the
+//!   check reaches each `include`/`redirect` ([`Plan::start`],
+//!   [`Plan::wanted`], [`Plan::grow`]); blocks are only ever appended.
 //!
-//! A plan is built only for graphs it can represent exactly: every
-//! `include` and `redirect` target is a literal, usable domain name whose
-//! record is cached and parses; `a`, `mx` and `exists` targets are literal;
-//! no `ptr` (RFC 7208 §5.5: "SHOULD NOT be used"); at most [`MAX_LEVELS`]
-//! records and [`MAX_OPS`] steps; no level deeper than the evaluator's
-//! nesting cap. Anything else is evaluated the ordinary way. So is any
-//! check the plan's loop cannot finish with answers at hand: it then hands
-//! the answers it got to the ordinary evaluator, which starts over and
-//! gives the result (errors and limits included), so results are the
-//! ordinary evaluator's by construction; `tests/spf_plan.rs` compares both
-//! on the OpenSPF suites and on random graphs.
+//! Whatever the loop cannot finish with answers at hand goes to the
+//! ordinary evaluator, with the answers the loop got, so results are the
+//! ordinary evaluator's by construction (`tests/spf_plan.rs`,
+//! `tests/spf_suite.rs`).
 //!
-//! This module is pure: it builds from entries handed to it and holds no
-//! DNS logic.
+//! This module is pure: it lays out records handed to it and holds no DNS
+//! logic.
 
 use std::sync::Arc;
 use std::time::Instant;
