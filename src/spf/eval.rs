@@ -102,6 +102,9 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     recording: bool,
     stalled: bool,
     replay: Replay,
+    /// While recording: the replay place of the answer [`Lookups::now`]
+    /// gave last, for its caller to fill ([`Replay::fill`]).
+    placed: Option<usize>,
 }
 
 /// The answers a compiled plan's loop got before it gave up, in the order
@@ -112,9 +115,15 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
 /// answers have effects (a query logged, a cache hit counted). The query
 /// type is checked as a safeguard: on any mismatch nothing more is handed
 /// out and the resolver answers.
+///
+/// An answer's place is taken when the answer comes (in query order) and
+/// filled by the lookup's caller once it is done with the answer, so the
+/// answer is moved there, not shared (no reference count per answer). A
+/// place left empty ends the replay there (the resolver answers from then
+/// on).
 #[derive(Default)]
 struct Replay {
-    answers: Vec<(Qt, Ans)>,
+    answers: Vec<(Qt, Option<Ans>)>,
     /// The next answer to hand out.
     next: usize,
 }
@@ -123,7 +132,7 @@ thread_local! {
     /// A replay buffer kept between checks on this thread: a compiled
     /// plan's loop that finishes (the usual case) clears it and puts it
     /// back, so it costs no allocation per check.
-    static SPARE_REPLAY: std::cell::Cell<Vec<(Qt, Ans)>> = const { std::cell::Cell::new(Vec::new()) };
+    static SPARE_REPLAY: std::cell::Cell<Vec<(Qt, Option<Ans>)>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 impl Replay {
@@ -145,17 +154,26 @@ impl Replay {
         }
     }
 
-    fn push(&mut self, qt: Qt, a: Ans) {
+    /// Takes the next place, for an answer of type `qt`.
+    fn place(&mut self, qt: Qt) -> usize {
         if self.answers.capacity() == 0 {
             self.answers.reserve(16);
         }
-        self.answers.push((qt, a));
+        self.answers.push((qt, None));
+        self.answers.len() - 1
+    }
+
+    /// Puts `a` in place `at` (see [`Lookups::placed`]).
+    fn fill(&mut self, at: Option<usize>, a: Ans) {
+        if let Some((_, slot)) = at.and_then(|i| self.answers.get_mut(i)) {
+            *slot = Some(a);
+        }
     }
 
     /// The next answer if it is of type `qt`.
     fn take(&mut self, qt: Qt) -> Option<Ans> {
         match self.answers.get(self.next) {
-            Some((q, a)) if *q == qt => {
+            Some((q, Some(a))) if *q == qt => {
                 self.next += 1;
                 Some(a.clone())
             }
@@ -287,6 +305,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             recording: false,
             stalled: false,
             replay: Replay::default(),
+            placed: None,
         }
     }
 
@@ -368,7 +387,9 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             }
             let r = now(self.resolver)?;
             if self.recording {
-                self.replay.push(qt, wrap(r.clone()));
+                // Filled by the caller, which moves the answer there once
+                // it is done with it.
+                self.placed = Some(self.replay.place(qt));
             }
             return Some(r);
         };
@@ -660,7 +681,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
 
     /// Whether the answer `ans` (of the address type of `ip`) holds an
     /// address within `cidr` of `ip`.
-    fn addr_matches(ans: AddrAnswer, ip: IpAddr, cidr: DualCidr) -> bool {
+    fn addr_matches(ans: &AddrAnswer, ip: IpAddr, cidr: DualCidr) -> bool {
         match (ans, ip) {
             (AddrAnswer::V4(ans), IpAddr::V4(ip)) => {
                 // `Ipv4Net::new(a, len).trunc().contains(ip)` without
@@ -684,12 +705,16 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// checks the name as [`Lookups::host_matches`] does. `None`: nothing
     /// happened.
     /// `checked`: `name` is known to pass [`check_name`].
-    fn addr_now(
+    ///
+    /// The answer goes to `f`; while recording it is then moved into its
+    /// replay place.
+    fn addr_now<T>(
         &mut self,
         name: &str,
         ip: IpAddr,
         checked: bool,
-    ) -> Option<Result<AddrAnswer, DnsError>> {
+        f: impl FnOnce(&AddrAnswer) -> T,
+    ) -> Option<Result<T, DnsError>> {
         if !checked && let Err(e) = check_name(name) {
             return Some(Err(DnsError::InvalidName(e)));
         }
@@ -702,7 +727,20 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 .map(AddrAnswer::V6),
         };
         self.queries += 1;
-        Some(r)
+        let out = match &r {
+            Ok(a) => Ok(f(a)),
+            Err(e) => Err(e.clone()),
+        };
+        if let Some(at) = self.placed.take() {
+            let a = match (r, ip) {
+                (Ok(AddrAnswer::V4(a)), _) => Ans::A(Ok(a)),
+                (Ok(AddrAnswer::V6(a)), _) => Ans::Aaaa(Ok(a)),
+                (Err(e), IpAddr::V4(_)) => Ans::A(Err(e)),
+                (Err(e), IpAddr::V6(_)) => Ans::Aaaa(Err(e)),
+            };
+            self.replay.fill(Some(at), a);
+        }
+        Some(out)
     }
 
     /// [`Lookups::host_matches`] if answered without waiting; `None`:
@@ -714,10 +752,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         cidr: DualCidr,
         checked: bool,
     ) -> Option<Result<bool, DnsError>> {
-        Some(
-            self.addr_now(name, ip, checked)?
-                .map(|ans| Self::addr_matches(ans, ip, cidr)),
-        )
+        self.addr_now(name, ip, checked, |ans| Self::addr_matches(ans, ip, cidr))
     }
 
     async fn addr_a(&mut self, name: &str) -> DnsResult<std::net::Ipv4Addr> {
@@ -765,7 +800,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             IpAddr::V4(_) => AddrAnswer::V4(self.addr_a(name).await?),
             IpAddr::V6(_) => AddrAnswer::V6(self.addr_aaaa(name).await?),
         };
-        Ok(Self::addr_matches(ans, ip, cidr))
+        Ok(Self::addr_matches(&ans, ip, cidr))
     }
 
     /// [`Lookups::a_exists`] if answered without waiting; `None`: nothing
@@ -773,10 +808,10 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     fn a_exists_now(&mut self, name: &str) -> Option<Result<bool, DnsError>> {
         // The A lookup whatever the client's address family (§5.7).
         let v4 = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        Some(self.addr_now(name, v4, false)?.map(|a| match a {
+        self.addr_now(name, v4, false, |a| match a {
             AddrAnswer::V4(a) => !a.is_empty(),
             AddrAnswer::V6(a) => !a.is_empty(),
-        }))
+        })
     }
 
     /// Whether `name` has any A record (the `exists` mechanism, §5.7).
@@ -2030,9 +2065,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         if self.dns.stalled {
             return None;
         }
-        let ans = self.dns.txt_now(domain)?.ok()?;
-        let text = spf_text(&ans).ok()?;
-        Record::parse(&text).ok().map(LevelRecord::Owned)
+        let ans = self.dns.txt_now(domain)?;
+        // Its replay place, filled when done with it (moved, not shared).
+        let placed = self.dns.placed.take();
+        let record = match &ans {
+            Ok(a) => spf_text(a).ok().and_then(|text| Record::parse(&text).ok()),
+            Err(_) => None,
+        };
+        self.dns.replay.fill(placed, Ans::Txt(ans));
+        record.map(LevelRecord::Owned)
     }
 
     /// The loop of [`Eval::fast`] over `plan` from step `start`, whose top
@@ -2228,7 +2269,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             Some(r) => r,
             None => self.dns.mx_wait(target).await,
         };
-        let Some(mxs) = self.mx_answer(mxs, target, domain)? else {
+        let Some(mxs) = self.mx_answer(&mxs, target, domain)? else {
             return Ok(false);
         };
         let order = MxOrder::of(&mxs.records);
@@ -2264,8 +2305,23 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         cidr: DualCidr,
         domain: &str,
     ) -> Option<Step<bool>> {
-        let mxs = self.dns.mx_now(target, checked)?;
-        let mxs = match self.mx_answer(mxs, target, domain) {
+        let raw = self.dns.mx_now(target, checked)?;
+        // Its replay place, filled when done with it (moved, not shared).
+        let placed = self.dns.placed.take();
+        let r = self.match_mx_hosts_now(&raw, target, cidr, domain);
+        self.dns.replay.fill(placed, Ans::Mx(raw));
+        r
+    }
+
+    /// [`Eval::match_mx_now`] with the MX answer `raw`.
+    fn match_mx_hosts_now(
+        &mut self,
+        raw: &DnsResult<Mx>,
+        target: &str,
+        cidr: DualCidr,
+        domain: &str,
+    ) -> Option<Step<bool>> {
+        let mxs = match self.mx_answer(raw, target, domain) {
             Ok(Some(m)) => m,
             Ok(None) => return Some(Ok(false)),
             Err(e) => return Some(Err(e)),
@@ -2285,12 +2341,13 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// What the `mx` term (of the record of `domain`) makes of its MX
     /// lookup of `target`: the exchanges to look at (`None`: no match,
     /// nothing to look at), or the verdict (§5.4, limits §4.6.4).
-    fn mx_answer(
+    fn mx_answer<'m>(
         &mut self,
-        mxs: DnsResult<Mx>,
+        mxs: &'m DnsResult<Mx>,
         target: &str,
         domain: &str,
-    ) -> Step<Option<Answer<Mx>>> {
+    ) -> Step<Option<&'m Answer<Mx>>> {
+        let mxs = mxs.as_ref().map_err(DnsError::clone);
         let Some(mxs) = self.term_answer(mxs, target, domain, |e| {
             format!("DNS error looking up MX {target} (record of {domain}): {e}")
         })?
@@ -2805,7 +2862,7 @@ mod addr_match_tests {
                     let want = Ipv4Net::new(a, len).unwrap().trunc().contains(&client);
                     let ans = AddrAnswer::V4(Answer::new(vec![a], 60));
                     let cidr = DualCidr { v4: len, v6: 128 };
-                    let got = Lookups::<ZoneResolver>::addr_matches(ans, IpAddr::V4(client), cidr);
+                    let got = Lookups::<ZoneResolver>::addr_matches(&ans, IpAddr::V4(client), cidr);
                     assert_eq!(got, want, "{a}/{len} vs {client}");
                 }
             }
