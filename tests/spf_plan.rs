@@ -367,3 +367,58 @@ mod random_graphs {
         }
     }
 }
+
+/// With the library's own answer cache in front (whose synchronous answers
+/// count hits): a warm check whose plan loop meets an expired answer hands
+/// over without a hit or a query counted twice.
+#[test]
+fn behind_a_caching_resolver_a_hand_over_counts_each_hit_once() {
+    use sender_auth::dns::cache::{CacheConfig, CachingResolver};
+    let mut zone = bench_zone();
+    zone.set_ttl("mx2.a.example", 60);
+    // The answer cache asks the zone through `Late`: mx2.a.example is never
+    // answered at once, so once it has expired from the answer cache the
+    // plan loop has to hand over there.
+    let late = Late {
+        zone: &zone,
+        late: ["mx2.a.example".to_string()].into(),
+    };
+    let clock = Arc::new(ManualClock::new());
+    let setups: Vec<(Arc<SpfRecordCache>, CachingResolver<&Late<'_>>)> = [true, false]
+        .into_iter()
+        .map(|plans| {
+            (
+                Arc::new(SpfRecordCache::with_clock(100, clock.clone()).with_compiled_plans(plans)),
+                CachingResolver::with_clock(&late, CacheConfig::default(), clock.clone()),
+            )
+        })
+        .collect();
+    let client = "198.51.100.5";
+    let mut runs = Vec::new();
+    for round in 0..3 {
+        if round == 2 {
+            // mx2.a.example's address has expired in both answer caches.
+            clock.advance(Duration::from_secs(61));
+        }
+        let mut this = Vec::new();
+        for (cache, resolver) in &setups {
+            let (out, log) = run(resolver, &zone, client, "bench.example", &config(cache));
+            this.push((out, log, resolver.stats(), cache.stats().hits));
+        }
+        let (a, b) = (&this[0], &this[1]);
+        assert_eq!(a.0, b.0, "round {round}");
+        assert_eq!(a.1, b.1, "round {round}");
+        assert_eq!(
+            (a.2.hits, a.2.misses),
+            (b.2.hits, b.2.misses),
+            "round {round}"
+        );
+        assert_eq!(a.3, b.3, "round {round}");
+        runs.push(this);
+    }
+    // Round 1 ran from the plan; round 2 handed over at mx2.a.example,
+    // which alone went to the zone.
+    assert_eq!(setups[0].0.stats().plan_hits, 1);
+    assert_eq!(runs[2][0].1, ["A mx2.a.example"]);
+    assert_eq!(runs[2][0].0.result, SpfResult::Pass);
+}
