@@ -2034,11 +2034,18 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// loop reaches each level.
     fn run_transient(&mut self, dom: &str, top: &str) -> Option<Verdict> {
         let record = self.record_now(dom)?;
-        let mut plan = Plan::start("", record);
+        let mut plan = Plan::start_transient(record);
+        let v = self.run_transient_in(&mut plan, dom, top);
+        plan.recycle();
+        v
+    }
+
+    /// [`Eval::run_transient`] on `plan`, its top level laid out.
+    fn run_transient_in(&mut self, plan: &mut Plan, dom: &str, top: &str) -> Option<Verdict> {
         let mut records = 1;
         let mut i = 0;
         loop {
-            match self.run_plan(&plan, dom, top, i, &mut records) {
+            match self.run_plan(plan, dom, top, i, &mut records) {
                 Run::Done(v) => return Some(v),
                 Run::Bail => return None,
                 Run::Grow(at) => {

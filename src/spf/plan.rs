@@ -89,6 +89,13 @@ pub(crate) struct Level {
     pub depth: usize,
 }
 
+thread_local! {
+    /// The buffers of plans laid out during checks, kept between checks on
+    /// this thread ([`Plan::start_transient`], [`Plan::recycle`]).
+    static SPARE: std::cell::Cell<(Vec<Level>, Vec<Op>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
 /// [`Op::Enter`] of a level not laid out (yet).
 pub(crate) const NOT_LAID_OUT: usize = usize::MAX;
 
@@ -135,6 +142,37 @@ impl Plan {
         };
         p.lay_out(record, 0, None, 0, 0, 0);
         p
+    }
+
+    /// [`Plan::start`] for a plan laid out during a check, in this thread's
+    /// spare buffers (see [`Plan::recycle`]): no allocation per check.
+    pub fn start_transient(record: LevelRecord) -> Self {
+        let (levels, ops) = SPARE.take();
+        let mut p = Plan {
+            top: Box::default(),
+            levels,
+            ops,
+        };
+        p.levels.clear();
+        p.ops.clear();
+        if p.ops.capacity() == 0 {
+            p.levels.reserve(8);
+            p.ops.reserve(32);
+        }
+        p.lay_out(record, 0, None, 0, 0, 0);
+        p
+    }
+
+    /// Gives a plan laid out during a check back to this thread's spare
+    /// buffers, emptied (its records are dropped here).
+    pub fn recycle(mut self) {
+        let mut levels = std::mem::take(&mut self.levels);
+        let mut ops = std::mem::take(&mut self.ops);
+        levels.clear();
+        ops.clear();
+        if levels.capacity() <= MAX_LEVELS && ops.capacity() <= 2 * MAX_OPS {
+            SPARE.set((levels, ops));
+        }
     }
 
     /// The target of the include/redirect at directive `at` of `record`
