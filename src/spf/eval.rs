@@ -1466,6 +1466,26 @@ macro_rules! tri {
 }
 
 impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
+    /// The evaluator of a check of `top` with macro variables `base`
+    /// (`pf`: the prefetch table's cell, with prefetch).
+    fn new(
+        resolver: &'a R,
+        config: &'a SpfConfig,
+        base: MacroVars<'a>,
+        top: &'a str,
+        pf: Option<&'p OnceLock<Box<Prefetch<'a, R>>>>,
+    ) -> Self {
+        Eval {
+            dns: Lookups::new(resolver, config, base, top, pf),
+            config,
+            base,
+            ptr_names: None,
+            validated: HashMap::new(),
+            cache_now: None,
+            plan: None,
+        }
+    }
+
     fn vars<'v>(&'v self, domain: &'v str, ptr: Option<&'v str>) -> MacroVars<'v> {
         MacroVars {
             domain,
@@ -2632,15 +2652,7 @@ fn run_fast<R: Resolver + ?Sized>(
 ) -> Result<SpfOutput, Option<Box<Handover>>> {
     let names = Names::of(sender, domain);
     let base = names.vars(ip, helo, config);
-    let mut ev = Eval {
-        dns: Lookups::new(resolver, config, base, names.top_domain, None),
-        config,
-        base,
-        ptr_names: None,
-        validated: HashMap::new(),
-        cache_now: None,
-        plan: None,
-    };
+    let mut ev = Eval::new(resolver, config, base, names.top_domain, None);
     let Some(verdict) = ev.fast(names.top_domain) else {
         let replay = std::mem::take(&mut ev.dns.replay);
         let plan = ev.plan.take();
@@ -2684,15 +2696,7 @@ async fn run_inner<R: Resolver + ?Sized>(
     // lookup is not answered on its first poll.
     let pf: OnceLock<Box<Prefetch<'_, R>>> = OnceLock::new();
     let pf_ref = config.prefetch.then_some(&pf);
-    let mut ev = Eval {
-        dns: Lookups::new(resolver, config, base, top_domain, pf_ref),
-        config,
-        base,
-        ptr_names: None,
-        validated: HashMap::new(),
-        cache_now: None,
-        plan: None,
-    };
+    let mut ev = Eval::new(resolver, config, base, top_domain, pf_ref);
     let given = match handover.map(|h| *h) {
         Some(Handover::Restart { replay, plan }) => {
             ev.dns.replay = replay;
