@@ -96,11 +96,9 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     max_terms: usize,
     max_voids: usize,
     /// In the plan loop ([`Eval::fast`]): every answer is kept in
-    /// `replay`, and a lookup that would have to wait is not made
-    /// (`stalled` is set instead; the loop only uses the `*_now` lookups,
-    /// so this guards against a waiting lookup reached by mistake).
+    /// `replay`. (The loop is synchronous: it only makes the `*_now`
+    /// lookups, and gives up where one is not answered at once.)
     recording: bool,
-    stalled: bool,
     replay: Replay,
     /// While recording: the replay place of the answer [`Lookups::now`]
     /// gave last, for its caller to fill ([`Replay::fill`]).
@@ -303,7 +301,6 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             max_terms: config.max_dns_mechanisms,
             max_voids: config.max_void_lookups,
             recording: false,
-            stalled: false,
             replay: Replay::default(),
             placed: None,
         }
@@ -316,18 +313,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         self.voids = 0;
         self.queries = 0;
         self.recording = false;
-        self.stalled = false;
         self.replay.next = 0;
-    }
-
-    /// In the plan loop, a lookup would have to wait: it is not made, and
-    /// the loop gives up (see `recording`).
-    fn stall(&mut self) -> Result<(), DnsError> {
-        if self.recording {
-            self.stalled = true;
-            return Err(DnsError::Timeout);
-        }
-        Ok(())
     }
 
     /// With prefetch: queries sent.
@@ -516,7 +502,6 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
 
     fn checked(&mut self, name: &str) -> Result<(), DnsError> {
         check_name(name).map_err(DnsError::InvalidName)?;
-        self.stall()?;
         self.queries += 1;
         Ok(())
     }
@@ -542,7 +527,6 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// The TXT lookup after [`Lookups::txt_now`] gave `None`; `name` is
     /// checked already, as for `txt_now`.
     async fn txt_wait(&mut self, name: &str) -> DnsResult<Txt> {
-        self.stall()?;
         self.queries += 1;
         let r = self.resolver;
         if self.pf.is_none() {
@@ -576,7 +560,6 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     }
 
     async fn ptr(&mut self, ip: IpAddr) -> DnsResult<String> {
-        self.stall()?;
         self.queries += 1;
         let r = self.resolver;
         if self.pf.is_none() {
@@ -2026,7 +2009,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         self.dns.replay = Replay::spare();
         let mut records = 1;
         let v = match self.run_plan(&plan, &dom, top, 0, &mut records) {
-            Run::Done(v) if !self.dns.stalled => Some(v),
+            Run::Done(v) => Some(v),
             _ => None,
         };
         if v.is_some() {
@@ -2038,9 +2021,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The end of [`Eval::fast`]: the verdict, or back to the start with
     /// the answers (and the compiled `plan`) to hand over.
     fn fast_end(&mut self, v: Option<Verdict>, plan: Option<Arc<Plan>>) -> Option<Verdict> {
-        if let Some(v) = v
-            && !self.dns.stalled
-        {
+        if let Some(v) = v {
             self.dns.recording = false;
             self.dns.replay.recycle();
             return Some(v);
@@ -2089,9 +2070,6 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// loop gives up (anything else is the ordinary evaluator's to word).
     #[inline]
     fn record_now(&mut self, domain: &str) -> Option<LevelRecord> {
-        if self.dns.stalled {
-            return None;
-        }
         let ans = self.dns.txt_now(domain)?;
         // Its replay place, filled when done with it (moved, not shared).
         let placed = self.dns.placed.take();
@@ -2177,8 +2155,6 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                             self.dns.count_term_or_give_up()?;
                             let domain = plan.domain(level, dom);
                             let (target, checked) = literal_target(spec.as_ref(), domain)?;
-                            // Never waits: a lookup that would is not made
-                            // (`Lookups::stall`).
                             self.match_mx_now(target, checked, *cidr, domain)?.ok()?
                         }
                         Mechanism::Exists { domain: spec } => {
