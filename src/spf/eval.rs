@@ -2051,11 +2051,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 Run::Bail => return None,
                 Run::Grow(at) => {
                     // The term is counted; as in `check`, the nesting cap
-                    // comes next, then the record.
-                    let (target, depth) = plan.wanted(at)?;
-                    if depth > MAX_DEPTH {
-                        return None;
-                    }
+                    // comes next (`wanted`), then the record.
+                    let target = plan.wanted(at)?;
                     let record = self.record_now(target)?;
                     plan.grow(at, record);
                     i = plan.levels.last()?.start;

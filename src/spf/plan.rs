@@ -212,9 +212,10 @@ impl Plan {
     }
 
     /// What step `i`, an [`Op::Enter`] not laid out, needs: the record of
-    /// its target (a literal usable domain; `None` otherwise), and the
-    /// nesting that level would have. `None` also when the plan is full.
-    pub fn wanted(&self, i: usize) -> Option<(&str, usize)> {
+    /// its target, a literal usable domain. `None` otherwise, when the plan
+    /// is full, or when that level would be deeper than the evaluator's
+    /// nesting cap (a permerror of its own).
+    pub fn wanted(&self, i: usize) -> Option<&str> {
         let Some(&Op::Enter {
             level,
             idx,
@@ -227,7 +228,10 @@ impl Plan {
             return None;
         }
         let l = self.levels.get(level)?;
-        Some((Self::target(&l.record, idx)?, l.depth + 1))
+        if l.depth + 1 > MAX_DEPTH {
+            return None;
+        }
+        Self::target(&l.record, idx)
     }
 
     /// Whether no more levels may be laid out ([`MAX_LEVELS`],
@@ -358,8 +362,7 @@ where
             ..
         } = op
         {
-            // The evaluator's nesting cap is a permerror of its own.
-            let Some((target, _)) = plan.wanted(i).filter(|(_, d)| *d <= MAX_DEPTH) else {
+            let Some(target) = plan.wanted(i) else {
                 return Built::Refused(expires);
             };
             let Some((outcome, until)) = lookup(target) else {
