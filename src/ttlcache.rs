@@ -139,15 +139,11 @@ impl<V: Clone> TtlMap<V> {
 
     /// Stores `value` under `key` for `ttl` seconds (capped at `max_ttl`).
     pub fn insert(&self, key: String, value: V, ttl: u32) {
-        let life = Duration::from_secs(u64::from(ttl)).min(self.max_ttl);
-        if life.is_zero() {
-            return;
-        }
         let now = self.clock.now();
-        let Some(expires) = now.checked_add(life) else {
-            return;
-        };
-        self.insert_until(key, value, now, expires);
+        let life = Duration::from_secs(u64::from(ttl)).min(self.max_ttl);
+        if let Some(expires) = now.checked_add(life) {
+            self.insert_until(key, value, now, expires);
+        }
     }
 
     /// Stores `value` under `key` until `expires` (capped at `max_ttl`
