@@ -1,6 +1,7 @@
-//! Parsed records keep their text in one shared copy: terms
-//! (`Directive::text`) and literal targets point into it. What they say is
-//! unchanged: the same text, parts and equality as a stand-alone parse.
+//! Terms (`Directive::text`) and literal targets of a parsed record are
+//! `SharedStr` pieces: held in place when short, else pointing into one
+//! shared copy of the record's text. What they say is unchanged: the same
+//! text, parts and equality as a stand-alone parse.
 
 use sender_auth::spf::macros::{MacroContext, MacroString, Part};
 use sender_auth::spf::record::{Mechanism, Record, SharedStr};
@@ -57,6 +58,49 @@ fn terms_and_targets_read_as_written() {
     );
 }
 
+/// Terms and targets on both sides of the in-place limit (24 octets) read
+/// as written, also next to each other and in a clone of the record.
+#[test]
+fn long_and_short_pieces_read_as_written() {
+    let long = "spf.protection.outlook.example"; // 30 octets
+    let edge = "x".repeat(14) + ".example"; // 22: `include:` + 22 = 30
+    let text = format!(
+        "v=spf1 include:{long} include:{edge} a:{edge}xy.z ip6:2001:db8:1234:5678::/64 redirect={long}.x"
+    );
+    let r = Record::parse(text.as_bytes()).unwrap();
+    let terms: Vec<&str> = r.directives.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(
+        terms,
+        [
+            format!("include:{long}"),
+            format!("include:{edge}"),
+            format!("a:{edge}xy.z"),
+            "ip6:2001:db8:1234:5678::/64".to_string(),
+        ]
+    );
+    let targets: Vec<&str> = r
+        .directives
+        .iter()
+        .filter_map(|d| match &d.mechanism {
+            Mechanism::Include { domain } => Some(domain.as_str()),
+            Mechanism::A { domain, .. } => domain.as_ref().map(|m| m.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        [long.to_string(), edge.clone(), format!("{edge}xy.z")]
+    );
+    assert_eq!(
+        r.redirect.as_ref().map(|m| m.as_str()),
+        Some(format!("{long}.x").as_str())
+    );
+    let copy = r.clone();
+    drop(r);
+    assert_eq!(copy.directives[0].text, format!("include:{long}"));
+    assert_eq!(Record::parse(text.as_bytes()).unwrap(), copy);
+}
+
 #[test]
 fn shared_str_compares_as_str() {
     let a = SharedStr::new("abc");
@@ -68,6 +112,12 @@ fn shared_str_compares_as_str() {
     assert_eq!(a.len(), 3);
     assert_eq!(String::from(a.clone()), "abc");
     assert_ne!(a, SharedStr::new("abd"));
+    // Longer than what is held in place, and empty.
+    let long = "a".repeat(100);
+    assert_eq!(SharedStr::new(&long), long);
+    assert_eq!(SharedStr::new(&long).clone().len(), 100);
+    assert_ne!(SharedStr::new(&long), SharedStr::new(&long[1..]));
+    assert_eq!(SharedStr::new(""), "");
 }
 
 /// A record with a byte outside visible ASCII still fails where it did:

@@ -17,6 +17,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
+use arrayvec::ArrayString;
+
 /// Longest explanation text produced by expansion, in octets; the rest is
 /// cut off (at a character boundary).
 pub const MAX_EXPLANATION_LEN: usize = 2048;
@@ -140,57 +142,106 @@ pub enum Part {
     Macro(Macro),
 }
 
-/// A piece of text that shares its allocation with other pieces of the
-/// same source: the terms and targets of a parsed SPF record all point
-/// into one copy of the record's text (one allocation per record instead
-/// of one per term and target). Compares, hashes and prints as the `str`
-/// it derefs to.
+/// Longest piece a [`SharedStr`] holds in place (without an allocation).
+const INLINE: usize = 24;
+
+/// A piece of text, cheap to make and to drop. A short piece (up to 24
+/// octets: most SPF terms and targets) is held in place; a longer one that
+/// is part of a parsed record shares one copy of the record's text with
+/// the record's other longer pieces. So parsing a record of short terms
+/// makes no allocation for its text, and neither parsing nor dropping it
+/// touches a shared reference count. Compares, hashes and prints as the
+/// `str` it derefs to.
 #[derive(Clone)]
-pub struct SharedStr {
-    src: Arc<str>,
-    start: usize,
-    end: usize,
+pub struct SharedStr(Piece);
+
+#[derive(Clone)]
+enum Piece {
+    /// Up to [`INLINE`] octets, in place.
+    Inline(ArrayString<INLINE>),
+    /// The octets `start..end` of a shared text (a char-boundary range,
+    /// checked when made).
+    Shared { src: Arc<str>, start: u32, end: u32 },
+    /// A whole text of its own.
+    Whole(Arc<str>),
 }
 
 impl SharedStr {
-    /// A piece that is the whole of `s` (one allocation).
+    /// A piece that is the whole of `s` (at most one allocation).
     pub fn new(s: &str) -> Self {
-        SharedStr {
-            src: Arc::from(s),
-            start: 0,
-            end: s.len(),
+        match ArrayString::from(s) {
+            Ok(inline) => SharedStr(Piece::Inline(inline)),
+            Err(_) => SharedStr(Piece::Whole(Arc::from(s))),
         }
     }
 
-    /// `piece` as a piece of `src`, without copying, if `piece` is a
-    /// sub-slice of `src` (the same memory).
-    pub(crate) fn within(src: &Arc<str>, piece: &str) -> Option<Self> {
-        let start = (piece.as_ptr() as usize).checked_sub(src.as_ptr() as usize)?;
-        let end = start.checked_add(piece.len())?;
-        // Also a char-boundary check; the same memory, so the same text.
-        src.get(start..end)?;
-        Some(SharedStr {
-            src: src.clone(),
-            start,
-            end,
-        })
-    }
-
-    /// The bytes `start..end` of `src`, without copying, if that is a
-    /// range of `src` on character boundaries.
-    #[inline]
-    pub(crate) fn range(src: &Arc<str>, start: usize, end: usize) -> Option<Self> {
-        src.get(start..end)?;
-        Some(SharedStr {
-            src: src.clone(),
-            start,
-            end,
-        })
-    }
-
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        self.src.get(self.start..self.end).unwrap_or_default()
+        match &self.0 {
+            Piece::Inline(s) => s.as_str(),
+            Piece::Shared { src, start, end } => {
+                src.get(*start as usize..*end as usize).unwrap_or_default()
+            }
+            Piece::Whole(s) => s,
+        }
+    }
+}
+
+/// A text that [`SharedStr`] pieces are taken from (a record's text while
+/// it is parsed): a short piece is copied into place; the first longer one
+/// copies the text into one shared allocation, which it and every later
+/// longer piece point into. Derefs to the text.
+pub(crate) struct Source<'a> {
+    text: &'a str,
+    shared: std::cell::OnceCell<Arc<str>>,
+}
+
+impl<'a> Source<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Source {
+            text,
+            shared: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The octets `start..end` of the text as a piece, if that is a range
+    /// of the text on character boundaries.
+    #[inline]
+    pub(crate) fn range(&self, start: usize, end: usize) -> Option<SharedStr> {
+        let piece = self.text.get(start..end)?;
+        if let Ok(inline) = ArrayString::from(piece) {
+            return Some(SharedStr(Piece::Inline(inline)));
+        }
+        self.long_piece(piece, start, end)
+    }
+
+    /// `piece` as a piece of the text, if `piece` is a sub-slice of the
+    /// text (the same memory).
+    pub(crate) fn within(&self, piece: &str) -> Option<SharedStr> {
+        let start = (piece.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;
+        self.range(start, start.checked_add(piece.len())?)
+    }
+
+    /// A piece longer than [`INLINE`] at `start..end`: in the shared copy.
+    #[cold]
+    #[inline(never)]
+    fn long_piece(&self, piece: &str, start: usize, end: usize) -> Option<SharedStr> {
+        let src = self.shared.get_or_init(|| Arc::from(self.text)).clone();
+        Some(SharedStr(
+            match (u32::try_from(start), u32::try_from(end)) {
+                (Ok(start), Ok(end)) => Piece::Shared { src, start, end },
+                // Beyond 4 GiB (no DNS answer is): a copy of its own.
+                _ => Piece::Whole(Arc::from(piece)),
+            },
+        ))
+    }
+}
+
+impl std::ops::Deref for Source<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.text
     }
 }
 
@@ -280,8 +331,9 @@ pub struct MacroString {
 #[derive(Clone)]
 enum Repr {
     /// A string without `%` (the common case for targets): its text, which
-    /// is also its one literal part (inside a parsed record, a piece of the
-    /// record's text: no allocation of its own). `None`: the empty string.
+    /// is also its one literal part (a [`SharedStr`]: in place when short,
+    /// else inside a parsed record a piece of the record's shared text).
+    /// `None`: the empty string.
     Literal {
         text: Option<SharedStr>,
         /// The one part as a [`Part`], built only if
@@ -420,11 +472,11 @@ impl MacroString {
     /// A literal `piece` of `src` (no `%`, octets 0x21–0x7E: the caller
     /// checked) whose usable-domain flag the caller has computed (see
     /// [`MacroString::usable_literal`]); `None` if `piece` is not within
-    /// `src`.
-    pub(crate) fn literal_within(src: &Arc<str>, piece: &str, usable: bool) -> Option<Self> {
+    /// `src`'s text.
+    pub(crate) fn literal_within(src: &Source<'_>, piece: &str, usable: bool) -> Option<Self> {
         Some(MacroString {
             repr: Repr::Literal {
-                text: Some(SharedStr::within(src, piece)?),
+                text: Some(src.within(piece)?),
                 part: OnceLock::new(),
                 usable,
             },
@@ -436,14 +488,14 @@ impl MacroString {
     /// if that is not a range of `src`.
     #[inline]
     pub(crate) fn literal_range(
-        src: &Arc<str>,
+        src: &Source<'_>,
         start: usize,
         end: usize,
         usable: bool,
     ) -> Option<Self> {
         Some(MacroString {
             repr: Repr::Literal {
-                text: Some(SharedStr::range(src, start, end)?),
+                text: Some(src.range(start, end)?),
                 part: OnceLock::new(),
                 usable,
             },
@@ -932,6 +984,40 @@ mod tests {
         MacroString::parse(s, MacroContext::Domain)
             .unwrap()
             .expand_domain(v)
+    }
+
+    /// Pieces of up to 24 octets are held in place; the first longer one
+    /// makes the one shared copy, which every later longer piece points
+    /// into; a source with only short pieces never makes it.
+    #[test]
+    fn source_pieces_in_place_or_shared() {
+        let text = format!("{}|{}", "a".repeat(24), "b".repeat(40));
+        let src = Source::new(&text);
+        let short = src.range(0, 24).unwrap();
+        assert!(matches!(short.0, Piece::Inline(_)), "24 octets in place");
+        assert!(src.shared.get().is_none(), "no shared copy yet");
+        let long = src.range(25, 65).unwrap();
+        let longer = src.within(&text[0..30]).unwrap();
+        let (Piece::Shared { src: a, start, end }, Piece::Shared { src: b, .. }) =
+            (&long.0, &longer.0)
+        else {
+            panic!("longer pieces are shared");
+        };
+        assert!(Arc::ptr_eq(a, b), "one shared copy");
+        assert_eq!((*start, *end), (25, 65));
+        assert_eq!(short, "a".repeat(24));
+        assert_eq!(long, "b".repeat(40));
+        assert_eq!(longer, format!("{}|{}", "a".repeat(24), "b".repeat(5)));
+        // Not a range of the text, or not on a character boundary.
+        assert!(src.range(60, 70).is_none());
+        assert!(src.within("elsewhere").is_none());
+        let accented = Source::new("é");
+        assert!(accented.range(0, 1).is_none());
+        assert_eq!(accented.range(0, 2).unwrap(), "é");
+        // Stand-alone: short in place, long a text of its own.
+        assert!(matches!(SharedStr::new("abc").0, Piece::Inline(_)));
+        assert!(matches!(SharedStr::new(&text).0, Piece::Whole(_)));
+        assert_eq!(SharedStr::new(&text), text);
     }
 
     /// RFC 7208 §7.4 examples.

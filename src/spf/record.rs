@@ -25,11 +25,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use std::sync::Arc;
-
 use crate::taglist::{HI, LO, below, word, zero_octets};
 
 pub use super::macros::SharedStr;
+use super::macros::Source;
 use super::macros::{MacroContext, MacroError, MacroErrorKind, MacroString};
 
 /// A mechanism's qualifier (§4.6.2).
@@ -314,7 +313,7 @@ impl Record {
         let Ok(text) = std::str::from_utf8(text) else {
             return Err(invalid_record_error(text));
         };
-        let src: Arc<str> = Arc::from(text);
+        let src = Source::new(text);
         let mut record = Record {
             directives: Vec::with_capacity(spaces.min(64)),
             redirect: None,
@@ -348,11 +347,11 @@ impl Record {
         // kept in one shared copy that the terms and targets point into.
         // Otherwise some term holds an invalid byte and parsing fails
         // below, at the first term in error.
-        let src: Option<Arc<str>> = if text
+        let src: Option<Source<'_>> = if text
             .iter()
             .fold(true, |a, &b| a & (0x20..=0x7e).contains(&b))
         {
-            std::str::from_utf8(text).ok().map(Arc::from)
+            std::str::from_utf8(text).ok().map(Source::new)
         } else {
             None
         };
@@ -445,7 +444,7 @@ fn count_spaces_if_visible(text: &[u8]) -> Option<usize> {
 /// The terms of a record of spaces and visible ASCII (`src`, which starts
 /// with the version), in order: the usual ones by [`fast_term`], the
 /// others (and every term in error) by [`parse_term`].
-fn parse_terms(src: &Arc<str>, record: &mut Record) -> Result<(), ParseError> {
+fn parse_terms(src: &Source<'_>, record: &mut Record) -> Result<(), ParseError> {
     let text = src.as_bytes();
     let mut pos = 6;
     while let Some(&b) = text.get(pos) {
@@ -463,7 +462,7 @@ fn parse_terms(src: &Arc<str>, record: &mut Record) -> Result<(), ParseError> {
 
 /// The term at `pos` by [`parse_term`]; its end.
 #[inline(never)]
-fn general_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Result<usize, ParseError> {
+fn general_term(src: &Source<'_>, pos: usize, record: &mut Record) -> Result<usize, ParseError> {
     let text = src.as_bytes();
     let end = text
         .get(pos..)
@@ -496,7 +495,7 @@ fn invalid_record_error(text: &[u8]) -> ParseError {
         .map_or(0, |p| p + 1);
     // The terms before are visible ASCII.
     if let Some(head) = text.get(..start).and_then(|h| std::str::from_utf8(h).ok()) {
-        let src: Arc<str> = Arc::from(head);
+        let src = Source::new(head);
         let mut record = Record {
             directives: Vec::new(),
             redirect: None,
@@ -549,7 +548,7 @@ const KEY_EXP: u64 = name_key(b"exp");
 /// untouched, for anything else (macros, unknown modifiers, every error),
 /// which [`parse_term`] then parses, giving the same result as for the
 /// terms taken here.
-fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
+fn fast_term(src: &Source<'_>, pos: usize, record: &mut Record) -> Option<usize> {
     let b = src.as_bytes();
     let (qualifier, start) = match b.get(pos)? {
         b'+' => (Qualifier::Pass, pos + 1),
@@ -660,7 +659,7 @@ fn fast_term(src: &Arc<str>, pos: usize, record: &mut Record) -> Option<usize> {
     record.directives.push(Directive {
         qualifier,
         mechanism,
-        text: SharedStr::range(src, pos, i)?,
+        text: src.range(pos, i)?,
         offset: pos,
     });
     Some(i)
@@ -708,7 +707,7 @@ fn name_at(b: &[u8], start: usize) -> Option<(usize, u64)> {
 
 /// The target of [`plain_domain`] at `at` of `src`, and its end.
 #[inline(always)]
-fn plain_target(src: &Arc<str>, at: usize, slash_ends: bool) -> Option<(usize, MacroString)> {
+fn plain_target(src: &Source<'_>, at: usize, slash_ends: bool) -> Option<(usize, MacroString)> {
     let (end, usable) = plain_domain(src.as_bytes(), at, slash_ends)?;
     Some((end, MacroString::literal_range(src, at, end, usable)?))
 }
@@ -870,7 +869,7 @@ fn macro_err(e: MacroError, base: usize) -> TermError {
 fn parse_term(
     term: &str,
     pos: usize,
-    src: Option<&Arc<str>>,
+    src: Option<&Source<'_>>,
     record: &mut Record,
 ) -> Result<(), TermError> {
     let bytes = term.as_bytes();
@@ -977,7 +976,7 @@ fn parse_term(
         qualifier: qualifier.unwrap_or(Qualifier::Pass),
         mechanism,
         text: src
-            .and_then(|s| SharedStr::within(s, term))
+            .and_then(|s| s.within(term))
             .unwrap_or_else(|| SharedStr::new(term)),
         offset: pos,
     });
@@ -988,7 +987,7 @@ fn parse_modifier(
     name: &str,
     value: &str,
     value_at: usize,
-    src: Option<&Arc<str>>,
+    src: Option<&Source<'_>>,
     record: &mut Record,
 ) -> Result<(), TermError> {
     let valid_name = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
@@ -1028,7 +1027,7 @@ fn parse_modifier(
 fn required_domain(
     rest: &str,
     at: usize,
-    src: Option<&Arc<str>>,
+    src: Option<&Source<'_>>,
 ) -> Result<MacroString, TermError> {
     match rest.strip_prefix(':') {
         None if rest.is_empty() => Err((ParseErrorKind::MissingDomain, at)),
@@ -1042,7 +1041,7 @@ fn required_domain(
 fn optional_domain(
     rest: &str,
     at: usize,
-    src: Option<&Arc<str>>,
+    src: Option<&Source<'_>>,
 ) -> Result<Option<MacroString>, TermError> {
     if rest.is_empty() {
         return Ok(None);
@@ -1055,7 +1054,7 @@ fn optional_domain(
 }
 
 /// `domain-spec = macro-string domain-end` (§7.1).
-fn domain_spec(spec: &str, at: usize, src: Option<&Arc<str>>) -> Result<MacroString, TermError> {
+fn domain_spec(spec: &str, at: usize, src: Option<&Source<'_>>) -> Result<MacroString, TermError> {
     // The usual target, a plain name, shared with the record's text: the
     // one-pass scan that `fast_term` uses (for octets 0x21–0x7E only, which
     // is what it expects; anything else, and every error, is for the
@@ -1450,8 +1449,9 @@ mod tests {
         specs.extend(lens.map(|n| format!("x.{}", "a".repeat(n))));
         let mut usable = 0;
         for spec in &specs {
-            let src: Arc<str> = Arc::from(format!("a:{spec}").as_str());
-            let piece = &src[2..];
+            let text = format!("a:{spec}");
+            let src = Source::new(&text);
+            let piece = &text[2..];
             let fast = domain_spec(piece, 7, Some(&src));
             let general = domain_spec_general(piece, 7);
             assert_eq!(fast, general, "{spec:?}");
