@@ -1,9 +1,13 @@
-//! Compiled plans (`SpfRecordCache::with_compiled_plans`): a sequential
-//! check with a warm record cache evaluated from the domain's plan gives
-//! exactly the output of ordinary evaluation (queries counted included)
-//! and sends exactly the same queries, whether the plan's loop finishes or
-//! gives up half-way and hands its answers over. The OpenSPF suites are
-//! compared the same way in `tests/spf_suite.rs`.
+//! Compiled plans (`SpfRecordCache::with_compiled_plans`): a check with a
+//! warm record cache evaluated from the domain's plan gives exactly the
+//! output of ordinary evaluation (queries counted included) and sends
+//! exactly the same queries, whether the plan's loop finishes or gives up
+//! half-way and hands its answers over; sequentially and with prefetch
+//! (where a hand-over can also come where the ordinary evaluation starts
+//! its prefetch table). Without a record cache, the plan laid out during
+//! the check is compared with the ordinary evaluation alone (a resolver
+//! that answers nothing at once). The OpenSPF suites are compared the same
+//! way in `tests/spf_suite.rs`.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -28,6 +32,14 @@ fn config(cache: &Arc<SpfRecordCache>) -> SpfConfig {
         prefetch: false,
         record_cache: Some(cache.clone()),
         ..SpfConfig::default()
+    }
+}
+
+/// [`config`] with prefetch on or off.
+fn config_pf(cache: &Arc<SpfRecordCache>, prefetch: bool) -> SpfConfig {
+    SpfConfig {
+        prefetch,
+        ..config(cache)
     }
 }
 
@@ -58,33 +70,56 @@ fn run<R: Resolver>(
 }
 
 /// The zone, except that the names in `late` are never answered at once
-/// (`*_now` gives `None`; the lookup itself is ready on its first poll).
+/// (`*_now` gives `None`; the lookup itself is ready on its first poll,
+/// or with `wait`, on its second: a lookup that really waits, for which
+/// prefetch starts its table). `all`: no name is answered at once.
 struct Late<'z> {
     zone: &'z ZoneResolver,
     late: HashSet<String>,
+    wait: bool,
+    all: bool,
 }
 
-impl Late<'_> {
+impl<'z> Late<'z> {
+    fn new(zone: &'z ZoneResolver, late: &[&str]) -> Self {
+        Late {
+            zone,
+            late: late.iter().map(|s| s.to_string()).collect(),
+            wait: false,
+            all: false,
+        }
+    }
+
+    fn is_late(&self, name: &str) -> bool {
+        self.all || self.late.contains(name.trim_end_matches('.'))
+    }
+
     fn now<T>(&self, name: &str, f: impl FnOnce() -> Option<T>) -> Option<T> {
-        if self.late.contains(name.trim_end_matches('.')) {
-            None
-        } else {
-            f()
+        if self.is_late(name) { None } else { f() }
+    }
+
+    async fn answer(&self, name: &str) {
+        if self.wait && self.is_late(name) {
+            tokio::task::yield_now().await;
         }
     }
 }
 
 impl Resolver for Late<'_> {
     async fn txt(&self, name: &str) -> DnsResult<Txt> {
+        self.answer(name).await;
         self.zone.txt(name).await
     }
     async fn a(&self, name: &str) -> DnsResult<Ipv4Addr> {
+        self.answer(name).await;
         self.zone.a(name).await
     }
     async fn aaaa(&self, name: &str) -> DnsResult<Ipv6Addr> {
+        self.answer(name).await;
         self.zone.aaaa(name).await
     }
     async fn mx(&self, name: &str) -> DnsResult<Mx> {
+        self.answer(name).await;
         self.zone.mx(name).await
     }
     async fn ptr(&self, ip: IpAddr) -> DnsResult<String> {
@@ -113,6 +148,12 @@ fn bench_zone() -> ZoneResolver {
 
 #[test]
 fn the_bench_graph_runs_from_its_plan_with_the_same_output_and_queries() {
+    bench_graph_from_its_plan(false);
+    bench_graph_from_its_plan(true);
+}
+
+fn bench_graph_from_its_plan(prefetch: bool) {
+    let config = |c: &Arc<SpfRecordCache>| config_pf(c, prefetch);
     let z = bench_zone();
     let planned = Arc::new(SpfRecordCache::new(100));
     let plain = Arc::new(SpfRecordCache::new(100).with_compiled_plans(false));
@@ -164,6 +205,15 @@ fn the_bench_graph_runs_from_its_plan_with_the_same_output_and_queries() {
 
 #[test]
 fn a_lookup_that_would_wait_hands_the_answers_over() {
+    for (prefetch, wait) in [(false, false), (false, true), (true, false), (true, true)] {
+        hand_over(prefetch, wait);
+    }
+}
+
+/// `wait`: the late lookup really waits (with prefetch, the ordinary
+/// evaluation then starts its table there, which goes on ahead).
+fn hand_over(prefetch: bool, wait: bool) {
+    let config = |c: &Arc<SpfRecordCache>| config_pf(c, prefetch);
     let z = bench_zone();
     let planned = Arc::new(SpfRecordCache::new(100));
     let plain = Arc::new(SpfRecordCache::new(100).with_compiled_plans(false));
@@ -173,16 +223,17 @@ fn a_lookup_that_would_wait_hands_the_answers_over() {
     // Late at the second exchange of a.example (the loop has four answers
     // by then), at the first lookup, and at the last one.
     for late in ["mx2.a.example", "a.example", "bench.example"] {
-        let r = Late {
-            zone: &z,
-            late: [late.to_string()].into(),
-        };
+        let mut r = Late::new(&z, &[late]);
+        r.wait = wait;
         let hits = planned.stats().plan_hits;
         let (a, a_log) = run(&r, &z, "198.51.100.5", "bench.example", &config(&planned));
         let (b, b_log) = run(&r, &z, "198.51.100.5", "bench.example", &config(&plain));
-        assert_eq!(a, b, "late {late}");
+        assert_eq!(a, b, "late {late}, prefetch {prefetch}, wait {wait}");
         // Not one query twice: the answers the loop got were replayed.
-        assert_eq!(a_log, b_log, "late {late}");
+        assert_eq!(
+            a_log, b_log,
+            "late {late}, prefetch {prefetch}, wait {wait}"
+        );
         assert_eq!(a_log.len(), 7);
         assert_eq!(planned.stats().plan_hits, hits, "the loop gave up");
         assert_eq!(planned.stats().hits, plain.stats().hits);
@@ -191,6 +242,12 @@ fn a_lookup_that_would_wait_hands_the_answers_over() {
 
 #[test]
 fn errors_and_limits_come_from_the_ordinary_evaluator() {
+    errors_and_limits(false);
+    errors_and_limits(true);
+}
+
+fn errors_and_limits(prefetch: bool) {
+    let config = |c: &Arc<SpfRecordCache>| config_pf(c, prefetch);
     let mut z = ZoneResolver::new();
     z.add_txt(
         "top.example",
@@ -235,6 +292,12 @@ fn errors_and_limits_come_from_the_ordinary_evaluator() {
 
 #[test]
 fn a_plan_lives_no_longer_than_its_shortest_lived_record() {
+    plan_lifetime(false);
+    plan_lifetime(true);
+}
+
+fn plan_lifetime(prefetch: bool) {
+    let config = |c: &Arc<SpfRecordCache>| config_pf(c, prefetch);
     let clock = Arc::new(ManualClock::new());
     let cache = Arc::new(SpfRecordCache::with_clock(100, clock.clone()));
     let zone = |last: &str| {
@@ -316,6 +379,9 @@ mod random_graphs {
                 z.add_txt(&d, [r.as_str()]);
             }
             z.add_mx(&d, 10, &format!("h{}.example", i % 4));
+            // A second exchange: an `mx` term that matches at the first
+            // leaves a lookup that prefetch sends when the term ends.
+            z.add_mx(&d, 20, &format!("h{}.example", (i + 1) % 4));
             z.add_a(&d, "198.51.100.9".parse().unwrap());
         }
         for (h, last) in hosts.iter().enumerate().take(3) {
@@ -330,9 +396,12 @@ mod random_graphs {
         #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
 
         /// Any graph, any client, with the zone answering at once or some
-        /// names only late: with plans, the warm check's output and the
+        /// names only late (and, for some, really waiting), sequentially
+        /// and with prefetch: with plans, the warm check's output and the
         /// queries sent are those of the same check without plans; both
-        /// equal a check without cache, queries counted aside.
+        /// equal a sequential check without cache, queries counted aside.
+        /// Without a cache, the plan laid out during the check gives the
+        /// output and queries of the ordinary evaluation alone.
         #[test]
         fn plans_change_nothing(
             records in prop::collection::vec(prop::option::weighted(0.9, record()), 6),
@@ -341,18 +410,41 @@ mod random_graphs {
             late in prop::collection::vec(prop_oneof![
                 Just("h0.example"), Just("h1.example"), Just("d0.example"), Just("d1.example"), Just("d2.example")
             ], 0..2),
+            prefetch in any::<bool>(),
+            wait in any::<bool>(),
         ) {
             let z = build(&records, &hosts);
             let reference = {
                 let cfg = SpfConfig { prefetch: false, ..SpfConfig::default() };
                 run(&z, &z, client, "d0.example", &cfg).0
             };
+            let config = |c: &Arc<SpfRecordCache>| config_pf(c, prefetch);
             let planned = Arc::new(SpfRecordCache::new(100));
             let plain = Arc::new(SpfRecordCache::new(100).with_compiled_plans(false));
             for c in [&planned, &plain] {
                 run(&z, &z, client, "d0.example", &config(c));
             }
-            let late = Late { zone: &z, late: late.iter().map(|s| s.to_string()).collect() };
+            let mut late = Late::new(&z, &late);
+            late.wait = wait;
+            // No cache: laid out during the check, or the ordinary
+            // evaluation alone.
+            let mut alone = Late::new(&z, &[]);
+            alone.all = true;
+            alone.wait = wait;
+            let no_cache = SpfConfig { prefetch, ..SpfConfig::default() };
+            let (a, a_log) = run(&late, &z, client, "d0.example", &no_cache);
+            let (b, b_log) = run(&alone, &z, client, "d0.example", &no_cache);
+            if !wait {
+                // (Waiting for every lookup, prefetch goes ahead from the
+                // first; the outputs below still agree.)
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(a_log, b_log);
+            }
+            let mut a = a.clone();
+            let mut r = reference.clone();
+            a.queries = 0;
+            r.queries = 0;
+            prop_assert_eq!(a, r);
             for _ in 0..2 {
                 let (a, a_log) = run(&late, &z, client, "d0.example", &config(&planned));
                 let (b, b_log) = run(&late, &z, client, "d0.example", &config(&plain));
@@ -373,16 +465,19 @@ mod random_graphs {
 /// over without a hit or a query counted twice.
 #[test]
 fn behind_a_caching_resolver_a_hand_over_counts_each_hit_once() {
+    behind_a_caching_resolver(false);
+    behind_a_caching_resolver(true);
+}
+
+fn behind_a_caching_resolver(prefetch: bool) {
     use sender_auth::dns::cache::{CacheConfig, CachingResolver};
+    let config = |c: &Arc<SpfRecordCache>| config_pf(c, prefetch);
     let mut zone = bench_zone();
     zone.set_ttl("mx2.a.example", 60);
     // The answer cache asks the zone through `Late`: mx2.a.example is never
     // answered at once, so once it has expired from the answer cache the
     // plan loop has to hand over there.
-    let late = Late {
-        zone: &zone,
-        late: ["mx2.a.example".to_string()].into(),
-    };
+    let late = Late::new(&zone, &["mx2.a.example"]);
     let clock = Arc::new(ManualClock::new());
     let setups: Vec<(Arc<SpfRecordCache>, CachingResolver<&Late<'_>>)> = [true, false]
         .into_iter()

@@ -6,7 +6,10 @@
 //! evaluation gives the same output: through the plan loop (the zone
 //! answers at once), through the ordinary evaluator only (no synchronous
 //! answers; same queries sent), and from a record cache, cold and warm
-//! (compiled plans).
+//! (compiled plans). With prefetch, the check through the plan loop gives
+//! the output (queries counted included) and sends the queries of the
+//! ordinary evaluator alone, and a warm record cache gives the same with
+//! and without compiled plans.
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sender_auth::dns::zone::ZoneResolver;
@@ -90,7 +93,9 @@ fuzz_target!(|i: Input| {
         speculative_terms: usize::from(i.mode / 3 % 4),
         ..SpfConfig::default()
     };
+    zone.clear_queries();
     let out = run(&zone, &i, &config);
+    let out_sent = zone.queries();
     assert!(out.dns_lookups <= config.max_dns_mechanisms + 1, "{out:?}");
     assert!(out.void_lookups <= config.max_void_lookups + 1, "{out:?}");
     if out.dns_lookups > config.max_dns_mechanisms || out.void_lookups > config.max_void_lookups {
@@ -121,10 +126,31 @@ fuzz_target!(|i: Input| {
     };
     let cold = run(&zone, &i, &cached);
     let warm = run(&zone, &i, &cached);
-    let timed_out = [&out, &looped, &ordinary, &cold, &warm]
-        .iter()
-        .any(|o| o.reason().contains("time budget"));
+    // Prefetch: the ordinary evaluator alone, and warm caches with and
+    // without compiled plans.
+    zone.clear_queries();
+    let pf_ordinary = run(&AsyncOnly(&zone), &i, &config);
+    let pf_ordinary_sent = zone.queries();
+    let pf_cache = |plans: bool| SpfConfig {
+        record_cache: Some(Arc::new(SpfRecordCache::new(64).with_compiled_plans(plans))),
+        ..config.clone()
+    };
+    let (planned, unplanned) = (pf_cache(true), pf_cache(false));
+    run(&zone, &i, &planned);
+    run(&zone, &i, &unplanned);
+    zone.clear_queries();
+    let pf_planned = run(&zone, &i, &planned);
+    let pf_planned_sent = zone.queries();
+    zone.clear_queries();
+    let pf_unplanned = run(&zone, &i, &unplanned);
+    let pf_unplanned_sent = zone.queries();
+    let all = [&out, &looped, &ordinary, &cold, &warm, &pf_ordinary, &pf_planned, &pf_unplanned];
+    let timed_out = all.iter().any(|o| o.reason().contains("time budget"));
     if !timed_out {
+        assert_eq!(out, pf_ordinary);
+        assert_eq!(out_sent, pf_ordinary_sent);
+        assert_eq!(pf_planned, pf_unplanned);
+        assert_eq!(pf_planned_sent, pf_unplanned_sent);
         assert_eq!(looped, ordinary);
         assert_eq!(looped_sent, ordinary_sent);
         for o in [&out, &cold, &warm] {

@@ -22,7 +22,7 @@
 //!   dropped and, if still full, the oldest entry is evicted.
 //! * `Send + Sync`; share it between checks and threads with `Arc`. The lock
 //!   is held only for a map operation, never across an `.await`.
-//! * With sequential evaluation it also keeps *compiled plans*: a domain's
+//! * It also keeps *compiled plans*: a domain's
 //!   record with every record its `include`s and `redirect`s reach, laid
 //!   out once, until the first of those records expires
 //!   ([`SpfRecordCache::with_compiled_plans`]; see the
@@ -174,9 +174,9 @@ impl SpfRecordCache {
 
     /// Whether to keep *compiled policies* (default `true`).
     ///
-    /// With sequential evaluation ([`SpfConfig::prefetch`](super::SpfConfig::prefetch)
-    /// `false`), a check whose domain's records are all cached is
-    /// evaluated from a plan: the domain's record and every record its
+    /// A check whose domain's records are all cached is evaluated from a
+    /// plan (sequentially and with
+    /// [`SpfConfig::prefetch`](super::SpfConfig::prefetch)): the domain's record and every record its
     /// `include`s and `redirect`s reach, laid out once as a flat list of
     /// steps, kept (bounded like the records, at most `capacity` plans)
     /// until the first of those records expires. A warm check then makes

@@ -205,15 +205,48 @@ pub(super) struct Log {
     owed: Vec<(Qt, std::ops::Range<usize>)>,
 }
 
+thread_local! {
+    /// A log's buffers kept between checks on this thread: a check whose
+    /// log is not handed to a prefetch table gives them back, emptied, so
+    /// the usual check allocates none.
+    static SPARE_LOG: std::cell::Cell<Log> = const { std::cell::Cell::new(Log::EMPTY) };
+}
+
 impl Log {
+    const EMPTY: Log = Log {
+        names: String::new(),
+        answers: Vec::new(),
+        records: Vec::new(),
+        owed: Vec::new(),
+    };
+
+    /// Gives the buffers, emptied, to the thread's spare (kept only up to
+    /// a modest size).
+    pub(super) fn recycle(&mut self) {
+        let mut l = std::mem::take(self);
+        if l.names.capacity() == 0 || l.names.capacity() > 4096 || l.answers.capacity() > 64 {
+            return;
+        }
+        l.names.clear();
+        l.answers.clear();
+        l.records.clear();
+        l.owed.clear();
+        SPARE_LOG.set(l);
+    }
+
     fn push_name(&mut self, name: &str) -> std::ops::Range<usize> {
         let name = name.strip_suffix('.').unwrap_or(name);
         if self.names.capacity() == 0 {
-            // One allocation each for a typical check.
-            self.names.reserve(512);
-            self.answers.reserve(16);
-            self.records.reserve(8);
-            self.owed.reserve(8);
+            let spare = SPARE_LOG.take();
+            if spare.names.capacity() > 0 {
+                *self = spare;
+            } else {
+                // One allocation each for a typical check.
+                self.names.reserve(512);
+                self.answers.reserve(16);
+                self.records.reserve(8);
+                self.owed.reserve(8);
+            }
         }
         let start = self.names.len();
         self.names.push_str(name);
@@ -229,6 +262,7 @@ impl Log {
             let this = names.get(key.clone()).unwrap_or_default();
             owed.retain(|(q, k)| {
                 !(*q == qt
+                    && k.len() == this.len()
                     && names
                         .get(k.clone())
                         .is_some_and(|n| n.eq_ignore_ascii_case(this)))
@@ -314,6 +348,10 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         self.queries = 0;
         self.recording = false;
         self.replay.next = 0;
+        // With prefetch the log's answers stay (the ordinary evaluation
+        // takes them from there); its lookups owed for the term the loop
+        // was in are noted again when that term is made again.
+        self.log.owed.clear();
     }
 
     /// With prefetch: queries sent.
@@ -608,6 +646,40 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         }
     }
 
+    /// With prefetch, for the plan loop, before the table exists: an `mx`
+    /// term matched at an exchange, and `names` are the exchanges after
+    /// it. The ordinary evaluation noted their address lookups as owed
+    /// when the term began ([`Lookups::prestart_hosts`]) and sends those
+    /// still unmade when it ends ([`Lookups::send_owed`]): each name that
+    /// can be queried and has no answer yet, in order. (The loop notes
+    /// nothing beforehand: a term that matches at its last exchange, or
+    /// not at all, owes nothing, and one that matches earlier owes just
+    /// these, since every exchange before the match was looked up.)
+    /// `None` (the loop gives up) at the first not answered at once,
+    /// which is then not made.
+    fn send_rest_now<'n>(
+        &mut self,
+        names: impl Iterator<Item = &'n str>,
+        ip: IpAddr,
+    ) -> Option<()> {
+        let qt = match ip {
+            IpAddr::V4(_) => Qt::A,
+            IpAddr::V6(_) => Qt::Aaaa,
+        };
+        for name in names {
+            if check_name(name).is_err() || self.log.answer(qt, name).is_some() {
+                continue;
+            }
+            let r = self.resolver;
+            let a = match qt {
+                Qt::Aaaa => r.aaaa_now(name).map(Ans::Aaaa),
+                _ => r.a_now(name).map(Ans::A),
+            }?;
+            self.log.push_answer(qt, name, a);
+        }
+        Some(())
+    }
+
     /// The table was just created: starts the owed lookups.
     async fn start_owed(&mut self, p: &Prefetch<'r, R>) {
         for (qt, name) in std::mem::take(&mut self.owed) {
@@ -634,6 +706,10 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         for (qt, name) in todo {
             if let Some(p) = cell.get() {
                 p.prestart(qt, &[&name]).await;
+                continue;
+            }
+            // An exchange listed twice is owed twice, but sent once.
+            if self.log.answer(qt, &name).is_some() {
                 continue;
             }
             let r = self.resolver;
@@ -1583,7 +1659,14 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             if let Some(c) = cache {
                 c.note_plan_records(1);
             }
-            return Some(Ok(Some(r.clone())));
+            let r = r.clone();
+            // With prefetch, known to the table as a record from the cache
+            // would be (its walker reads them there).
+            if self.dns.pf.is_some() {
+                self.dns
+                    .insert_record_if_new(domain, &RecordOutcome::Record(r.clone()), true);
+            }
+            return Some(Ok(Some(r)));
         }
         let now = match (cache, self.cache_now) {
             (Some(c), None) => {
@@ -1981,32 +2064,29 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     /// `check_host()` of `top` by the plan loop ([`Eval::run_plan`]),
-    /// for sequential evaluation (no prefetch): from the domain's compiled
+    /// sequentially or with prefetch (whose log then keeps the loop's
+    /// answers, [`Eval::start_recording`]): from the domain's compiled
     /// plan when there is a record cache
     /// ([`SpfRecordCache::with_compiled_plans`](super::SpfRecordCache::with_compiled_plans)),
     /// or, without a record cache, from a plan laid out level by level as
     /// the check reaches each `include`/`redirect` (each record looked up
     /// and parsed exactly where [`Eval::check`] would). `None`: evaluate
     /// the ordinary way ([`Eval::check`]), which then takes the answers
-    /// this got ([`Replay`]) and, for a compiled plan, its records
+    /// this got ([`Replay`], or with prefetch the [`Log`]) and, for a
+    /// compiled plan, its records
     /// ([`Eval::plan`]), and so gives the result from the same answers,
     /// errors and limits included.
     fn fast(&mut self, top: &str) -> Option<Verdict> {
-        if self.dns.pf.is_some() {
-            return None;
-        }
         let dom = usable_domain(top).ok()?;
         let Some(cache) = self.config.record_cache.as_deref() else {
-            self.dns.recording = true;
-            self.dns.replay = Replay::spare();
+            self.start_recording();
             let v = self.run_transient(&dom, top);
             return self.fast_end(v, None);
         };
         let now = cache.now();
         self.cache_now = Some(now);
         let plan = cache.plan(&dom, now)?;
-        self.dns.recording = true;
-        self.dns.replay = Replay::spare();
+        self.start_recording();
         let mut records = 1;
         let v = match self.run_plan(&plan, &dom, top, 0, &mut records) {
             Run::Done(v) => Some(v),
@@ -2029,6 +2109,17 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         self.dns.rewind();
         self.plan = plan;
         None
+    }
+
+    /// The loop's answers are kept for a hand-over: sequentially in the
+    /// [`Replay`]; with prefetch in the log, as the ordinary evaluation
+    /// keeps them before its table exists ([`Log`]), which it then starts
+    /// with.
+    fn start_recording(&mut self) {
+        if self.dns.pf.is_none() {
+            self.dns.recording = true;
+            self.dns.replay = Replay::spare();
+        }
     }
 
     /// [`Eval::fast`] without a record cache: the plan is laid out as the
@@ -2296,8 +2387,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         Ok(false)
     }
 
-    /// [`Eval::match_mx`] for the plan loop, sequential evaluation only:
-    /// `None` when a lookup is not answered at once (nothing is made then).
+    /// [`Eval::match_mx`] for the plan loop: `None` when a lookup is not
+    /// answered at once (nothing is made then).
     fn match_mx_now(
         &mut self,
         target: &str,
@@ -2326,12 +2417,21 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             Ok(None) => return Some(Ok(false)),
             Err(e) => return Some(Err(e)),
         };
-        for mx in MxOrder::of(&mxs.records).iter(&mxs.records) {
+        let order = MxOrder::of(&mxs.records);
+        for (i, mx) in order.iter(&mxs.records).enumerate() {
             let r = self
                 .dns
                 .host_matches_now(&mx.exchange, self.base.ip, cidr, false)?;
             match self.exchange_outcome(r, mx, target) {
                 Ok(false) => {}
+                Ok(true) if self.dns.pf.is_some() => {
+                    let rest = order.iter(&mxs.records).skip(i + 1);
+                    self.dns
+                        .send_rest_now(rest.map(|m| m.exchange.as_str()), self.base.ip)?;
+                    return Some(Ok(true));
+                }
+                // (An error: the loop gives up, and the ordinary
+                // evaluation makes the term again.)
                 other => return Some(other),
             }
         }
@@ -2526,18 +2626,21 @@ enum Run {
 /// asynchronous evaluation.
 enum Handover {
     /// The loop gave up: start over on the plan's records, with its
-    /// answers.
+    /// answers (sequentially in `replay`, with prefetch in `log`).
     Restart {
         replay: Replay,
+        log: Log,
         plan: Option<Arc<Plan>>,
     },
     /// The loop decided a `fail` that needs an explanation (a lookup): the
-    /// verdict and the counters so far.
+    /// verdict and the counters so far (with prefetch, the log, which
+    /// counts the queries).
     Explain {
         verdict: Box<Verdict>,
         terms: usize,
         voids: usize,
         queries: usize,
+        log: Log,
     },
 }
 
@@ -2584,11 +2687,10 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
     config: &'a SpfConfig,
 ) -> RunFuture<'a> {
     let mut handover = None;
-    if !config.prefetch
-        && config
-            .record_cache
-            .as_deref()
-            .is_none_or(SpfRecordCache::compiles)
+    if config
+        .record_cache
+        .as_deref()
+        .is_none_or(SpfRecordCache::compiles)
     {
         match run_fast(resolver, ip, domain, sender, helo, identity, config) {
             Ok(out) => return RunFuture::Ready(Some(out)),
@@ -2625,27 +2727,39 @@ fn run_fast<R: Resolver + ?Sized>(
 ) -> Result<SpfOutput, Option<Box<Handover>>> {
     let names = Names::of(sender, domain);
     let base = names.vars(ip, helo, config);
-    let mut ev = Eval::new(resolver, config, base, names.top_domain, None);
+    // With prefetch: a table cell the loop never fills (it makes only
+    // lookups answered at once, which go to the log, as the ordinary
+    // evaluation's do until it has to wait for one).
+    let cell = OnceLock::new();
+    let pf = config.prefetch.then_some(&cell);
+    let mut ev = Eval::new(resolver, config, base, names.top_domain, pf);
     let Some(verdict) = ev.fast(names.top_domain) else {
         let replay = std::mem::take(&mut ev.dns.replay);
+        let log = std::mem::take(&mut ev.dns.log);
         let plan = ev.plan.take();
-        if replay.answers.is_empty() && plan.is_none() {
+        if replay.answers.is_empty() && log.answers.is_empty() && plan.is_none() {
             return Err(None);
         }
-        return Err(Some(Box::new(Handover::Restart { replay, plan })));
+        return Err(Some(Box::new(Handover::Restart { replay, log, plan })));
     };
-    let (terms, voids, queries) = (ev.dns.terms, ev.dns.voids, ev.dns.queries);
-    drop(ev);
+    let (terms, voids) = (ev.dns.terms, ev.dns.voids);
+    let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
     if verdict.result == SpfResult::Fail
         && (verdict.exp.is_some() || config.default_explanation.is_some())
     {
+        let log = std::mem::take(&mut ev.dns.log);
         return Err(Some(Box::new(Handover::Explain {
             verdict: Box::new(verdict),
             terms,
             voids,
             queries,
+            log,
         })));
     }
+    if ev.dns.pf.is_some() {
+        ev.dns.log.recycle();
+    }
+    drop(ev);
     Ok(output(
         verdict, None, terms, voids, queries, &names, helo, identity, ip,
     ))
@@ -2671,8 +2785,9 @@ async fn run_inner<R: Resolver + ?Sized>(
     let pf_ref = config.prefetch.then_some(&pf);
     let mut ev = Eval::new(resolver, config, base, top_domain, pf_ref);
     let given = match handover.map(|h| *h) {
-        Some(Handover::Restart { replay, plan }) => {
+        Some(Handover::Restart { replay, log, plan }) => {
             ev.dns.replay = replay;
+            ev.dns.log = log;
             ev.plan = plan;
             None
         }
@@ -2681,10 +2796,12 @@ async fn run_inner<R: Resolver + ?Sized>(
             terms,
             voids,
             queries,
+            log,
         }) => {
             ev.dns.terms = terms;
             ev.dns.voids = voids;
             ev.dns.queries = queries;
+            ev.dns.log = log;
             Some(verdict)
         }
         None => None,
@@ -2734,7 +2851,11 @@ async fn run_inner<R: Resolver + ?Sized>(
     let dns_lookups = ev.dns.terms;
     let void_lookups = ev.dns.voids;
     let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
-    // Done with DNS: the evaluator and the prefetch table go first.
+    // Done with DNS: the evaluator and the prefetch table go first (the
+    // log's buffers to the thread's spare, unless the table took them).
+    if ev.dns.pf.is_some() {
+        ev.dns.log.recycle();
+    }
     drop(ev);
     drop(pf);
     output(

@@ -167,10 +167,10 @@
 //! `_spf.b` waits for round 4 and `mx`/`a` for round 7
 //! (`bench_graph_variants_pin_the_8_round_floor`).
 //!
-//! ## Sequential evaluation with answers at hand: the plan loop
+//! ## Answers at hand: the plan loop
 //!
-//! With `prefetch: false`, a check first runs through a tight synchronous
-//! loop over a flat *plan* of the domain's records: each record's
+//! A check first runs through a tight synchronous loop over a flat *plan*
+//! of the domain's records: each record's
 //! directives as steps, an `include`/`redirect` entering the target's
 //! block, a level that does not decide jumping back to its parent (§5.2).
 //! Without a record cache the plan is laid out as the check reaches each
@@ -187,13 +187,22 @@
 //! valid `v=spf1`. Otherwise it gives up and the ordinary evaluator starts
 //! over from the same answers, handed over in order, so no query is sent
 //! or counted twice (and, for a compiled plan, on the plan's own records).
+//! With prefetch, the loop keeps its answers the way the ordinary
+//! evaluation does before it has to wait for one (each lookup sent once
+//! per check; the address lookups of an `mx` term's exchanges that a match
+//! left unmade sent when the term ends), and a hand-over gives them to the
+//! ordinary evaluation, which builds its prefetch table only where a
+//! lookup has to wait: with answers at hand there is nothing to overlap,
+//! and the loop sends exactly what prefetch would.
 //! Results, counters and the queries sent are those of the ordinary
-//! evaluator: `tests/spf_plan.rs` and `tests/spf_suite.rs` compare both on
+//! evaluator, sequentially and with prefetch: `tests/spf_plan.rs` and
+//! `tests/spf_suite.rs` compare both on
 //! the OpenSPF suites and random graphs, from the zone and through
 //! resolvers that answer some lookups late; the `spf_check_host` fuzz
 //! target compares them on fuzzed zones. A plan is bounded (24 records,
 //! 256 steps). On the issue-6 graph in memory this halves the cost of a
-//! warm check (see BENCHMARKS.md).
+//! warm sequential check, and of a warm check with prefetch (see
+//! BENCHMARKS.md).
 //!
 //! ```
 //! use sender_auth::dns::zone::ZoneResolver;
@@ -382,8 +391,10 @@ pub struct SpfConfig {
     /// right; results are identical to `false` (plain sequential
     /// evaluation). See "Speculative prefetch" in the [module docs](self)
     /// for the exact budget rule. The per-check lookup table is only built
-    /// once some lookup is not answered at once, so with DNS answered from
-    /// memory the cost over `false` is small.
+    /// once some lookup is not answered at once; until then (with DNS
+    /// answered from memory or from a cache, the whole check) the check
+    /// runs through the plan loop, as with `false`, and costs little more
+    /// (see "Answers at hand: the plan loop" in the [module docs](self)).
     pub prefetch: bool,
     /// With [`SpfConfig::prefetch`]: how many DNS-querying terms the
     /// prefetcher may have started *beyond what it can prove* a sequential
