@@ -195,7 +195,9 @@ pub(super) struct Log {
     /// ASCII case-insensitively; lower-cased when the table is created,
     /// whose keys are lower case).
     names: String,
-    pub(super) answers: Vec<(Qt, std::ops::Range<usize>, Ans)>,
+    /// `None`: a place the plan loop has taken for an answer it is still
+    /// using ([`Log::place`]; filled as soon as it is done with it).
+    pub(super) answers: Vec<(Qt, std::ops::Range<usize>, Option<Ans>)>,
     pub(super) records: Vec<(std::ops::Range<usize>, RecordOutcome)>,
     /// Address lookups the table would have started at once (MX
     /// exchanges, PTR names of the current term) and the evaluator has not
@@ -256,6 +258,15 @@ impl Log {
     /// Logs the answer `a` to (`qt`, `name`); an owed lookup of the same
     /// is no longer owed.
     fn push_answer(&mut self, qt: Qt, name: &str, a: Ans) {
+        let at = self.place(qt, name);
+        self.fill(Some(at), a);
+    }
+
+    /// Takes the place of the answer to (`qt`, `name`), for the caller to
+    /// [`Log::fill`] once it is done with it (so the answer is moved there,
+    /// not shared: no reference count per answer); an owed lookup of the
+    /// same is no longer owed.
+    fn place(&mut self, qt: Qt, name: &str) -> usize {
         let key = self.push_name(name);
         if !self.owed.is_empty() {
             let Log { names, owed, .. } = self;
@@ -268,7 +279,15 @@ impl Log {
                         .is_some_and(|n| n.eq_ignore_ascii_case(this)))
             });
         }
-        self.answers.push((qt, key, a));
+        self.answers.push((qt, key, None));
+        self.answers.len() - 1
+    }
+
+    /// Puts `a` in place `at`.
+    fn fill(&mut self, at: Option<usize>, a: Ans) {
+        if let Some((_, _, slot)) = at.and_then(|i| self.answers.get_mut(i)) {
+            *slot = Some(a);
+        }
     }
 
     /// The name at `r`.
@@ -278,12 +297,10 @@ impl Log {
 
     fn answer(&self, qt: Qt, name: &str) -> Option<&Ans> {
         let name = name.strip_suffix('.').unwrap_or(name);
-        self.answers
-            .iter()
-            .find(|(q, r, _)| {
-                *q == qt && r.len() == name.len() && self.name(r).eq_ignore_ascii_case(name)
-            })
-            .map(|(_, _, a)| a)
+        self.answers.iter().find_map(|(q, r, a)| {
+            (*q == qt && r.len() == name.len() && self.name(r).eq_ignore_ascii_case(name))
+                .then_some(a.as_ref())?
+        })
     }
 
     fn record(&self, domain: &str) -> Option<RecordOutcome> {
@@ -349,8 +366,11 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         self.recording = false;
         self.replay.next = 0;
         // With prefetch the log's answers stay (the ordinary evaluation
-        // takes them from there); its lookups owed for the term the loop
-        // was in are noted again when that term is made again.
+        // takes them from there; every place the loop took is filled, and
+        // one that were not would be asked again, not counted twice); its
+        // lookups owed for the term the loop was in are noted again when
+        // that term is made again.
+        self.log.answers.retain(|(_, _, a)| a.is_some());
         self.log.owed.clear();
     }
 
@@ -424,8 +444,25 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             return Some(unwrap(a.clone()));
         }
         let r = now(self.resolver)?;
-        self.log.push_answer(qt, name, wrap(r.clone()));
+        if self.recording {
+            // The plan loop: filled by the caller, which moves the answer
+            // there once it is done with it.
+            self.placed = Some(self.log.place(qt, name));
+        } else {
+            self.log.push_answer(qt, name, wrap(r.clone()));
+        }
         Some(r)
+    }
+
+    /// Moves the answer `a` into the place [`Lookups::now`] took for it
+    /// while recording (`at`: [`Lookups::placed`]): the replay's, or with
+    /// prefetch the log's.
+    fn fill(&mut self, at: Option<usize>, a: Ans) {
+        if self.pf.is_some() {
+            self.log.fill(at, a);
+        } else {
+            self.replay.fill(at, a);
+        }
     }
 
     /// One lookup: sent at once (sequential), or through the prefetch
@@ -797,7 +834,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
                 (Err(e), IpAddr::V4(_)) => Ans::A(Err(e)),
                 (Err(e), IpAddr::V6(_)) => Ans::Aaaa(Err(e)),
             };
-            self.replay.fill(Some(at), a);
+            self.fill(Some(at), a);
         }
         Some(out)
     }
@@ -2116,8 +2153,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// keeps them before its table exists ([`Log`]), which it then starts
     /// with.
     fn start_recording(&mut self) {
+        self.dns.recording = true;
         if self.dns.pf.is_none() {
-            self.dns.recording = true;
             self.dns.replay = Replay::spare();
         }
     }
@@ -2165,7 +2202,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             Ok(a) => spf_text(a).ok().and_then(|text| Record::parse(&text).ok()),
             Err(_) => None,
         };
-        self.dns.replay.fill(placed, Ans::Txt(ans));
+        self.dns.fill(placed, Ans::Txt(ans));
         record.map(LevelRecord::Owned)
     }
 
@@ -2400,7 +2437,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         // Its replay place, filled when done with it (moved, not shared).
         let placed = self.dns.placed.take();
         let r = self.match_mx_hosts_now(&raw, target, cidr, domain);
-        self.dns.replay.fill(placed, Ans::Mx(raw));
+        self.dns.fill(placed, Ans::Mx(raw));
         r
     }
 

@@ -228,10 +228,12 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
         let mut entries: Vec<Entry<'a>> = log
             .answers
             .iter()
-            .map(|(qt, r, a)| Entry {
-                qt: *qt,
-                name: log.name(r).to_string(),
-                slot: Slot::Done(a.clone()),
+            .filter_map(|(qt, r, a)| {
+                Some(Entry {
+                    qt: *qt,
+                    name: log.name(r).to_string(),
+                    slot: Slot::Done(a.clone()?),
+                })
             })
             .collect();
         let records = log
