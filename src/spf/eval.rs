@@ -223,12 +223,15 @@ impl Log {
     };
 
     /// Gives the buffers, emptied, to the thread's spare (kept only up to
-    /// a modest size).
+    /// a modest size; a log never used, as in a sequential check, has
+    /// none).
+    #[inline]
     pub(super) fn recycle(&mut self) {
-        let mut l = std::mem::take(self);
-        if l.names.capacity() == 0 || l.names.capacity() > 4096 || l.answers.capacity() > 64 {
+        let cap = self.names.capacity();
+        if cap == 0 || cap > 4096 || self.answers.capacity() > 64 {
             return;
         }
+        let mut l = std::mem::take(self);
         l.names.clear();
         l.answers.clear();
         l.records.clear();
@@ -666,10 +669,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         let Some(cell) = self.pf else {
             return;
         };
-        let qt = match ip {
-            IpAddr::V4(_) => Qt::A,
-            IpAddr::V6(_) => Qt::Aaaa,
-        };
+        let qt = Qt::addr(ip);
         if let Some(p) = cell.get() {
             let names: Vec<&str> = names.collect();
             p.prestart(qt, &names).await;
@@ -699,22 +699,25 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         names: impl Iterator<Item = &'n str>,
         ip: IpAddr,
     ) -> Option<()> {
-        let qt = match ip {
-            IpAddr::V4(_) => Qt::A,
-            IpAddr::V6(_) => Qt::Aaaa,
-        };
+        let qt = Qt::addr(ip);
         for name in names {
             if check_name(name).is_err() || self.log.answer(qt, name).is_some() {
                 continue;
             }
-            let r = self.resolver;
-            let a = match qt {
-                Qt::Aaaa => r.aaaa_now(name).map(Ans::Aaaa),
-                _ => r.a_now(name).map(Ans::A),
-            }?;
+            let a = self.addr_ans_now(qt, name)?;
             self.log.push_answer(qt, name, a);
         }
         Some(())
+    }
+
+    /// The resolver's answer at hand to the address lookup (`qt`: A or
+    /// AAAA) of `name`, as an [`Ans`]; `None`: not answered at once.
+    fn addr_ans_now(&self, qt: Qt, name: &str) -> Option<Ans> {
+        let r = self.resolver;
+        match qt {
+            Qt::Aaaa => r.aaaa_now(name).map(Ans::Aaaa),
+            _ => r.a_now(name).map(Ans::A),
+        }
     }
 
     /// The table was just created: starts the owed lookups.
@@ -749,16 +752,11 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
             if self.log.answer(qt, &name).is_some() {
                 continue;
             }
-            let r = self.resolver;
-            let now = match qt {
-                Qt::Aaaa => r.aaaa_now(&name).map(Ans::Aaaa),
-                _ => r.a_now(&name).map(Ans::A),
-            };
-            if let Some(a) = now {
+            if let Some(a) = self.addr_ans_now(qt, &name) {
                 self.log.push_answer(qt, &name, a);
                 continue;
             }
-            let owned = name.clone();
+            let (r, owned) = (self.resolver, name.clone());
             let mut fut: BoxFuture<'r, Ans> = match qt {
                 Qt::Aaaa => Box::pin(async move { Ans::Aaaa(r.aaaa(&owned).await) }),
                 _ => Box::pin(async move { Ans::A(r.a(&owned).await) }),
@@ -2793,9 +2791,7 @@ fn run_fast<R: Resolver + ?Sized>(
             log,
         })));
     }
-    if ev.dns.pf.is_some() {
-        ev.dns.log.recycle();
-    }
+    ev.dns.log.recycle();
     drop(ev);
     Ok(output(
         verdict, None, terms, voids, queries, &names, helo, identity, ip,
@@ -2890,9 +2886,7 @@ async fn run_inner<R: Resolver + ?Sized>(
     let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
     // Done with DNS: the evaluator and the prefetch table go first (the
     // log's buffers to the thread's spare, unless the table took them).
-    if ev.dns.pf.is_some() {
-        ev.dns.log.recycle();
-    }
+    ev.dns.log.recycle();
     drop(ev);
     drop(pf);
     output(

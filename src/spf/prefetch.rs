@@ -46,6 +46,16 @@ pub(crate) enum Qt {
     Ptr,
 }
 
+impl Qt {
+    /// The address lookup for a client of `ip`'s family: A or AAAA.
+    pub(crate) fn addr(ip: IpAddr) -> Qt {
+        match ip {
+            IpAddr::V4(_) => Qt::A,
+            IpAddr::V6(_) => Qt::Aaaa,
+        }
+    }
+}
+
 /// One answer of any type.
 #[derive(Debug, Clone)]
 pub(crate) enum Ans {
@@ -627,10 +637,7 @@ impl<'a, R: Resolver + ?Sized> Prefetch<'a, R> {
     }
 
     fn addr_qt(&self) -> Qt {
-        match self.base.ip {
-            IpAddr::V4(_) => Qt::A,
-            IpAddr::V6(_) => Qt::Aaaa,
-        }
+        Qt::addr(self.base.ip)
     }
 
     /// Claims the next position for `term` (found in the record of
