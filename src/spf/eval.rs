@@ -58,7 +58,7 @@ use ipnet::Ipv6Net;
 use super::cache::{RecordOutcome, SpfRecordCache};
 use super::macros::SharedStr;
 use super::macros::{MacroContext, MacroString, MacroVars};
-use super::plan::{LevelRecord, NOT_LAID_OUT, Op, Plan, Via};
+use super::plan::{NOT_LAID_OUT, Op, Plan, Via};
 use super::prefetch::{Ans, Prefetch, Qt};
 use super::record::{DualCidr, Mechanism, Qualifier, Record, is_spf_record};
 use super::{Identity, SpfConfig, SpfOutput, SpfResult, split_sender};
@@ -84,7 +84,10 @@ pub(crate) struct Lookups<'r, 'p, R: ?Sized> {
     /// Owed lookups (see [`Log`]) when the table was created, to start.
     owed: Vec<(Qt, String)>,
     config: &'r SpfConfig,
-    /// For creating the table.
+    /// The check's macro variables (`ip`, sender, HELO, time; `domain`
+    /// and `ptr` are filled in per expansion): for the evaluator's
+    /// expansions, and for creating the table. (Held once: a copy in the
+    /// evaluator too cost 144 bytes copied per check.)
     base: MacroVars<'r>,
     top: &'r str,
     /// DNS-querying terms evaluated.
@@ -334,6 +337,7 @@ async fn poll_once<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> Poll<F::Output> 
 }
 
 impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
+    #[inline(always)]
     fn new(
         resolver: &'r R,
         config: &'r SpfConfig,
@@ -1487,13 +1491,12 @@ fn after_child(
 struct Eval<'a, 'p, R: ?Sized> {
     dns: Lookups<'a, 'p, R>,
     config: &'a SpfConfig,
-    /// The check's macro variables (`ip`, sender, HELO, time); `domain`
-    /// and `ptr` are filled in per expansion.
-    base: MacroVars<'a>,
     /// PTR answer for `ip` (first `max_ptr_names` names), queried once.
     ptr_names: Option<Result<Arc<[String]>, DnsError>>,
-    /// Validation results of PTR names (forward lookup contains `ip`).
-    validated: HashMap<String, bool>,
+    /// Validation results of PTR names (forward lookup contains `ip`);
+    /// made on the first (`HashMap::new` seeds its hasher from a
+    /// thread-local, a cost every check would pay).
+    validated: Option<HashMap<String, bool>>,
     /// The record cache's clock, read once per check.
     cache_now: Option<std::time::Instant>,
     /// The compiled plan whose loop gave up ([`Eval::fast`]): the ordinary
@@ -1562,6 +1565,9 @@ macro_rules! tri {
 impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The evaluator of a check of `top` with macro variables `base`
     /// (`pf`: the prefetch table's cell, with prefetch).
+    // Inlined: built in place in the caller's frame (the evaluator is
+    // 650 bytes; returned by value it was copied on every check).
+    #[inline(always)]
     fn new(
         resolver: &'a R,
         config: &'a SpfConfig,
@@ -1572,9 +1578,8 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         Eval {
             dns: Lookups::new(resolver, config, base, top, pf),
             config,
-            base,
             ptr_names: None,
-            validated: HashMap::new(),
+            validated: None,
             cache_now: None,
             plan: None,
         }
@@ -1584,7 +1589,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         MacroVars {
             domain,
             ptr,
-            ..self.base
+            ..self.dns.base
         }
     }
 
@@ -1629,7 +1634,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         if let Some(r) = &self.ptr_names {
             return r.clone();
         }
-        let r = self.dns.ptr(self.base.ip).await.map(|ans| {
+        let r = self.dns.ptr(self.dns.base.ip).await.map(|ans| {
             ans.iter()
                 .take(self.config.max_ptr_names)
                 .map(|n| n.strip_suffix('.').unwrap_or(n).to_string())
@@ -1643,16 +1648,16 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// mean "not validated". Memoized.
     async fn validate(&mut self, name: &str) -> bool {
         let key = name.to_ascii_lowercase();
-        if let Some(v) = self.validated.get(&key) {
+        if let Some(v) = self.validated.as_ref().and_then(|m| m.get(&key)) {
             return *v;
         }
         let ok = matches!(
             self.dns
-                .host_matches(name, self.base.ip, DualCidr::default())
+                .host_matches(name, self.dns.base.ip, DualCidr::default())
                 .await,
             Ok(true)
         );
-        self.validated.insert(key, ok);
+        self.validated.get_or_insert_default().insert(key, ok);
         ok
     }
 
@@ -1875,21 +1880,23 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 for (idx, d) in record.directives.iter().enumerate().skip(start) {
                     let matched = match &d.mechanism {
                         Mechanism::All => true,
-                        Mechanism::Ip4 { net } => match self.base.ip {
+                        Mechanism::Ip4 { net } => match self.dns.base.ip {
                             IpAddr::V4(ip) => net.contains(&ip),
                             IpAddr::V6(_) => false,
                         },
-                        Mechanism::Ip6 { net } => match self.base.ip {
+                        Mechanism::Ip6 { net } => match self.dns.base.ip {
                             IpAddr::V6(ip) => net.contains(&ip),
                             IpAddr::V4(_) => false,
                         },
                         Mechanism::A { domain: spec, cidr } => {
                             tri!(self.dns.count_term(&d.text, domain), 'eval);
                             let (target, checked) = target!(self, None or spec, domain);
-                            match self
-                                .dns
-                                .host_matches_now(&target, self.base.ip, *cidr, checked)
-                            {
+                            match self.dns.host_matches_now(
+                                &target,
+                                self.dns.base.ip,
+                                *cidr,
+                                checked,
+                            ) {
                                 Some(r) => tri!(self.a_outcome(r, &target, domain), 'eval),
                                 None => {
                                     // Out of line: only when DNS is waited for.
@@ -2160,8 +2167,15 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// [`Eval::fast`] without a record cache: the plan is laid out as the
     /// loop reaches each level.
     fn run_transient(&mut self, dom: &str, top: &str) -> Option<Verdict> {
-        let record = self.record_now(dom)?;
-        let mut plan = Plan::start_transient(record);
+        let (ans, placed) = self.txt_now(dom)?;
+        let plan = match &ans {
+            Ok(a) => spf_text(a)
+                .ok()
+                .and_then(|text| Plan::start_transient_with(|r| r.parse_into(&text).is_ok())),
+            Err(_) => None,
+        };
+        self.dns.fill(placed, Ans::Txt(ans));
+        let mut plan = plan?;
         let v = self.run_transient_in(&mut plan, dom, top);
         plan.recycle();
         v
@@ -2179,29 +2193,34 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     // The term is counted; as in `check`, the nesting cap
                     // comes next (`wanted`), then the record.
                     let target = plan.wanted(at)?;
-                    let record = self.record_now(target)?;
-                    plan.grow(at, record);
+                    let (ans, placed) = self.txt_now(target)?;
+                    let grown = match &ans {
+                        Ok(a) => spf_text(a).ok().is_some_and(|text| {
+                            plan.grow_with(at, |r| r.parse_into(&text).is_ok())
+                        }),
+                        Err(_) => false,
+                    };
+                    self.dns.fill(placed, Ans::Txt(ans));
+                    if !grown {
+                        return None;
+                    }
                     i = plan.levels.last()?.start;
                 }
             }
         }
     }
 
-    /// The record of `domain` (a usable domain) looked up and parsed as
-    /// [`Eval::fetch_record_now`] does without a record cache, if its TXT
-    /// answer is at hand and gives one record that parses. `None`: the
-    /// loop gives up (anything else is the ordinary evaluator's to word).
+    /// The TXT answer of `domain` (a usable domain), if at hand, with its
+    /// replay place, which the caller fills when done with it (moved, not
+    /// shared). The loop parses the record as [`Eval::fetch_record_now`]
+    /// does without a record cache, straight into its place in the plan
+    /// ([`Plan::grow_with`]); a record that does not parse, or anything
+    /// but one record, makes the loop give up (the ordinary evaluator
+    /// words it).
     #[inline]
-    fn record_now(&mut self, domain: &str) -> Option<LevelRecord> {
+    fn txt_now(&mut self, domain: &str) -> Option<(DnsResult<Txt>, Option<usize>)> {
         let ans = self.dns.txt_now(domain)?;
-        // Its replay place, filled when done with it (moved, not shared).
-        let placed = self.dns.placed.take();
-        let record = match &ans {
-            Ok(a) => spf_text(a).ok().and_then(|text| Record::parse(&text).ok()),
-            Err(_) => None,
-        };
-        self.dns.fill(placed, Ans::Txt(ans));
-        record.map(LevelRecord::Owned)
+        Some((ans, self.dns.placed.take()))
     }
 
     /// The loop of [`Eval::fast`] over `plan` from step `start`, whose top
@@ -2230,7 +2249,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         start: usize,
         records: &mut u64,
     ) -> Option<Run> {
-        let ip = self.base.ip;
+        let ip = self.dns.base.ip;
         let mut i = start;
         loop {
             let (mut level, mut v) = match *plan.ops.get(i)? {
@@ -2347,7 +2366,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
 
     /// The `a` mechanism (§5.3).
     async fn match_a(&mut self, target: &str, cidr: DualCidr, domain: &str) -> Step<bool> {
-        let r = self.dns.host_matches(target, self.base.ip, cidr).await;
+        let r = self.dns.host_matches(target, self.dns.base.ip, cidr).await;
         self.a_outcome(r, target, domain)
     }
 
@@ -2361,7 +2380,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     }
 
     fn addr_type(&self) -> &'static str {
-        match self.base.ip {
+        match self.dns.base.ip {
             IpAddr::V4(_) => "A",
             IpAddr::V6(_) => "AAAA",
         }
@@ -2401,17 +2420,17 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         let order = MxOrder::of(&mxs.records);
         if self.dns.pf.is_some() {
             let names = order.iter(&mxs.records).map(|m| m.exchange.as_str());
-            self.dns.prestart_hosts(names, self.base.ip).await;
+            self.dns.prestart_hosts(names, self.dns.base.ip).await;
         }
         for mx in order.iter(&mxs.records) {
             let r = match self
                 .dns
-                .host_matches_now(&mx.exchange, self.base.ip, cidr, false)
+                .host_matches_now(&mx.exchange, self.dns.base.ip, cidr, false)
             {
                 Some(r) => r,
                 None => {
                     self.dns
-                        .host_matches_wait(&mx.exchange, self.base.ip, cidr)
+                        .host_matches_wait(&mx.exchange, self.dns.base.ip, cidr)
                         .await
                 }
             };
@@ -2456,13 +2475,13 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
         for (i, mx) in order.iter(&mxs.records).enumerate() {
             let r = self
                 .dns
-                .host_matches_now(&mx.exchange, self.base.ip, cidr, false)?;
+                .host_matches_now(&mx.exchange, self.dns.base.ip, cidr, false)?;
             match self.exchange_outcome(r, mx, target) {
                 Ok(false) => {}
                 Ok(true) if self.dns.pf.is_some() => {
                     let rest = order.iter(&mxs.records).skip(i + 1);
                     self.dns
-                        .send_rest_now(rest.map(|m| m.exchange.as_str()), self.base.ip)?;
+                        .send_rest_now(rest.map(|m| m.exchange.as_str()), self.dns.base.ip)?;
                     return Some(Ok(true));
                 }
                 // (An error: the loop gives up, and the ordinary
@@ -2530,7 +2549,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
             Ok(n) => n,
             Err(e) if e.is_void() => {
                 self.dns
-                    .count_void(&dns::reverse_name(self.base.ip), domain)?;
+                    .count_void(&dns::reverse_name(self.dns.base.ip), domain)?;
                 return Ok(false);
             }
             Err(_) => return Ok(false),
@@ -2540,7 +2559,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                 .iter()
                 .filter(|n| is_within(n, target))
                 .map(String::as_str);
-            self.dns.prestart_hosts(within, self.base.ip).await;
+            self.dns.prestart_hosts(within, self.dns.base.ip).await;
         }
         for name in names.iter().filter(|n| is_within(n, target)) {
             if self.validate(name).await {
@@ -2629,7 +2648,8 @@ impl<'a> Names<'a> {
         }
     }
 
-    /// The check's macro variables.
+    /// The check's macro variables (inlined: built in place).
+    #[inline(always)]
     fn vars<'v>(&'v self, ip: IpAddr, helo: &'v str, config: &'v SpfConfig) -> MacroVars<'v> {
         MacroVars {
             sender: &self.full_sender,
@@ -2767,32 +2787,36 @@ fn run_fast<R: Resolver + ?Sized>(
     // evaluation's do until it has to wait for one).
     let cell = OnceLock::new();
     let pf = config.prefetch.then_some(&cell);
-    let mut ev = Eval::new(resolver, config, base, names.top_domain, pf);
-    let Some(verdict) = ev.fast(names.top_domain) else {
-        let replay = std::mem::take(&mut ev.dns.replay);
-        let log = std::mem::take(&mut ev.dns.log);
-        let plan = ev.plan.take();
-        if replay.answers.is_empty() && log.answers.is_empty() && plan.is_none() {
-            return Err(None);
+    // The evaluator is dropped at the end of this block, in place (a
+    // `drop(ev)` would copy its 500 bytes first).
+    let (verdict, terms, voids, queries) = {
+        let mut ev = Eval::new(resolver, config, base, names.top_domain, pf);
+        let Some(verdict) = ev.fast(names.top_domain) else {
+            let replay = std::mem::take(&mut ev.dns.replay);
+            let log = std::mem::take(&mut ev.dns.log);
+            let plan = ev.plan.take();
+            if replay.answers.is_empty() && log.answers.is_empty() && plan.is_none() {
+                return Err(None);
+            }
+            return Err(Some(Box::new(Handover::Restart { replay, log, plan })));
+        };
+        let (terms, voids) = (ev.dns.terms, ev.dns.voids);
+        let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
+        if verdict.result == SpfResult::Fail
+            && (verdict.exp.is_some() || config.default_explanation.is_some())
+        {
+            let log = std::mem::take(&mut ev.dns.log);
+            return Err(Some(Box::new(Handover::Explain {
+                verdict: Box::new(verdict),
+                terms,
+                voids,
+                queries,
+                log,
+            })));
         }
-        return Err(Some(Box::new(Handover::Restart { replay, log, plan })));
+        ev.dns.log.recycle();
+        (verdict, terms, voids, queries)
     };
-    let (terms, voids) = (ev.dns.terms, ev.dns.voids);
-    let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
-    if verdict.result == SpfResult::Fail
-        && (verdict.exp.is_some() || config.default_explanation.is_some())
-    {
-        let log = std::mem::take(&mut ev.dns.log);
-        return Err(Some(Box::new(Handover::Explain {
-            verdict: Box::new(verdict),
-            terms,
-            voids,
-            queries,
-            log,
-        })));
-    }
-    ev.dns.log.recycle();
-    drop(ev);
     Ok(output(
         verdict, None, terms, voids, queries, &names, helo, identity, ip,
     ))

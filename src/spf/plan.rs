@@ -91,7 +91,7 @@ pub(crate) struct Level {
 
 thread_local! {
     /// The buffers of plans laid out during checks, kept between checks on
-    /// this thread ([`Plan::start_transient`], [`Plan::recycle`]).
+    /// this thread ([`Plan::start_transient_with`], [`Plan::recycle`]).
     static SPARE: std::cell::Cell<(Vec<Level>, Vec<Op>)> =
         const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
@@ -145,8 +145,21 @@ impl Plan {
     }
 
     /// [`Plan::start`] for a plan laid out during a check, in this thread's
-    /// spare buffers (see [`Plan::recycle`]): no allocation per check.
-    pub fn start_transient(record: LevelRecord) -> Self {
+    /// spare buffers (see [`Plan::recycle`]): no allocation per check. The
+    /// top record is parsed in its place by `parse` (see
+    /// [`Plan::grow_with`]); `None` if it says it did not.
+    pub fn start_transient_with(parse: impl FnOnce(&mut Record) -> bool) -> Option<Self> {
+        let mut p = Self::transient();
+        if p.lay_out_with(0, None, 0, 0, 0, parse) {
+            Some(p)
+        } else {
+            p.recycle();
+            None
+        }
+    }
+
+    /// An empty plan in this thread's spare buffers.
+    fn transient() -> Self {
         let (levels, ops) = SPARE.take();
         let mut p = Plan {
             top: Box::default(),
@@ -159,7 +172,6 @@ impl Plan {
             p.levels.reserve(8);
             p.ops.reserve(32);
         }
-        p.lay_out(record, 0, None, 0, 0, 0);
         p
     }
 
@@ -244,6 +256,31 @@ impl Plan {
     /// [`Plan::wanted`]).
     #[inline]
     pub fn grow(&mut self, i: usize, record: LevelRecord) {
+        if let Some((parent, via, at, depth)) = self.enter(i) {
+            self.lay_out(record, parent, Some(via), at, i + 1, depth);
+        }
+    }
+
+    /// [`Plan::grow`] with a record that `parse` parses in its place, in
+    /// the plan (an owned record: a plan laid out during a check); whether
+    /// it says it did (if not, the step stays not laid out).
+    #[inline]
+    pub fn grow_with(&mut self, i: usize, parse: impl FnOnce(&mut Record) -> bool) -> bool {
+        let Some((parent, via, at, depth)) = self.enter(i) else {
+            return false;
+        };
+        if self.lay_out_with(parent, Some(via), at, i + 1, depth, parse) {
+            return true;
+        }
+        if let Some(Op::Enter { child, .. }) = self.ops.get_mut(i) {
+            *child = NOT_LAID_OUT;
+        }
+        false
+    }
+
+    /// Links step `i`, an [`Op::Enter`], to the next level: its parent,
+    /// how and at which directive it is entered, and its depth.
+    fn enter(&mut self, i: usize) -> Option<(usize, Via, usize, usize)> {
         let child = self.levels.len();
         let Some(Op::Enter {
             level,
@@ -251,7 +288,7 @@ impl Plan {
             child: c,
         }) = self.ops.get_mut(i)
         else {
-            return;
+            return None;
         };
         *c = child;
         let (parent, at) = (*level, *idx);
@@ -260,7 +297,40 @@ impl Plan {
             Some(p) => (Via::Redirect, p.depth + 1),
             None => (Via::Redirect, 1),
         };
-        self.lay_out(record, parent, Some(via), at, i + 1, depth);
+        Some((parent, via, at, depth))
+    }
+
+    /// [`Plan::lay_out`] of an owned record that `parse` parses in its
+    /// place; nothing if it says it did not.
+    #[inline]
+    fn lay_out_with(
+        &mut self,
+        parent: usize,
+        via: Option<Via>,
+        at: usize,
+        end: usize,
+        depth: usize,
+        parse: impl FnOnce(&mut Record) -> bool,
+    ) -> bool {
+        self.levels.push(Level {
+            record: LevelRecord::Owned(Record::EMPTY),
+            parent,
+            via,
+            at,
+            start: self.ops.len(),
+            end,
+            depth,
+        });
+        let parsed = match self.levels.last_mut().map(|l| &mut l.record) {
+            Some(LevelRecord::Owned(r)) => parse(r),
+            _ => false,
+        };
+        if !parsed {
+            self.levels.pop();
+            return false;
+        }
+        self.lay_steps();
+        true
     }
 
     /// Appends the block of a new level (its include/redirect steps not
@@ -275,7 +345,6 @@ impl Plan {
         end: usize,
         depth: usize,
     ) {
-        let me = self.levels.len();
         let start = self.ops.len();
         self.levels.push(Level {
             record,
@@ -286,7 +355,14 @@ impl Plan {
             end,
             depth,
         });
+        self.lay_steps();
+    }
+
+    /// Appends the steps of the last level.
+    #[inline]
+    fn lay_steps(&mut self) {
         let Plan { levels, ops, .. } = self;
+        let me = levels.len().saturating_sub(1);
         let Some(record) = levels.last().map(|l| &l.record) else {
             return;
         };
@@ -413,6 +489,49 @@ mod tests {
             t0 + Duration::from_secs(1000),
             |d| map.get(d).cloned(),
         )
+    }
+
+    /// A plan laid out during a check, its records parsed in place: the
+    /// same steps as a compiled one; a record that does not parse leaves
+    /// the plan as it was (the step stays not laid out).
+    #[test]
+    fn transient_plan_grows_in_place_and_not_on_a_bad_record() {
+        let parse = |t: &'static str| move |r: &mut Record| r.parse_into(t.as_bytes()).is_ok();
+        assert!(Plan::start_transient_with(parse("v=spf1 -all x")).is_none());
+        let mut p =
+            Plan::start_transient_with(parse("v=spf1 include:a.example -all")).expect("top record");
+        assert_eq!(p.wanted(0), Some("a.example"));
+        let before = (p.ops.clone(), p.levels.len());
+        assert!(!p.grow_with(0, parse("v=spf1 ip4:192.0.2.1/33")));
+        assert_eq!((p.ops.clone(), p.levels.len()), before);
+        assert_eq!(p.wanted(0), Some("a.example"));
+        assert!(p.grow_with(0, parse("v=spf1 ip4:192.0.2.1 redirect=b.example")));
+        use Op::*;
+        assert_eq!(
+            p.ops,
+            [
+                Enter {
+                    level: 0,
+                    idx: 0,
+                    child: 1
+                },
+                Directive { level: 0, idx: 1 },
+                End { level: 0 },
+                Directive { level: 1, idx: 0 },
+                Enter {
+                    level: 1,
+                    idx: 1,
+                    child: NOT_LAID_OUT
+                },
+            ]
+        );
+        assert_eq!(
+            (p.levels[1].start, p.levels[1].end, p.levels[1].via),
+            (3, 1, Some(Via::Include))
+        );
+        assert_eq!(p.levels[1].record.directives.len(), 1);
+        assert_eq!(p.wanted(4), Some("b.example"));
+        p.recycle();
     }
 
     #[test]
