@@ -89,10 +89,13 @@ pub(crate) struct Level {
     pub depth: usize,
 }
 
+/// A plan's buffers kept between checks: levels, steps, directive lists.
+type Spare = (Vec<Level>, Vec<Op>, Vec<Vec<Directive>>);
+
 thread_local! {
     /// The buffers of plans laid out during checks, kept between checks on
     /// this thread ([`Plan::start_transient_with`], [`Plan::recycle`]).
-    static SPARE: std::cell::Cell<(Vec<Level>, Vec<Op>, Vec<Vec<Directive>>)> =
+    static SPARE: std::cell::Cell<Spare> =
         const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
