@@ -410,16 +410,21 @@ impl Plan {
             return;
         };
         ops.reserve(record.directives.len() + 1);
-        for (idx, d) in record.directives.iter().enumerate() {
-            ops.push(match d.mechanism {
-                Mechanism::Include { .. } => Op::Enter {
-                    level: me,
-                    idx,
-                    child: NOT_LAID_OUT,
-                },
-                _ => Op::Directive { level: me, idx },
-            });
-        }
+        // One `extend` of an exact-size iterator: no capacity check per step.
+        ops.extend(
+            record
+                .directives
+                .iter()
+                .enumerate()
+                .map(|(idx, d)| match d.mechanism {
+                    Mechanism::Include { .. } => Op::Enter {
+                        level: me,
+                        idx,
+                        child: NOT_LAID_OUT,
+                    },
+                    _ => Op::Directive { level: me, idx },
+                }),
+        );
         ops.push(match record.redirect {
             Some(_) => Op::Enter {
                 level: me,
