@@ -779,7 +779,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
 
     /// Whether the answer `ans` (of the address type of `ip`) holds an
     /// address within `cidr` of `ip`.
-    fn addr_matches(ans: &AddrAnswer, ip: IpAddr, cidr: DualCidr) -> bool {
+    fn addr_matches(ans: AddrAnswer<'_>, ip: IpAddr, cidr: DualCidr) -> bool {
         match (ans, ip) {
             (AddrAnswer::V4(ans), IpAddr::V4(ip)) => {
                 // `Ipv4Net::new(a, len).trunc().contains(ip)` without
@@ -804,39 +804,60 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// happened.
     /// `checked`: `name` is known to pass [`check_name`].
     ///
-    /// The answer goes to `f`; while recording it is then moved into its
-    /// replay place.
+    /// The answer goes to `f` (by reference); while recording it is then
+    /// moved into its replay place.
     fn addr_now<T>(
         &mut self,
         name: &str,
         ip: IpAddr,
         checked: bool,
-        f: impl FnOnce(&AddrAnswer) -> T,
+        f: impl FnOnce(AddrAnswer<'_>) -> T,
     ) -> Option<Result<T, DnsError>> {
         if !checked && let Err(e) = check_name(name) {
             return Some(Err(DnsError::InvalidName(e)));
         }
-        let r = match ip {
-            IpAddr::V4(_) => self
-                .now(Qt::A, name, |r| r.a_now(name), Ans::A, unwrap_a)?
-                .map(AddrAnswer::V4),
-            IpAddr::V6(_) => self
-                .now(Qt::Aaaa, name, |r| r.aaaa_now(name), Ans::Aaaa, unwrap_aaaa)?
-                .map(AddrAnswer::V6),
-        };
+        match ip {
+            IpAddr::V4(_) => self.addr_now_of(
+                Qt::A,
+                name,
+                |r| r.a_now(name),
+                Ans::A,
+                unwrap_a,
+                |a| f(AddrAnswer::V4(a)),
+            ),
+            IpAddr::V6(_) => self.addr_now_of(
+                Qt::Aaaa,
+                name,
+                |r| r.aaaa_now(name),
+                Ans::Aaaa,
+                unwrap_aaaa,
+                |a| f(AddrAnswer::V6(a)),
+            ),
+        }
+    }
+
+    /// [`Lookups::addr_now`] for one address type. The answer stays as
+    /// the resolver gave it until it is moved into its place (wrapping it
+    /// in an enum of both families first cost a copy, and a stall on
+    /// reading it back, per lookup).
+    #[inline(always)]
+    fn addr_now_of<A: Clone, T>(
+        &mut self,
+        qt: Qt,
+        name: &str,
+        now: impl FnOnce(&'r R) -> Option<DnsResult<A>>,
+        wrap: fn(DnsResult<A>) -> Ans,
+        unwrap: fn(Ans) -> DnsResult<A>,
+        f: impl FnOnce(&Answer<A>) -> T,
+    ) -> Option<Result<T, DnsError>> {
+        let r = self.now(qt, name, now, wrap, unwrap)?;
         self.queries += 1;
         let out = match &r {
             Ok(a) => Ok(f(a)),
             Err(e) => Err(e.clone()),
         };
         if let Some(at) = self.placed.take() {
-            let a = match (r, ip) {
-                (Ok(AddrAnswer::V4(a)), _) => Ans::A(Ok(a)),
-                (Ok(AddrAnswer::V6(a)), _) => Ans::Aaaa(Ok(a)),
-                (Err(e), IpAddr::V4(_)) => Ans::A(Err(e)),
-                (Err(e), IpAddr::V6(_)) => Ans::Aaaa(Err(e)),
-            };
-            self.fill(Some(at), a);
+            self.fill(Some(at), wrap(r));
         }
         Some(out)
     }
@@ -894,11 +915,14 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
         cidr: DualCidr,
     ) -> Result<bool, DnsError> {
         self.checked(name)?;
-        let ans = match ip {
-            IpAddr::V4(_) => AddrAnswer::V4(self.addr_a(name).await?),
-            IpAddr::V6(_) => AddrAnswer::V6(self.addr_aaaa(name).await?),
-        };
-        Ok(Self::addr_matches(&ans, ip, cidr))
+        Ok(match ip {
+            IpAddr::V4(_) => {
+                Self::addr_matches(AddrAnswer::V4(&self.addr_a(name).await?), ip, cidr)
+            }
+            IpAddr::V6(_) => {
+                Self::addr_matches(AddrAnswer::V6(&self.addr_aaaa(name).await?), ip, cidr)
+            }
+        })
     }
 
     /// [`Lookups::a_exists`] if answered without waiting; `None`: nothing
@@ -973,10 +997,11 @@ impl MxOrder {
     }
 }
 
-/// An A or AAAA answer.
-enum AddrAnswer {
-    V4(Answer<std::net::Ipv4Addr>),
-    V6(Answer<std::net::Ipv6Addr>),
+/// An A or AAAA answer, by reference.
+#[derive(Clone, Copy)]
+enum AddrAnswer<'a> {
+    V4(&'a Answer<std::net::Ipv4Addr>),
+    V6(&'a Answer<std::net::Ipv6Addr>),
 }
 
 fn mismatch() -> DnsError {
@@ -3020,9 +3045,13 @@ mod addr_match_tests {
             for a in addrs {
                 for len in 0..=32u8 {
                     let want = Ipv4Net::new(a, len).unwrap().trunc().contains(&client);
-                    let ans = AddrAnswer::V4(Answer::new(vec![a], 60));
+                    let ans = Answer::new(vec![a], 60);
                     let cidr = DualCidr { v4: len, v6: 128 };
-                    let got = Lookups::<ZoneResolver>::addr_matches(&ans, IpAddr::V4(client), cidr);
+                    let got = Lookups::<ZoneResolver>::addr_matches(
+                        AddrAnswer::V4(&ans),
+                        IpAddr::V4(client),
+                        cidr,
+                    );
                     assert_eq!(got, want, "{a}/{len} vs {client}");
                 }
             }
