@@ -165,6 +165,7 @@ impl Replay {
     }
 
     /// Puts `a` in place `at` (see [`Lookups::placed`]).
+    #[inline(always)]
     fn fill(&mut self, at: Option<usize>, a: Ans) {
         if let Some((_, slot)) = at.and_then(|i| self.answers.get_mut(i)) {
             *slot = Some(a);
@@ -290,6 +291,7 @@ impl Log {
     }
 
     /// Puts `a` in place `at`.
+    #[inline(always)]
     fn fill(&mut self, at: Option<usize>, a: Ans) {
         if let Some((_, _, slot)) = at.and_then(|i| self.answers.get_mut(i)) {
             *slot = Some(a);
@@ -464,6 +466,7 @@ impl<'r, 'p, R: Resolver + ?Sized> Lookups<'r, 'p, R> {
     /// Moves the answer `a` into the place [`Lookups::now`] took for it
     /// while recording (`at`: [`Lookups::placed`]): the replay's, or with
     /// prefetch the log's.
+    #[inline(always)]
     fn fill(&mut self, at: Option<usize>, a: Ans) {
         if self.pf.is_some() {
             self.log.fill(at, a);
