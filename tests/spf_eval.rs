@@ -731,3 +731,54 @@ fn futures_are_send_and_dyn_resolvers_work() {
     assert_eq!(json["mechanism"], "ip4:192.0.2.1");
     assert!(json["explanation"].is_null());
 }
+
+// ---------------------------------------------------------------- futures
+
+/// `check_host`'s future does nothing until polled (no query is sent when
+/// it is created, nor when it is dropped unpolled), and a check decided on
+/// its first poll is ready then; polled again after that it stays pending.
+#[test]
+fn check_host_is_lazy_and_ready_on_first_poll() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut z = ZoneResolver::new();
+    z.add_txt("lazy.example", ["v=spf1 a -all"])
+        .add_a("lazy.example", "192.0.2.1".parse().unwrap());
+    for config in [
+        SpfConfig::default(),
+        SpfConfig {
+            prefetch: false,
+            ..SpfConfig::default()
+        },
+    ] {
+        z.clear_queries();
+        let unpolled = check_host(
+            &z,
+            ip("192.0.2.1"),
+            "lazy.example",
+            "",
+            "h.example",
+            &config,
+        );
+        assert!(queries(&z).is_empty());
+        drop(unpolled);
+        assert!(queries(&z).is_empty());
+        let mut f = std::pin::pin!(check_host(
+            &z,
+            ip("192.0.2.1"),
+            "lazy.example",
+            "",
+            "h.example",
+            &config
+        ));
+        assert!(queries(&z).is_empty());
+        let mut cx = Context::from_waker(Waker::noop());
+        let Poll::Ready(out) = f.as_mut().poll(&mut cx) else {
+            panic!("an in-memory check is decided on its first poll");
+        };
+        assert_eq!(out.result, SpfResult::Pass);
+        assert_eq!(queries(&z), ["TXT lazy.example", "A lazy.example"]);
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(queries(&z).len(), 2);
+    }
+}

@@ -2727,33 +2727,88 @@ enum Handover {
     },
 }
 
-/// The future of [`run`]: an output ready at once (a compiled plan), or
-/// the boxed check. (The output inline is the point: no allocation.)
-#[allow(clippy::large_enum_variant)]
-pub(super) enum RunFuture<'a> {
-    Ready(Option<SpfOutput>),
+/// The future of [`run`]: the check's inputs until it is first polled,
+/// then (unless a compiled plan's loop decided it on that poll, which
+/// returns the output directly) the boxed check.
+pub(super) enum RunFuture<'a, R: ?Sized> {
+    Start(RunArgs<'a, R>),
     Boxed(BoxFuture<'a, SpfOutput>),
+    /// Decided on the first poll.
+    Done,
 }
 
-impl Future for RunFuture<'_> {
+/// The inputs of one check.
+pub(super) struct RunArgs<'a, R: ?Sized> {
+    resolver: &'a R,
+    ip: IpAddr,
+    domain: &'a str,
+    sender: &'a str,
+    helo: &'a str,
+    identity: Identity,
+    config: &'a SpfConfig,
+}
+
+impl<R: ?Sized> Clone for RunArgs<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R: ?Sized> Copy for RunArgs<'_, R> {}
+
+impl<R: Resolver + ?Sized> Future for RunFuture<'_, R> {
     type Output = SpfOutput;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SpfOutput> {
-        match self.get_mut() {
-            RunFuture::Ready(o) => match o.take() {
-                Some(o) => Poll::Ready(o),
-                // Polled again after completion.
-                None => Poll::Pending,
-            },
+        let this = self.get_mut();
+        if let RunFuture::Start(a) = *this {
+            *this = RunFuture::Done;
+            let mut handover = None;
+            if a.config
+                .record_cache
+                .as_deref()
+                .is_none_or(SpfRecordCache::compiles)
+            {
+                // Returned as it is: the output is written once, into
+                // this poll's result.
+                let r = run_fast(
+                    a.resolver,
+                    a.ip,
+                    a.domain,
+                    a.sender,
+                    a.helo,
+                    a.identity,
+                    a.config,
+                    &mut handover,
+                );
+                if r.is_ready() {
+                    return r;
+                }
+            }
+            // Written straight into its allocation (not built on the stack
+            // and copied: the future is large).
+            let b = Box::new_uninit();
+            let b = Box::write(
+                b,
+                run_inner(
+                    a.resolver, a.ip, a.domain, a.sender, a.helo, a.identity, a.config, handover,
+                ),
+            );
+            *this = RunFuture::Boxed(Box::into_pin(b));
+        }
+        match this {
             RunFuture::Boxed(f) => f.as_mut().poll(cx),
+            // Polled again after completion.
+            _ => Poll::Pending,
         }
     }
 }
 
-/// Runs a whole check and builds the output.
+/// Runs a whole check and builds the output, when first polled.
 ///
 /// A sequential check with a record cache first tries the domain's
 /// compiled plan, synchronously ([`Eval::fast`]): with every answer at
-/// hand it is done without building the check's future at all.
+/// hand it is done on that poll without building the check's future at
+/// all, and the output is returned from the poll directly (the future
+/// holds only the inputs: no output moved through it).
 ///
 /// Otherwise the check's future is boxed on purpose: the boxed future is
 /// proven `Send` once, generically, so callers that spawn a check (even
@@ -2768,36 +2823,25 @@ pub(super) fn run<'a, R: Resolver + ?Sized>(
     helo: &'a str,
     identity: Identity,
     config: &'a SpfConfig,
-) -> RunFuture<'a> {
-    let mut handover = None;
-    if config
-        .record_cache
-        .as_deref()
-        .is_none_or(SpfRecordCache::compiles)
-    {
-        match run_fast(resolver, ip, domain, sender, helo, identity, config) {
-            Ok(out) => return RunFuture::Ready(Some(out)),
-            Err(h) => handover = h,
-        }
-    }
-    // Written straight into its allocation (not built on the stack and
-    // copied: the future is large).
-    let b = Box::new_uninit();
-    let b = Box::write(
-        b,
-        run_inner(
-            resolver, ip, domain, sender, helo, identity, config, handover,
-        ),
-    );
-    RunFuture::Boxed(Box::into_pin(b))
+) -> RunFuture<'a, R> {
+    RunFuture::Start(RunArgs {
+        resolver,
+        ip,
+        domain,
+        sender,
+        helo,
+        identity,
+        config,
+    })
 }
 
 /// [`run`] from the domain's compiled plan, if it has one and its loop
-/// decides the check without an explanation to look up; otherwise what the
-/// ordinary evaluation takes over (`None`: nothing, no plan). (Both are
-/// returned by value once per check, not boxed: boxing would cost the
-/// allocation this path exists to avoid.)
-#[allow(clippy::result_large_err)]
+/// decides the check without an explanation to look up; otherwise
+/// `Pending`, with what the ordinary evaluation takes over in `handover`
+/// (`None`: nothing, no plan). (The output is returned by value once per
+/// check, not boxed: boxing would cost the allocation this path exists to
+/// avoid.)
+#[allow(clippy::too_many_arguments)]
 #[inline]
 fn run_fast<R: Resolver + ?Sized>(
     resolver: &R,
@@ -2807,7 +2851,8 @@ fn run_fast<R: Resolver + ?Sized>(
     helo: &str,
     identity: Identity,
     config: &SpfConfig,
-) -> Result<SpfOutput, Option<Box<Handover>>> {
+    handover: &mut Option<Box<Handover>>,
+) -> Poll<SpfOutput> {
     let names = Names::of(sender, domain);
     let base = names.vars(ip, helo, config);
     // With prefetch: a table cell the loop never fills (it makes only
@@ -2824,9 +2869,10 @@ fn run_fast<R: Resolver + ?Sized>(
             let log = std::mem::take(&mut ev.dns.log);
             let plan = ev.plan.take();
             if replay.answers.is_empty() && log.answers.is_empty() && plan.is_none() {
-                return Err(None);
+                return Poll::Pending;
             }
-            return Err(Some(Box::new(Handover::Restart { replay, log, plan })));
+            *handover = Some(Box::new(Handover::Restart { replay, log, plan }));
+            return Poll::Pending;
         };
         let (terms, voids) = (ev.dns.terms, ev.dns.voids);
         let queries = ev.dns.pf_queries().unwrap_or(ev.dns.queries);
@@ -2834,18 +2880,19 @@ fn run_fast<R: Resolver + ?Sized>(
             && (verdict.exp.is_some() || config.default_explanation.is_some())
         {
             let log = std::mem::take(&mut ev.dns.log);
-            return Err(Some(Box::new(Handover::Explain {
+            *handover = Some(Box::new(Handover::Explain {
                 verdict: Box::new(verdict),
                 terms,
                 voids,
                 queries,
                 log,
-            })));
+            }));
+            return Poll::Pending;
         }
         ev.dns.log.recycle();
         (verdict, terms, voids, queries)
     };
-    Ok(output(
+    Poll::Ready(output(
         verdict, None, terms, voids, queries, &names, helo, identity, ip,
     ))
 }
