@@ -586,6 +586,17 @@ mod tests {
         assert!(p.levels[0].record.directives.capacity() >= 2);
         assert_eq!(p.levels[0].record.directives.len(), 1);
         p.recycle();
+        // A list grown past SPARE_DIRECTIVES is freed, not kept (kept, it
+        // would be the last one in, the first one out).
+        let big = "v=spf1 ".to_string() + &"a ".repeat(SPARE_DIRECTIVES + 4) + "-all";
+        let big: &'static str = Box::leak(big.into_boxed_str());
+        let p = Plan::start_transient_with(parse(big)).expect("top record");
+        assert!(p.levels[0].record.directives.capacity() > SPARE_DIRECTIVES);
+        p.recycle();
+        let p = Plan::start_transient_with(parse("v=spf1 -all")).expect("top record");
+        let room = p.levels[0].record.directives.capacity();
+        assert!((2..=SPARE_DIRECTIVES).contains(&room), "{room}");
+        p.recycle();
     }
 
     #[test]
