@@ -1594,7 +1594,7 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// The evaluator of a check of `top` with macro variables `base`
     /// (`pf`: the prefetch table's cell, with prefetch).
     // Inlined: built in place in the caller's frame (the evaluator is
-    // 650 bytes; returned by value it was copied on every check).
+    // about 500 bytes; returned by value it was copied on every check).
     #[inline(always)]
     fn new(
         resolver: &'a R,
@@ -2196,13 +2196,11 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     /// loop reaches each level.
     fn run_transient(&mut self, dom: &str, top: &str) -> Option<Verdict> {
         let (ans, placed) = self.txt_now(dom)?;
-        let plan = match &ans {
-            Ok(a) => spf_text(a)
-                .ok()
-                .and_then(|text| Plan::start_transient_with(|r| r.parse_into(&text).is_ok())),
-            Err(_) => None,
-        };
-        self.dns.fill(placed, Ans::Txt(ans));
+        let mut plan = None;
+        self.parse_answer(ans, placed, |text| {
+            plan = Plan::start_transient_with(|r| r.parse_into(text).is_ok());
+            plan.is_some()
+        });
         let mut plan = plan?;
         let v = self.run_transient_in(&mut plan, dom, top);
         plan.recycle();
@@ -2222,14 +2220,9 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
                     // comes next (`wanted`), then the record.
                     let target = plan.wanted(at)?;
                     let (ans, placed) = self.txt_now(target)?;
-                    let grown = match &ans {
-                        Ok(a) => spf_text(a).ok().is_some_and(|text| {
-                            plan.grow_with(at, |r| r.parse_into(&text).is_ok())
-                        }),
-                        Err(_) => false,
-                    };
-                    self.dns.fill(placed, Ans::Txt(ans));
-                    if !grown {
+                    if !self.parse_answer(ans, placed, |text| {
+                        plan.grow_with(at, |r| r.parse_into(text).is_ok())
+                    }) {
                         return None;
                     }
                     i = plan.levels.last()?.start;
@@ -2249,6 +2242,25 @@ impl<'a, 'p, R: Resolver + ?Sized> Eval<'a, 'p, R> {
     fn txt_now(&mut self, domain: &str) -> Option<(DnsResult<Txt>, Option<usize>)> {
         let ans = self.dns.txt_now(domain)?;
         Some((ans, self.dns.placed.take()))
+    }
+
+    /// Gives the text of the one SPF record of the TXT answer `ans` (from
+    /// [`Eval::txt_now`]) to `parse`, which parses it into its place and
+    /// says whether it did; then moves the answer into its place. `false`
+    /// for an error, no record or several.
+    #[inline]
+    fn parse_answer(
+        &mut self,
+        ans: DnsResult<Txt>,
+        placed: Option<usize>,
+        parse: impl FnOnce(&[u8]) -> bool,
+    ) -> bool {
+        let parsed = match &ans {
+            Ok(a) => spf_text(a).ok().is_some_and(|text| parse(&text)),
+            Err(_) => false,
+        };
+        self.dns.fill(placed, Ans::Txt(ans));
+        parsed
     }
 
     /// The loop of [`Eval::fast`] over `plan` from step `start`, whose top
@@ -2804,11 +2816,12 @@ impl<R: Resolver + ?Sized> Future for RunFuture<'_, R> {
 
 /// Runs a whole check and builds the output, when first polled.
 ///
-/// A sequential check with a record cache first tries the domain's
-/// compiled plan, synchronously ([`Eval::fast`]): with every answer at
-/// hand it is done on that poll without building the check's future at
-/// all, and the output is returned from the poll directly (the future
-/// holds only the inputs: no output moved through it).
+/// A check first runs through its plan loop, synchronously
+/// ([`Eval::fast`]; sequentially or with prefetch, from a compiled plan
+/// or one laid out as it goes): with every answer at hand it is done on
+/// that poll without building the check's future at all, and the output
+/// is returned from the poll directly (the future holds only the inputs:
+/// no output moved through it).
 ///
 /// Otherwise the check's future is boxed on purpose: the boxed future is
 /// proven `Send` once, generically, so callers that spawn a check (even
